@@ -1,0 +1,1 @@
+//! Criterion benches for hoody live in `benches/`; see docs/PERFORMANCE.md.

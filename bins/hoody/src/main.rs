@@ -1,0 +1,194 @@
+//! `hoody`: the command-line tool. It parses arguments, calls the `hoody` SDK and prints.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use hoody::core::{
+    CapabilitySet, ContainerSpec, SeccompProfile, foreground,
+    spec::{self, parse_cpus, parse_pids, parse_size},
+};
+
+/// Exit code for errors of hoody itself (bad arguments, setup failures), as docker uses.
+const EXIT_HOODY_ERROR: u8 = 125;
+
+#[derive(Parser, Debug)]
+#[command(name = "hoody", version, about = "Computers as URLs: hoody containers from the command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a command in a new, isolated container in the foreground and exit with its status.
+    Run(RunArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum NetMode {
+    /// A new network namespace with only the loopback interface.
+    None,
+    /// Share the host's network stack.
+    Host,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Root file system directory.
+    #[arg(long, default_value = "/var/lib/hoody/rootfs/debian-13")]
+    rootfs: PathBuf,
+    /// Container id (names its cgroup); random when not given.
+    #[arg(long)]
+    id: Option<String>,
+    /// Hostname inside the container (default: the container id).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Memory limit, e.g. 512M or 2G.
+    #[arg(long, value_parser = parse_size)]
+    memory: Option<u64>,
+    /// Maximum number of processes and threads.
+    #[arg(long, value_parser = parse_pids)]
+    pids: Option<u64>,
+    /// CPU limit in CPUs, e.g. 0.5 or 2.
+    #[arg(long, value_parser = parse_cpus)]
+    cpus: Option<spec::CpuQuota>,
+    /// Network: a private namespace with only lo, or the host's.
+    #[arg(long, value_enum, default_value = "none")]
+    net: NetMode,
+    /// Run in a user namespace: root inside is an unprivileged uid outside (host ids from
+    /// --userns-base, 65536 of them).
+    #[arg(long)]
+    userns: bool,
+    /// First host id of the --userns range.
+    #[arg(long, default_value_t = 2_000_000_000, requires = "userns")]
+    userns_base: u32,
+    /// Seccomp profile.
+    #[arg(long, default_value = "default", value_parser = parse_seccomp)]
+    seccomp: SeccompProfile,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(long = "env", short = 'e')]
+    env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(long, short = 'w', default_value = "/")]
+    workdir: PathBuf,
+    /// UID[:GID] to run as inside the container.
+    #[arg(long, short = 'u', value_parser = parse_user)]
+    user: Option<(u32, u32)>,
+    /// Bind mount HOST:CONTAINER[:ro] (repeatable).
+    #[arg(long = "volume", short = 'v')]
+    volumes: Vec<String>,
+    /// Mount the root file system read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// Add a capability to the default set (repeatable; ALL for every capability).
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop a capability from the set (repeatable).
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Command and arguments.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+fn parse_seccomp(s: &str) -> Result<SeccompProfile, String> {
+    s.parse().map_err(|e: hoody::core::seccomp::SeccompError| e.to_string())
+}
+
+fn parse_user(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("invalid user {s:?}: expected UID or UID:GID (numbers)");
+    let (u, g) = s.split_once(':').unwrap_or((s, s));
+    Ok((u.parse().map_err(|_| bad())?, g.parse().map_err(|_| bad())?))
+}
+
+fn build_spec(a: &RunArgs) -> anyhow::Result<ContainerSpec> {
+    let mut b = ContainerSpec::builder(&a.rootfs)
+        .args(a.command.iter().cloned())
+        .seccomp(a.seccomp.clone())
+        .cwd(&a.workdir)
+        .readonly_rootfs(a.read_only)
+        .kill_on_parent_death(true);
+    if let Some(id) = &a.id {
+        b = b.id(id);
+    }
+    if let Some(h) = &a.hostname {
+        b = b.hostname(h);
+    }
+    if let Some(m) = a.memory {
+        b = b.memory_limit(m);
+    }
+    if let Some(p) = a.pids {
+        b = b.pids_limit(p);
+    }
+    if let Some(q) = a.cpus {
+        b = b.cpu_quota(q);
+    }
+    if a.net == NetMode::Host {
+        b = b.host_network();
+    }
+    if a.userns {
+        b = b.user_namespace(a.userns_base, 65_536);
+    }
+    for kv in &a.env {
+        b = b.env_pair(kv);
+    }
+    if let Some((u, g)) = a.user {
+        b = b.user(u, g);
+    }
+    for v in &a.volumes {
+        let parts: Vec<&str> = v.split(':').collect();
+        let (src, dst, ro) = match parts.as_slice() {
+            [s, d] => (*s, *d, false),
+            [s, d, "ro"] => (*s, *d, true),
+            [s, d, "rw"] => (*s, *d, false),
+            _ => anyhow::bail!("invalid volume {v:?}: expected HOST:CONTAINER[:ro]"),
+        };
+        b = b.bind(src, dst, ro);
+    }
+    let mut caps = CapabilitySet::default_set();
+    for c in &a.cap_add {
+        caps = if c.eq_ignore_ascii_case("all") {
+            CapabilitySet::all()
+        } else {
+            caps.with(c)?
+        };
+    }
+    for c in &a.cap_drop {
+        caps = caps.without(c)?;
+    }
+    Ok(b.capabilities(caps).build()?)
+}
+
+fn run(a: &RunArgs) -> ExitCode {
+    let spec = match build_spec(a) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hoody: {e:#}");
+            return ExitCode::from(EXIT_HOODY_ERROR);
+        }
+    };
+    match foreground::run(&spec) {
+        Ok(status) => {
+            if status.oom_killed {
+                eprintln!(
+                    "hoody: container {} was killed by the OOM killer (memory limit {})",
+                    spec.id,
+                    spec.limits.memory.map_or("none".into(), |m| format!("{} MiB", m >> 20))
+                );
+            }
+            ExitCode::from(status.shell_code().clamp(0, 255) as u8)
+        }
+        Err(e) => {
+            eprintln!("hoody: {e}");
+            ExitCode::from(e.shell_exit_code())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Run(a) => run(a),
+    }
+}

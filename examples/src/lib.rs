@@ -1,0 +1,1 @@
+//! Embedding examples: `cargo run -p hoody-examples --example run_process -- ROOTFS`.

@@ -1,0 +1,7 @@
+//! # hoody-proxy
+//!
+//! hoody's the URL gateway: hostname grammar, routing, permissions, TLS.
+//!
+//! **Status: not built yet.** This crate is a placeholder in the workspace so that the crate
+//! graph of `shared/DESIGN.md` exists from the start; it exports nothing, so nothing can
+//! mistake it for a working implementation. Issue #7 builds it.

@@ -1,0 +1,131 @@
+//! Test support shared by hoody's integration tests and benches.
+//!
+//! * [`TestRootfs`]: a minimal root file system in a temporary directory: Debian's static
+//!   busybox with its applets linked in `/bin`, and `hoody-probe`, a static C helper that
+//!   makes single syscalls (keyctl, kexec_load, bpf, mount, ...) and reports the errno.
+//! * [`unique_name`]: `hoodytest-`-prefixed names, unique across parallel tests and processes.
+//! * [`require_root`]: fails loudly when a root-only test runs without root.
+//! * Leak checks: [`cgroup_dirs`] finds a container's cgroup directories anywhere under
+//!   `/sys/fs/cgroup`; [`mounts_mentioning`] searches the host's mount table.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Path of the static probe binary built by this crate's build script.
+pub const PROBE: &str = env!("HOODY_PROBE_PATH");
+
+/// Panics unless the test runs as root (tests of the real thing need it; skipping silently
+/// would make a green run meaningless).
+pub fn require_root() {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root (namespaces, cgroups, mounts); run the suite as root"
+    );
+}
+
+/// A name like `hoodytest-<what>-<pid>-<n>`, unique within the machine for this process.
+pub fn unique_name(what: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("hoodytest-{what}-{}-{n}", std::process::id())
+}
+
+/// A throwaway busybox root file system, removed on drop.
+#[derive(Debug)]
+pub struct TestRootfs {
+    dir: tempfile::TempDir,
+}
+
+fn busybox() -> PathBuf {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("busybox not found: install Debian's busybox-static (scripts/setup does)")
+}
+
+impl TestRootfs {
+    /// Builds the rootfs: `/bin/busybox` plus applet links, `/bin/hoody-probe`, a minimal
+    /// `/etc`, `/tmp`, `/root`.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("hoodytest-rootfs-")
+            .tempdir()
+            .expect("create a temp dir for the test rootfs");
+        let root = dir.path();
+        for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev", "home/user"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+            .unwrap();
+        let bb = busybox();
+        std::fs::copy(&bb, root.join("bin/busybox")).unwrap();
+        std::fs::copy(PROBE, root.join("bin/hoody-probe")).unwrap();
+        let list = std::process::Command::new(&bb)
+            .arg("--list")
+            .output()
+            .expect("run busybox --list");
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet.is_empty() || applet == "busybox" {
+                continue;
+            }
+            let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+        }
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/group"), "root:x:0:\ntty:x:5:\nuser:x:1000:\n").unwrap();
+        TestRootfs { dir }
+    }
+
+    /// The rootfs directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Default for TestRootfs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Every directory named `name` under the cgroup hierarchies (`/sys/fs/cgroup/*/hoody/name`,
+/// `/sys/fs/cgroup/hoody/name` and the unified one). Empty when nothing leaked.
+pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let mut found = Vec::new();
+    let mut candidates = vec![root.join("hoody").join(name)];
+    if let Ok(rd) = std::fs::read_dir(root) {
+        for e in rd.flatten() {
+            candidates.push(e.path().join("hoody").join(name));
+        }
+    }
+    for c in candidates {
+        if c.is_dir() {
+            found.push(c);
+        }
+    }
+    found
+}
+
+/// Lines of the host's `/proc/self/mountinfo` that mention `needle`.
+pub fn mounts_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether a process with this pid still exists (zombies count as existing).
+pub fn pid_exists(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
