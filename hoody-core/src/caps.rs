@@ -117,6 +117,32 @@ pub(crate) fn last_cap() -> u32 {
         .unwrap_or(40)
 }
 
+/// The calling thread's bounding set: no process can gain a capability outside it, so a
+/// container's set is clipped to it (a host whose bounding set lacks CAP_SYS_RESOURCE cannot
+/// give it to a container).
+pub(crate) fn current_bounding_set(last_cap: u32) -> u64 {
+    let mut set = 0u64;
+    for cap in 0..=last_cap.min(63) {
+        // SAFETY: PR_CAPBSET_READ takes an integer argument and only reads state.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+        if r == 1 {
+            set |= 1u64 << cap;
+        }
+    }
+    set
+}
+
+impl CapPlan {
+    /// The plan for keeping `set`, clipped to what this process can grant.
+    pub(crate) fn for_set(set: CapabilitySet) -> Self {
+        let last_cap = last_cap();
+        CapPlan {
+            keep: set.bits() & current_bounding_set(last_cap),
+            last_cap,
+        }
+    }
+}
+
 /// What the child needs to drop capabilities; prepared before clone, used without allocating.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CapPlan {

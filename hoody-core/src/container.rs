@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
-use crate::caps::{CapPlan, last_cap};
+use crate::caps::CapPlan;
 use crate::cgroup::{self, CgroupConfig, CgroupManager, Stats};
 use crate::error::{Error, Result};
 use crate::process::{BeforeRelease, ChildKind, ChildPlan, ChildStdio, ExecPlan, Launched};
@@ -276,10 +276,7 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
     ensure_root("creating a container")?;
     let rootfs = crate::rootfs::plan(spec)?;
     let seccomp = seccomp::compile(&spec.seccomp)?;
-    let caps = CapPlan {
-        keep: spec.capabilities.bits(),
-        last_cap: last_cap(),
-    };
+    let caps = CapPlan::for_set(spec.capabilities);
     let hostname = match (&spec.hostname, spec.namespaces.uts) {
         (Some(h), true) => Some(cstring("hostname", h)?),
         _ => None,

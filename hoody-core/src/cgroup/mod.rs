@@ -43,6 +43,16 @@ pub enum CgroupError {
     /// No usable cgroup hierarchy was found.
     #[error("no usable cgroup hierarchy under {0}: {1}")]
     NotFound(PathBuf, String),
+    /// A limit needs a controller that is not enabled for the group.
+    #[error("cgroup {path}: setting {file} needs the {controller} controller, which is not enabled for this group")]
+    ControllerMissing {
+        /// The group.
+        path: PathBuf,
+        /// The controller.
+        controller: String,
+        /// The limit file.
+        file: &'static str,
+    },
     /// The group did not become empty or frozen in time.
     #[error("cgroup {path}: timed out waiting for {what}")]
     Timeout {
@@ -84,6 +94,9 @@ pub struct CgroupConfig {
     pub root: PathBuf,
     /// Parent group for all of hoody's groups, normally `hoody`.
     pub parent: String,
+    /// Force a layout instead of detecting it (tests drive the v2 code through the hybrid
+    /// host's `unified` hierarchy this way: `root` = `/sys/fs/cgroup/unified`, `Unified`).
+    pub mode: Option<CgroupMode>,
 }
 
 impl Default for CgroupConfig {
@@ -91,6 +104,7 @@ impl Default for CgroupConfig {
         CgroupConfig {
             root: PathBuf::from("/sys/fs/cgroup"),
             parent: "hoody".into(),
+            mode: None,
         }
     }
 }
@@ -124,8 +138,7 @@ pub trait CgroupManager: Debug + Send + Sync {
     /// Moves `pid` into every hierarchy `CLONE_INTO_CGROUP` did not cover. Called after the
     /// clone and before the child is allowed to run.
     fn attach_after_clone(&self, pid: libc::pid_t) -> Result<()>;
-    /// `cgroup.procs` paths the child must be written to by [`attach_after_clone`]
-    /// (prepared before clone).
+    /// The pids in the group.
     fn procs(&self) -> Result<Vec<libc::pid_t>>;
     /// Current usage.
     fn stats(&self) -> Result<Stats>;
@@ -237,12 +250,14 @@ impl CgroupManager for HybridManager {
 /// Creates the group `<parent>/<id>` in the host's layout and applies `limits`. On error
 /// nothing is left behind.
 pub fn create(config: &CgroupConfig, id: &str, limits: &Limits) -> Result<Box<dyn CgroupManager>> {
-    let mode = detect_mode()?;
+    let mode = match config.mode {
+        Some(m) => m,
+        None => detect_mode()?,
+    };
     create_with_mode(config, mode, id, limits)
 }
 
-/// Like [`create`] with an explicit layout (tests use it to drive the v2 code against the
-/// hybrid host's `unified` hierarchy).
+/// Like [`create`] with an explicit layout.
 pub fn create_with_mode(
     config: &CgroupConfig,
     mode: CgroupMode,
@@ -273,7 +288,10 @@ pub fn create_with_mode(
 
 /// Opens an existing group (for example one whose container outlived its creator).
 pub fn open(config: &CgroupConfig, id: &str) -> Result<Box<dyn CgroupManager>> {
-    let mode = detect_mode()?;
+    let mode = match config.mode {
+        Some(m) => m,
+        None => detect_mode()?,
+    };
     Ok(match mode {
         CgroupMode::Unified => Box::new(V2Manager::open(&config.root, &config.parent, id, true)?),
         CgroupMode::Legacy => Box::new(V1Manager::open(&config.root, &config.parent, id, true)),

@@ -144,11 +144,19 @@ impl CgroupManager for V2Manager {
 
     fn apply(&self, limits: &Limits) -> Result<()> {
         let writes = limit_writes(limits);
-        if !writes.is_empty() && !self.controllers {
-            return Err(CgroupError::NotFound(
-                self.path.clone(),
-                "limits need the memory/cpu/pids controllers, not enabled here".into(),
-            ));
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let enabled = read_trimmed(&self.file("cgroup.controllers"))?;
+        for (file, _) in &writes {
+            let controller = file.split('.').next().unwrap_or(file);
+            if !self.controllers || !enabled.split_whitespace().any(|c| c == controller) {
+                return Err(CgroupError::ControllerMissing {
+                    path: self.path.clone(),
+                    controller: controller.to_string(),
+                    file,
+                });
+            }
         }
         for (file, value) in writes {
             write_file(&self.file(file), &value)?;
