@@ -19,14 +19,23 @@ fn main() -> anyhow::Result<()> {
         .stdio(Stdio::Piped)
         .build()?;
     let mut container = spawn(&spec)?;
-    println!("container {} runs as host pid {}", container.id(), container.pid());
+    println!(
+        "container {} runs as host pid {}",
+        container.id(),
+        container.pid()
+    );
 
-    let mut exec = container.exec(&ExecSpec::new(["/bin/cat", "/etc/hostname"]).stdio(Stdio::Piped))?;
+    let mut exec =
+        container.exec(&ExecSpec::new(["/bin/cat", "/etc/hostname"]).stdio(Stdio::Piped))?;
     let mut out = String::new();
     if let Some(mut stdout) = exec.io().stdout.take() {
         stdout.read_to_string(&mut out)?;
     }
-    println!("exec'd process saw /etc/hostname = {:?}, exit {:?}", out.trim(), exec.wait()?);
+    println!(
+        "exec'd process saw /etc/hostname = {:?}, exit {:?}",
+        out.trim(),
+        exec.wait()?
+    );
     println!("stats: {:?}", container.stats()?);
 
     container.kill_all()?;

@@ -111,10 +111,13 @@ fn parse_cap(name: &str) -> Result<u8, SpecError> {
 
 /// The highest capability number the running kernel knows.
 pub(crate) fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 /// The calling thread's bounding set: no process can gain a capability outside it, so a
@@ -204,7 +207,8 @@ impl CapPlan {
         ];
         // SAFETY: hdr and data are valid capset structures (version 3 takes two data
         // elements).
-        let ret = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
+        let ret =
+            unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
         if ret < 0 {
             return Err(std::io::Error::last_os_error()
                 .raw_os_error()

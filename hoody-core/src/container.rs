@@ -94,7 +94,8 @@ fn prepare_stdio(stdio: Stdio) -> Result<StdioSetup> {
         }
         Stdio::Piped => {
             let pipe = || -> Result<(OwnedFd, OwnedFd)> {
-                let (r, w) = sys::pipe_cloexec().map_err(|e| Error::errno("create a stdio pipe", e))?;
+                let (r, w) =
+                    sys::pipe_cloexec().map_err(|e| Error::errno("create a stdio pipe", e))?;
                 // SAFETY: fresh fds from pipe2, owned by nobody else.
                 Ok(unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) })
             };
@@ -148,7 +149,10 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
         )
     };
     if slave < 0 {
-        return Err(Error::io("open the pty slave", std::io::Error::last_os_error()));
+        return Err(Error::io(
+            "open the pty slave",
+            std::io::Error::last_os_error(),
+        ));
     }
     // SAFETY: slave is a fresh fd we own.
     Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
@@ -314,7 +318,11 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
             .user
             .then_some((spec.uid_map.as_slice(), spec.gid_map.as_slice())),
     };
-    let launched = plan.launch(spec.namespaces.clone_flags(), cgroup.clone_into_fd(), &release);
+    let launched = plan.launch(
+        spec.namespaces.clone_flags(),
+        cgroup.clone_into_fd(),
+        &release,
+    );
     drop(stdio.child_ends);
     let Launched { pid, pidfd } = match launched {
         Ok(l) => l,
@@ -398,7 +406,11 @@ impl Container {
         let w = sys::waitid_pidfd(self.pidfd.as_raw_fd(), false)
             .map_err(|e| Error::errno(format!("wait for container {}", self.id), e))?
             .ok_or_else(|| Error::errno(format!("wait for container {}", self.id), libc::ECHILD))?;
-        let oom = self.cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
+        let oom = self
+            .cgroup
+            .stats()
+            .map(|s| s.oom_kills > 0)
+            .unwrap_or(false);
         let status = ExitStatus::from_wait(w, oom);
         self.exit = Some(status);
         Ok(status)
@@ -414,7 +426,11 @@ impl Container {
         {
             None => Ok(None),
             Some(w) => {
-                let oom = self.cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
+                let oom = self
+                    .cgroup
+                    .stats()
+                    .map(|s| s.oom_kills > 0)
+                    .unwrap_or(false);
                 let status = ExitStatus::from_wait(w, oom);
                 self.exit = Some(status);
                 Ok(Some(status))

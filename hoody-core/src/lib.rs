@@ -47,4 +47,7 @@ pub use container::{Container, ExecSpec, ExitStatus, Process, ProcessIo, spawn, 
 pub use error::{ChildError, Error, Result};
 pub use rootfs::resolve_in_root;
 pub use seccomp::SeccompProfile;
-pub use spec::{ContainerSpec, ContainerSpecBuilder, CpuQuota, IdMap, Limits, Mount, MountKind, Namespaces, Stdio};
+pub use spec::{
+    ContainerSpec, ContainerSpecBuilder, CpuQuota, IdMap, Limits, Mount, MountKind, Namespaces,
+    Stdio,
+};

@@ -108,7 +108,9 @@ impl ExecPlan {
                 })
             })
         };
-        let cmd = args.first().ok_or(Error::Spec(crate::spec::SpecError::NoCommand))?;
+        let cmd = args
+            .first()
+            .ok_or(Error::Spec(crate::spec::SpecError::NoCommand))?;
         let candidates = if cmd.contains('/') {
             vec![to_c("args", cmd)?]
         } else {
@@ -232,7 +234,9 @@ impl ChildPlan {
                 ChildKind::Join { .. } => "set up the file system".into(),
             },
             Stage::PivotRoot => match &self.kind {
-                ChildKind::Init { rootfs, .. } => format!("pivot_root into {}", rootfs.root_display),
+                ChildKind::Init { rootfs, .. } => {
+                    format!("pivot_root into {}", rootfs.root_display)
+                }
                 ChildKind::Join { .. } => "pivot_root".into(),
             },
             Stage::Hostname => "set the hostname".into(),
@@ -264,7 +268,8 @@ impl ChildPlan {
         let (sync_r, sync_w) =
             sys::pipe_cloexec().map_err(|e| Error::errno("create the sync pipe", e))?;
         // SAFETY: pipe_cloexec returned two fresh fds that nothing else owns.
-        let (sync_r, sync_w) = unsafe { (OwnedFd::from_raw_fd(sync_r), OwnedFd::from_raw_fd(sync_w)) };
+        let (sync_r, sync_w) =
+            unsafe { (OwnedFd::from_raw_fd(sync_r), OwnedFd::from_raw_fd(sync_w)) };
         let (err_r, err_w) =
             sys::pipe_cloexec().map_err(|e| Error::errno("create the error pipe", e))?;
         // SAFETY: as above.
@@ -326,7 +331,10 @@ impl ChildPlan {
         let err = if n == rec.len() {
             let stage = Stage::from_u32(word(0));
             ChildError {
-                what: stage.map_or_else(|| "set up the container".into(), |s| self.describe(s, word(4))),
+                what: stage.map_or_else(
+                    || "set up the container".into(),
+                    |s| self.describe(s, word(4)),
+                ),
                 errno: word(8) as i32,
                 is_exec: stage == Some(Stage::Exec),
             }
@@ -466,7 +474,11 @@ mod tests {
     #[test]
     fn bare_commands_search_path() {
         let p = ExecPlan::new(&["sh".into(), "-c".into()], &["PATH=/a:/b/".into()]).expect("plan");
-        let c: Vec<_> = p.candidates.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+        let c: Vec<_> = p
+            .candidates
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(c, vec!["/a/sh", "/b/sh"]);
         assert_eq!(p.argv_ptrs.len(), 3);
         assert!(p.argv_ptrs[2].is_null());

@@ -523,7 +523,13 @@ impl FsOp {
             FsOp::ReadonlyPath { target } => match sys::lstat_kind(target)? {
                 None => Ok(()),
                 Some(_) => {
-                    sys::mount(Some(target), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+                    sys::mount(
+                        Some(target),
+                        target,
+                        None,
+                        libc::MS_BIND | libc::MS_REC,
+                        None,
+                    )?;
                     sys::mount_setattr(target, sys::MOUNT_ATTR_RDONLY, 0, true)
                 }
             },

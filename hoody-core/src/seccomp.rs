@@ -208,42 +208,114 @@ pub fn syscall_number(name: &str) -> Option<i64> {
         };
     }
     macro_rules! paste_sys {
-        (kexec_load) => { libc::SYS_kexec_load };
-        (kexec_file_load) => { libc::SYS_kexec_file_load };
-        (init_module) => { libc::SYS_init_module };
-        (finit_module) => { libc::SYS_finit_module };
-        (delete_module) => { libc::SYS_delete_module };
-        (open_by_handle_at) => { libc::SYS_open_by_handle_at };
-        (keyctl) => { libc::SYS_keyctl };
-        (add_key) => { libc::SYS_add_key };
-        (request_key) => { libc::SYS_request_key };
-        (bpf) => { libc::SYS_bpf };
-        (perf_event_open) => { libc::SYS_perf_event_open };
-        (userfaultfd) => { libc::SYS_userfaultfd };
-        (swapon) => { libc::SYS_swapon };
-        (swapoff) => { libc::SYS_swapoff };
-        (iopl) => { libc::SYS_iopl };
-        (ioperm) => { libc::SYS_ioperm };
-        (acct) => { libc::SYS_acct };
-        (reboot) => { libc::SYS_reboot };
-        (settimeofday) => { libc::SYS_settimeofday };
-        (clock_settime) => { libc::SYS_clock_settime };
-        (clock_adjtime) => { libc::SYS_clock_adjtime };
-        (adjtimex) => { libc::SYS_adjtimex };
-        (ptrace) => { libc::SYS_ptrace };
-        (mount) => { libc::SYS_mount };
-        (umount2) => { libc::SYS_umount2 };
-        (pivot_root) => { libc::SYS_pivot_root };
-        (unshare) => { libc::SYS_unshare };
-        (setns) => { libc::SYS_setns };
-        (personality) => { libc::SYS_personality };
-        (syslog) => { libc::SYS_syslog };
-        (lookup_dcookie) => { libc::SYS_lookup_dcookie };
-        (quotactl) => { libc::SYS_quotactl };
-        (name_to_handle_at) => { libc::SYS_name_to_handle_at };
-        (fanotify_init) => { libc::SYS_fanotify_init };
-        (process_vm_readv) => { libc::SYS_process_vm_readv };
-        (process_vm_writev) => { libc::SYS_process_vm_writev };
+        (kexec_load) => {
+            libc::SYS_kexec_load
+        };
+        (kexec_file_load) => {
+            libc::SYS_kexec_file_load
+        };
+        (init_module) => {
+            libc::SYS_init_module
+        };
+        (finit_module) => {
+            libc::SYS_finit_module
+        };
+        (delete_module) => {
+            libc::SYS_delete_module
+        };
+        (open_by_handle_at) => {
+            libc::SYS_open_by_handle_at
+        };
+        (keyctl) => {
+            libc::SYS_keyctl
+        };
+        (add_key) => {
+            libc::SYS_add_key
+        };
+        (request_key) => {
+            libc::SYS_request_key
+        };
+        (bpf) => {
+            libc::SYS_bpf
+        };
+        (perf_event_open) => {
+            libc::SYS_perf_event_open
+        };
+        (userfaultfd) => {
+            libc::SYS_userfaultfd
+        };
+        (swapon) => {
+            libc::SYS_swapon
+        };
+        (swapoff) => {
+            libc::SYS_swapoff
+        };
+        (iopl) => {
+            libc::SYS_iopl
+        };
+        (ioperm) => {
+            libc::SYS_ioperm
+        };
+        (acct) => {
+            libc::SYS_acct
+        };
+        (reboot) => {
+            libc::SYS_reboot
+        };
+        (settimeofday) => {
+            libc::SYS_settimeofday
+        };
+        (clock_settime) => {
+            libc::SYS_clock_settime
+        };
+        (clock_adjtime) => {
+            libc::SYS_clock_adjtime
+        };
+        (adjtimex) => {
+            libc::SYS_adjtimex
+        };
+        (ptrace) => {
+            libc::SYS_ptrace
+        };
+        (mount) => {
+            libc::SYS_mount
+        };
+        (umount2) => {
+            libc::SYS_umount2
+        };
+        (pivot_root) => {
+            libc::SYS_pivot_root
+        };
+        (unshare) => {
+            libc::SYS_unshare
+        };
+        (setns) => {
+            libc::SYS_setns
+        };
+        (personality) => {
+            libc::SYS_personality
+        };
+        (syslog) => {
+            libc::SYS_syslog
+        };
+        (lookup_dcookie) => {
+            libc::SYS_lookup_dcookie
+        };
+        (quotactl) => {
+            libc::SYS_quotactl
+        };
+        (name_to_handle_at) => {
+            libc::SYS_name_to_handle_at
+        };
+        (fanotify_init) => {
+            libc::SYS_fanotify_init
+        };
+        (process_vm_readv) => {
+            libc::SYS_process_vm_readv
+        };
+        (process_vm_writev) => {
+            libc::SYS_process_vm_writev
+        };
     }
     table!(
         kexec_load,

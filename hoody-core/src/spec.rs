@@ -480,7 +480,12 @@ impl ContainerSpecBuilder {
     }
 
     /// Bind-mounts host `source` at `destination` inside.
-    pub fn bind(self, source: impl Into<PathBuf>, destination: impl Into<PathBuf>, readonly: bool) -> Self {
+    pub fn bind(
+        self,
+        source: impl Into<PathBuf>,
+        destination: impl Into<PathBuf>,
+        readonly: bool,
+    ) -> Self {
         self.mount(Mount {
             kind: MountKind::Bind {
                 source: source.into(),
@@ -639,7 +644,13 @@ impl ContainerSpecBuilder {
             let h: String = spec
                 .id
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             spec.hostname = Some(h);
         }
@@ -786,7 +797,16 @@ mod tests {
         assert_eq!(parse_size("512MiB"), Ok(512 << 20));
         assert_eq!(parse_size("1.5G"), Ok(3 << 29));
         assert_eq!(parse_size("2k"), Ok(2048));
-        for bad in ["", "M", "12Q", "-1", "0", "abc", "1.5.5G", "99999999999999999999T"] {
+        for bad in [
+            "",
+            "M",
+            "12Q",
+            "-1",
+            "0",
+            "abc",
+            "1.5.5G",
+            "99999999999999999999T",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad} should not parse");
         }
     }
@@ -822,7 +842,10 @@ mod tests {
             Err(SpecError::InvalidEnv(_))
         ));
         assert!(matches!(
-            ContainerSpec::builder("/r").arg("x").hostname("bad host").build(),
+            ContainerSpec::builder("/r")
+                .arg("x")
+                .hostname("bad host")
+                .build(),
             Err(SpecError::InvalidHostname(_))
         ));
         assert!(matches!(

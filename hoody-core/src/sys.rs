@@ -17,7 +17,9 @@ pub type Errno = i32;
 pub type SysResult<T> = Result<T, Errno>;
 
 fn last_errno() -> Errno {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn check(ret: libc::c_long) -> SysResult<libc::c_long> {
@@ -178,7 +180,11 @@ pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 /// clears attributes without having to restate the locked flags of a mount, which is what a
 /// read-only remount inside a user namespace would need.
 pub fn mount_setattr(path: &CStr, attr_set: u64, attr_clr: u64, recursive: bool) -> SysResult<()> {
-    let flags = if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
+    let flags = if recursive {
+        libc::AT_RECURSIVE as libc::c_uint
+    } else {
+        0
+    };
     let mut attr = MountAttr {
         attr_set,
         attr_clr,

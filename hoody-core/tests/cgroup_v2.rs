@@ -35,11 +35,23 @@ fn v2_placement_freeze_kill_and_removal() {
     assert!(dir.starts_with(&config.root), "{}", dir.display());
     // CLONE_INTO_CGROUP placed PID 1 there from its first instruction.
     let cg = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid())).unwrap();
-    assert!(cg.lines().any(|l| l.starts_with("0::") && l.ends_with(&spec.id)), "{cg}");
+    assert!(
+        cg.lines()
+            .any(|l| l.starts_with("0::") && l.ends_with(&spec.id)),
+        "{cg}"
+    );
     c.freeze().unwrap();
-    assert!(std::fs::read_to_string(dir.join("cgroup.events")).unwrap().contains("frozen 1"));
+    assert!(
+        std::fs::read_to_string(dir.join("cgroup.events"))
+            .unwrap()
+            .contains("frozen 1")
+    );
     c.thaw().unwrap();
-    assert!(std::fs::read_to_string(dir.join("cgroup.events")).unwrap().contains("frozen 0"));
+    assert!(
+        std::fs::read_to_string(dir.join("cgroup.events"))
+            .unwrap()
+            .contains("frozen 0")
+    );
     let stats = c.stats().unwrap();
     // cpu.stat is a core file on v2.
     let _ = stats.cpu_usage_usec;
@@ -62,6 +74,9 @@ fn v2_limits_without_controllers_are_a_clear_error() {
         .build()
         .unwrap();
     let err = spawn_with(&spec, &config).unwrap_err();
-    assert!(err.to_string().contains("needs the memory controller"), "{err}");
+    assert!(
+        err.to_string().contains("needs the memory controller"),
+        "{err}"
+    );
     assert!(!config.root.join("hoody").join(&spec.id).exists());
 }

@@ -26,7 +26,11 @@ fn missing_rootfs() {
 fn rootfs_that_is_a_file() {
     require_root();
     let f = tempfile::NamedTempFile::new().unwrap();
-    let spec = ContainerSpec::builder(f.path()).id(unique_name("filerootfs")).arg("/bin/true").build().unwrap();
+    let spec = ContainerSpec::builder(f.path())
+        .id(unique_name("filerootfs"))
+        .arg("/bin/true")
+        .build()
+        .unwrap();
     let err = spawn(&spec).unwrap_err();
     assert!(err.to_string().ends_with("is not a directory"), "{err}");
 }
@@ -47,7 +51,10 @@ fn missing_binary_names_the_path_and_errno() {
 #[test]
 fn bare_command_not_on_path() {
     let rootfs = TestRootfs::new();
-    let spec = builder(&rootfs, "nocmd").arg("no-such-command").build().unwrap();
+    let spec = builder(&rootfs, "nocmd")
+        .arg("no-such-command")
+        .build()
+        .unwrap();
     let err = spawn(&spec).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -70,7 +77,11 @@ fn non_executable_file() {
 #[test]
 fn missing_working_directory() {
     let rootfs = TestRootfs::new();
-    let spec = builder(&rootfs, "nocwd").cwd("/does/not/exist").arg("/bin/true").build().unwrap();
+    let spec = builder(&rootfs, "nocwd")
+        .cwd("/does/not/exist")
+        .arg("/bin/true")
+        .build()
+        .unwrap();
     let err = spawn(&spec).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -88,7 +99,11 @@ fn missing_bind_source_is_refused_before_anything_starts() {
         .build()
         .unwrap();
     let err = spawn(&spec).unwrap_err();
-    assert!(err.to_string().starts_with("bind mount source /nonexistent/hoodytest-src"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("bind mount source /nonexistent/hoodytest-src"),
+        "{err}"
+    );
     assert_no_leaks(&spec.id, rootfs.path());
 }
 
@@ -104,7 +119,10 @@ fn invalid_limit_strings() {
 #[test]
 fn duplicate_id_is_refused_and_the_first_container_survives() {
     let rootfs = TestRootfs::new();
-    let spec = builder(&rootfs, "dup").args(["/bin/sleep", "30"]).build().unwrap();
+    let spec = builder(&rootfs, "dup")
+        .args(["/bin/sleep", "30"])
+        .build()
+        .unwrap();
     let c = spawn(&spec).unwrap();
     let err = spawn(&spec).unwrap_err();
     assert!(err.to_string().contains("File exists"), "{err}");

@@ -12,7 +12,12 @@ fn exec_output(c: &hoody_core::Container, args: &[&str]) -> (hoody_core::ExitSta
         .exec(&ExecSpec::new(args.iter().copied()).stdio(Stdio::Piped))
         .unwrap();
     let mut out = String::new();
-    p.io().stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    p.io()
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     (p.wait().unwrap(), out)
 }
 
@@ -29,7 +34,11 @@ fn check_exec_sees_the_container(userns: bool) {
     let c = spawn(&spec).unwrap();
     let (st, out) = exec_output(
         &c,
-        &["/bin/sh", "-c", "hostname; cat /marker; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; id -u"],
+        &[
+            "/bin/sh",
+            "-c",
+            "hostname; cat /marker; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; id -u",
+        ],
     );
     assert!(st.success(), "{out}");
     let lines: Vec<&str> = out.lines().collect();
@@ -37,10 +46,20 @@ fn check_exec_sees_the_container(userns: bool) {
     assert_eq!(lines[1], "in-the-rootfs");
     assert_eq!(lines[2].trim(), "/bin/sleep 60", "pid 1 is the container's");
     let pid_inside: u32 = lines[3].parse().unwrap();
-    assert!(pid_inside > 1 && pid_inside < 100, "pid in the container's namespace: {pid_inside}");
+    assert!(
+        pid_inside > 1 && pid_inside < 100,
+        "pid in the container's namespace: {pid_inside}"
+    );
     assert_eq!(lines[4], "0");
     // Same namespaces as PID 1.
-    let (_, ns) = exec_output(&c, &["/bin/sh", "-c", "readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/net"]);
+    let (_, ns) = exec_output(
+        &c,
+        &[
+            "/bin/sh",
+            "-c",
+            "readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/uts /proc/self/ns/net",
+        ],
+    );
     for (kind, line) in ["pid", "mnt", "uts", "net"].iter().zip(ns.lines()) {
         let pid1 = std::fs::read_link(format!("/proc/{}/ns/{kind}", c.pid())).unwrap();
         assert_eq!(line, pid1.to_string_lossy(), "{kind} namespace differs");
@@ -68,7 +87,10 @@ fn exec_into_a_user_namespaced_container() {
 #[test]
 fn exec_of_a_missing_binary_is_a_typed_error() {
     let rootfs = TestRootfs::new();
-    let spec = builder(&rootfs, "exec-missing").args(["/bin/sleep", "60"]).build().unwrap();
+    let spec = builder(&rootfs, "exec-missing")
+        .args(["/bin/sleep", "60"])
+        .build()
+        .unwrap();
     let c = spawn(&spec).unwrap();
     let err = c.exec(&ExecSpec::new(["/bin/nope"])).unwrap_err();
     assert_eq!(
@@ -81,7 +103,10 @@ fn exec_of_a_missing_binary_is_a_typed_error() {
 #[test]
 fn exec_into_an_exited_container_is_refused() {
     let rootfs = TestRootfs::new();
-    let spec = builder(&rootfs, "exec-exited").args(["/bin/true"]).build().unwrap();
+    let spec = builder(&rootfs, "exec-exited")
+        .args(["/bin/true"])
+        .build()
+        .unwrap();
     let mut c = spawn(&spec).unwrap();
     c.wait().unwrap();
     assert!(matches!(

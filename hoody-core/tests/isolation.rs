@@ -24,7 +24,9 @@ fn hostname_is_the_specs() {
     assert_eq!(out.stdout, "hoodytest-box\nhoodytest-box\n");
     // The host's hostname is untouched.
     assert_ne!(
-        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
         "hoodytest-box"
     );
 }
@@ -32,7 +34,11 @@ fn hostname_is_the_specs() {
 #[test]
 fn only_the_containers_processes_are_visible() {
     let rootfs = TestRootfs::new();
-    let out = sh(&rootfs, "ps", "sleep 5 & ls /proc | grep -E '^[0-9]+$' | sort -n; kill %1");
+    let out = sh(
+        &rootfs,
+        "ps",
+        "sleep 5 & ls /proc | grep -E '^[0-9]+$' | sort -n; kill %1",
+    );
     let pids: Vec<&str> = out.stdout.lines().collect();
     // sh (1), sleep, ls and grep/sort run; never hundreds of host processes and no host pid 2
     // (kthreadd) style entries beyond our own.
@@ -60,8 +66,19 @@ fn host_mounts_are_not_visible() {
         .lines()
         .filter_map(|l| l.split_whitespace().nth(4))
         .collect();
-    for expected in ["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"] {
-        assert!(targets.contains(&expected), "{expected} missing: {targets:?}");
+    for expected in [
+        "/",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+    ] {
+        assert!(
+            targets.contains(&expected),
+            "{expected} missing: {targets:?}"
+        );
     }
     let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     for t in &targets {
@@ -83,7 +100,11 @@ fn writes_outside_the_rootfs_are_impossible() {
          ls /../../.. | head -50"
     );
     let out = sh(&rootfs, "escape", &script);
-    assert!(!host_target.exists(), "container wrote {}", host_target.display());
+    assert!(
+        !host_target.exists(),
+        "container wrote {}",
+        host_target.display()
+    );
     // The writes landed inside the rootfs instead.
     assert!(rootfs.path().join("tmp").join(&marker).exists());
     assert!(rootfs.path().join(&marker).exists());
@@ -102,8 +123,14 @@ fn standard_devices_exist_and_work() {
          echo x > /dev/null && echo null-ok; readlink /dev/ptmx",
     );
     assert!(out.status.success(), "{out:?}");
-    for d in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "mqueue"] {
-        assert!(out.stdout.lines().any(|l| l == d), "/dev/{d} missing: {}", out.stdout);
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "mqueue",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == d),
+            "/dev/{d} missing: {}",
+            out.stdout
+        );
     }
     assert!(out.stdout.contains("null-ok"));
     assert!(out.stdout.contains("pts/ptmx"));
@@ -130,20 +157,31 @@ fn environment_cwd_and_user() {
         .env("HOODY_TEST", "yes")
         .cwd("/tmp")
         .user(1000, 1000)
-        .args(["/bin/sh", "-c", "echo $HOODY_TEST; pwd; id -u; id -g; echo $PATH"])
+        .args([
+            "/bin/sh",
+            "-c",
+            "echo $HOODY_TEST; pwd; id -u; id -g; echo $PATH",
+        ])
         .build()
         .unwrap();
     let out = run(&spec);
     assert_eq!(
         out.stdout,
-        format!("yes\n/tmp\n1000\n1000\n{}\n", hoody_core::spec::DEFAULT_PATH)
+        format!(
+            "yes\n/tmp\n1000\n1000\n{}\n",
+            hoody_core::spec::DEFAULT_PATH
+        )
     );
 }
 
 #[test]
 fn loopback_is_up_in_a_private_network_namespace() {
     let rootfs = TestRootfs::new();
-    let out = sh(&rootfs, "lo", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ip -o addr 2>/dev/null | grep -c inet");
+    let out = sh(
+        &rootfs,
+        "lo",
+        "ls /sys/class/net; cat /sys/class/net/lo/operstate; ip -o addr 2>/dev/null | grep -c inet",
+    );
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines[0], "lo", "only lo exists: {out:?}");
     assert_eq!(lines[1], "unknown"); // lo reports "unknown" when up
@@ -156,7 +194,11 @@ fn pty_stdio_is_a_terminal() {
     let spec = hoody_core::ContainerSpec::builder(rootfs.path())
         .id(unique_name("pty"))
         .stdio(hoody_core::Stdio::Pty)
-        .args(["/bin/sh", "-c", "tty >/dev/null && echo is-a-tty; test -t 0 && echo stdin-tty"])
+        .args([
+            "/bin/sh",
+            "-c",
+            "tty >/dev/null && echo is-a-tty; test -t 0 && echo stdin-tty",
+        ])
         .build()
         .unwrap();
     let mut c = hoody_core::spawn(&spec).unwrap();

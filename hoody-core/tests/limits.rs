@@ -58,7 +58,12 @@ fn pids_limit_stops_a_fork_bomb_and_the_host_is_fine() {
         .unwrap();
     assert!(forked < 16, "forked {forked}");
     // The host can still fork.
-    assert!(std::process::Command::new("/bin/true").status().unwrap().success());
+    assert!(
+        std::process::Command::new("/bin/true")
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[test]
@@ -74,14 +79,28 @@ fn cpu_quota_and_weight_are_applied() {
     let v1 = std::path::Path::new("/sys/fs/cgroup/cpu/hoody").join(&spec.id);
     let v2 = std::path::Path::new("/sys/fs/cgroup/hoody").join(&spec.id);
     if v1.is_dir() {
-        let read = |f: &str| std::fs::read_to_string(v1.join(f)).unwrap().trim().to_string();
+        let read = |f: &str| {
+            std::fs::read_to_string(v1.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
         assert_eq!(read("cpu.cfs_quota_us"), "50000");
         assert_eq!(read("cpu.cfs_period_us"), "100000");
         assert_eq!(read("cpu.shares"), "2597");
         // PID 1 is in the group.
-        assert!(read("cgroup.procs").lines().any(|p| p == c.pid().to_string()));
+        assert!(
+            read("cgroup.procs")
+                .lines()
+                .any(|p| p == c.pid().to_string())
+        );
     } else {
-        let read = |f: &str| std::fs::read_to_string(v2.join(f)).unwrap().trim().to_string();
+        let read = |f: &str| {
+            std::fs::read_to_string(v2.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
         assert_eq!(read("cpu.max"), "50000 100000");
         assert_eq!(read("cpu.weight"), "100");
     }
@@ -101,7 +120,10 @@ fn stats_freeze_thaw_and_kill_all() {
     // Wait until both sleeps run.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while c.stats().unwrap().pids_current < 3 {
-        assert!(std::time::Instant::now() < deadline, "children never appeared");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children never appeared"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let stats = c.stats().unwrap();
@@ -113,7 +135,10 @@ fn stats_freeze_thaw_and_kill_all() {
     let events = std::fs::read_to_string(c.cgroup().path().join("cgroup.events"))
         .or_else(|_| std::fs::read_to_string(c.cgroup().path().join("freezer.state")))
         .unwrap();
-    assert!(events.contains("frozen 1") || events.contains("FROZEN"), "{events}");
+    assert!(
+        events.contains("frozen 1") || events.contains("FROZEN"),
+        "{events}"
+    );
     assert!(state.contains("State:"), "{state}");
     c.thaw().unwrap();
 

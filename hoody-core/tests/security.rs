@@ -7,8 +7,16 @@ use hoody_core::{CapabilitySet, SeccompProfile, spawn};
 
 const PROBES: [&str; 4] = ["keyctl", "kexec_load", "open_by_handle_at", "bpf"];
 
-fn probe_all(rootfs: &TestRootfs, what: &str, profile: SeccompProfile, caps: CapabilitySet) -> String {
-    let script: String = PROBES.iter().map(|p| format!("hoody-probe {p}; ")).collect();
+fn probe_all(
+    rootfs: &TestRootfs,
+    what: &str,
+    profile: SeccompProfile,
+    caps: CapabilitySet,
+) -> String {
+    let script: String = PROBES
+        .iter()
+        .map(|p| format!("hoody-probe {p}; "))
+        .collect();
     let spec = builder(rootfs, what)
         .seccomp(profile)
         .capabilities(caps)
@@ -21,7 +29,12 @@ fn probe_all(rootfs: &TestRootfs, what: &str, profile: SeccompProfile, caps: Cap
 #[test]
 fn default_seccomp_denies_with_eperm_even_with_every_capability() {
     let rootfs = TestRootfs::new();
-    let out = probe_all(&rootfs, "seccomp", SeccompProfile::Default, CapabilitySet::all());
+    let out = probe_all(
+        &rootfs,
+        "seccomp",
+        SeccompProfile::Default,
+        CapabilitySet::all(),
+    );
     for p in PROBES {
         assert!(out.contains(&format!("{p}: errno=EPERM")), "{p}: {out}");
     }
@@ -30,7 +43,12 @@ fn default_seccomp_denies_with_eperm_even_with_every_capability() {
 #[test]
 fn unconfined_lets_the_calls_through() {
     let rootfs = TestRootfs::new();
-    let out = probe_all(&rootfs, "unconfined", SeccompProfile::Unconfined, CapabilitySet::all());
+    let out = probe_all(
+        &rootfs,
+        "unconfined",
+        SeccompProfile::Unconfined,
+        CapabilitySet::all(),
+    );
     assert!(out.contains("keyctl: ok"), "{out}");
     // With the filter gone and every capability kept, the kernel itself answers (EINVAL for
     // the invalid arguments, ENOSYS where it lacks kexec), so the EPERM of the default
@@ -44,16 +62,28 @@ fn unconfined_lets_the_calls_through() {
 #[test]
 fn seccomp_filter_is_installed() {
     let rootfs = TestRootfs::new();
-    let out = sh(&rootfs, "seccomp-status", "grep ^Seccomp: /proc/self/status");
+    let out = sh(
+        &rootfs,
+        "seccomp-status",
+        "grep ^Seccomp: /proc/self/status",
+    );
     assert_eq!(out.stdout.trim(), "Seccomp:\t2");
 }
 
 #[test]
 fn mount_fails_without_cap_sys_admin() {
     let rootfs = TestRootfs::new();
-    let out = sh(&rootfs, "nomount", "hoody-probe mount-tmpfs /tmp; grep CapEff /proc/self/status");
+    let out = sh(
+        &rootfs,
+        "nomount",
+        "hoody-probe mount-tmpfs /tmp; grep CapEff /proc/self/status",
+    );
     assert!(out.stdout.contains("mount-tmpfs: errno=EPERM"), "{out:?}");
-    let eff = out.stdout.lines().find(|l| l.starts_with("CapEff")).unwrap();
+    let eff = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("CapEff"))
+        .unwrap();
     let bits = u64::from_str_radix(eff.split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert_eq!(bits, CapabilitySet::default_set().bits());
 }
@@ -89,7 +119,11 @@ fn user_namespace_root_is_unprivileged_outside() {
     let rootfs = TestRootfs::new();
     let spec = builder(&rootfs, "userns")
         .user_namespace(2_000_000_000, 65_536)
-        .args(["/bin/sh", "-c", "id -u; cat /proc/self/uid_map; exec sleep 30"])
+        .args([
+            "/bin/sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; exec sleep 30",
+        ])
         .build()
         .unwrap();
     let mut c = spawn(&spec).unwrap();
@@ -125,5 +159,8 @@ fn user_namespace_container_cannot_write_host_owned_files() {
         .unwrap();
     let out = run(&spec);
     // The rootfs belongs to host root, which is unmapped: root inside may not write it.
-    assert!(out.stdout.contains("errno=EACCES") || out.stdout.contains("errno=EPERM"), "{out:?}");
+    assert!(
+        out.stdout.contains("errno=EACCES") || out.stdout.contains("errno=EPERM"),
+        "{out:?}"
+    );
 }

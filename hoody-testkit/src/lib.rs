@@ -56,7 +56,16 @@ impl TestRootfs {
             .tempdir()
             .expect("create a temp dir for the test rootfs");
         let root = dir.path();
-        for d in ["bin", "etc", "tmp", "root", "proc", "sys", "dev", "home/user"] {
+        for d in [
+            "bin",
+            "etc",
+            "tmp",
+            "root",
+            "proc",
+            "sys",
+            "dev",
+            "home/user",
+        ] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         use std::os::unix::fs::PermissionsExt;
@@ -80,7 +89,11 @@ impl TestRootfs {
             "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(root.join("etc/group"), "root:x:0:\ntty:x:5:\nuser:x:1000:\n").unwrap();
+        std::fs::write(
+            root.join("etc/group"),
+            "root:x:0:\ntty:x:5:\nuser:x:1000:\n",
+        )
+        .unwrap();
         TestRootfs { dir }
     }
 

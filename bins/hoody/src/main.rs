@@ -13,7 +13,11 @@ use hoody::core::{
 const EXIT_HOODY_ERROR: u8 = 125;
 
 #[derive(Parser, Debug)]
-#[command(name = "hoody", version, about = "Computers as URLs: hoody containers from the command line")]
+#[command(
+    name = "hoody",
+    version,
+    about = "Computers as URLs: hoody containers from the command line"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +97,8 @@ struct RunArgs {
 }
 
 fn parse_seccomp(s: &str) -> Result<SeccompProfile, String> {
-    s.parse().map_err(|e: hoody::core::seccomp::SeccompError| e.to_string())
+    s.parse()
+        .map_err(|e: hoody::core::seccomp::SeccompError| e.to_string())
 }
 
 fn parse_user(s: &str) -> Result<(u32, u32), String> {
@@ -174,7 +179,9 @@ fn run(a: &RunArgs) -> ExitCode {
                 eprintln!(
                     "hoody: container {} was killed by the OOM killer (memory limit {})",
                     spec.id,
-                    spec.limits.memory.map_or("none".into(), |m| format!("{} MiB", m >> 20))
+                    spec.limits
+                        .memory
+                        .map_or("none".into(), |m| format!("{} MiB", m >> 20))
                 );
             }
             ExitCode::from(status.shell_code().clamp(0, 255) as u8)

@@ -44,7 +44,9 @@ pub enum CgroupError {
     #[error("no usable cgroup hierarchy under {0}: {1}")]
     NotFound(PathBuf, String),
     /// A limit needs a controller that is not enabled for the group.
-    #[error("cgroup {path}: setting {file} needs the {controller} controller, which is not enabled for this group")]
+    #[error(
+        "cgroup {path}: setting {file} needs the {controller} controller, which is not enabled for this group"
+    )]
     ControllerMissing {
         /// The group.
         path: PathBuf,
@@ -317,7 +319,10 @@ pub(crate) fn read_u64(path: &Path) -> Result<u64> {
         CgroupError::io(
             path,
             "parse",
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a number: {s:?}")),
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not a number: {s:?}"),
+            ),
         )
     })
 }
@@ -335,7 +340,10 @@ pub(crate) fn keyed_value(content: &str, key: &str) -> Option<u64> {
 }
 
 pub(crate) fn parse_procs(content: &str) -> Vec<libc::pid_t> {
-    content.lines().filter_map(|l| l.trim().parse().ok()).collect()
+    content
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 /// Removes a group directory, retrying while exiting processes leave it.
@@ -346,7 +354,10 @@ pub(crate) fn remove_dir_retry(path: &Path) -> Result<()> {
         match std::fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < deadline => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && std::time::Instant::now() < deadline =>
+            {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(20));
             }

@@ -35,8 +35,23 @@ fn controllers(legacy: bool) -> Vec<&'static str> {
 }
 
 /// The distinct hierarchy directories for `controllers` (co-mounted controllers such as
-/// `cpu,cpuacct` share one).
+/// `cpu,cpuacct` share one). Resolved once per process for the default root.
 fn hierarchies(root: &Path, legacy: bool) -> Vec<(&'static str, PathBuf)> {
+    static DEFAULT: std::sync::OnceLock<[Vec<(&'static str, PathBuf)>; 2]> =
+        std::sync::OnceLock::new();
+    if root == Path::new("/sys/fs/cgroup") {
+        let cached = DEFAULT.get_or_init(|| {
+            [
+                resolve_hierarchies(root, false),
+                resolve_hierarchies(root, true),
+            ]
+        });
+        return cached[usize::from(legacy)].clone();
+    }
+    resolve_hierarchies(root, legacy)
+}
+
+fn resolve_hierarchies(root: &Path, legacy: bool) -> Vec<(&'static str, PathBuf)> {
     let mut out: Vec<(&'static str, PathBuf)> = Vec::new();
     for ctrl in controllers(legacy) {
         let Ok(h) = std::fs::canonicalize(root.join(ctrl)) else {
@@ -184,7 +199,9 @@ impl CgroupManager for V1Manager {
     }
 
     fn procs(&self) -> Result<Vec<libc::pid_t>> {
-        Ok(parse_procs(&read_trimmed(&self.path().join("cgroup.procs"))?))
+        Ok(parse_procs(&read_trimmed(
+            &self.path().join("cgroup.procs"),
+        )?))
     }
 
     fn stats(&self) -> Result<Stats> {

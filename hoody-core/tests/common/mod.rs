@@ -57,11 +57,21 @@ pub fn sh(rootfs: &TestRootfs, what: &str, script: &str) -> Output {
 
 /// No cgroup directory for `id`, no host mount under `rootfs`, no process rooted in it.
 pub fn assert_no_leaks(id: &str, rootfs: &Path) {
-    assert_eq!(cgroup_dirs(id), Vec::<std::path::PathBuf>::new(), "cgroups of {id} leaked");
+    assert_eq!(
+        cgroup_dirs(id),
+        Vec::<std::path::PathBuf>::new(),
+        "cgroups of {id} leaked"
+    );
     let root = std::fs::canonicalize(rootfs).unwrap_or_else(|_| rootfs.to_path_buf());
     let root_s = root.to_string_lossy().to_string();
-    assert!(mounts_mentioning(&root_s).is_empty(), "mounts under {root_s} leaked");
-    assert!(processes_rooted_in(&root).is_empty(), "processes rooted in {root_s} leaked");
+    assert!(
+        mounts_mentioning(&root_s).is_empty(),
+        "mounts under {root_s} leaked"
+    );
+    assert!(
+        processes_rooted_in(&root).is_empty(),
+        "processes rooted in {root_s} leaked"
+    );
 }
 
 /// Pids whose cwd or root lies in `dir` (a process left behind in a container's rootfs).
