@@ -288,14 +288,12 @@ fn clean_dir(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let lists = dir.ends_with("lists");
     for e in entries.flatten() {
         let p: PathBuf = e.path();
-        if p.is_file() && p.extension().is_some_and(|x| x == "deb") {
-            let _ = std::fs::remove_file(&p);
-        } else if p.is_file()
-            && dir.ends_with("lists")
-            && p.file_name().is_some_and(|n| n != "lock")
-        {
+        let is_deb = p.extension().is_some_and(|x| x == "deb");
+        let is_list = lists && p.file_name().is_some_and(|n| n != "lock");
+        if p.is_file() && (is_deb || is_list) {
             let _ = std::fs::remove_file(&p);
         }
     }

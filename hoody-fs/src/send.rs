@@ -213,34 +213,46 @@ impl Pool {
         input: &mut dyn Read,
         update: bool,
     ) -> Result<ContainerInfo> {
-        let expected: Vec<String> = manifest
-            .snapshots
-            .iter()
-            .map(|s| s.name.clone())
-            .chain(std::iter::once(manifest.tip.clone()))
-            .collect();
-        for n in &expected {
-            receive_one(stage, input)?;
-            if !stage.join(n).exists() {
-                return Err(FsError::Stream(format!(
-                    "stream did not contain subvolume {n}"
-                )));
-            }
-        }
         let name = &manifest.container.name;
         let snap_dir = self.root().join("snapshots").join(name);
         std::fs::create_dir_all(&snap_dir).map_err(|e| FsError::io("create", &snap_dir, e))?;
         for s in &manifest.snapshots {
-            let dst = snap_dir.join(&s.name);
-            if dst.exists() {
+            if snap_dir.join(&s.name).exists() {
                 return Err(self.exists("snapshot", &format!("{name}/{}", s.name)));
             }
         }
+        // Received subvolumes are read-only and cannot be moved to another directory, so
+        // snapshots are received straight into the container's snapshot directory; they stay
+        // invisible (no metadata) until everything has arrived, and are removed on failure.
+        let mut received: Vec<PathBuf> = Vec::new();
+        let result = (|| -> Result<()> {
+            for s in &manifest.snapshots {
+                receive_one(&snap_dir, input)?;
+                let p = snap_dir.join(&s.name);
+                if !p.exists() {
+                    return Err(FsError::Stream(format!(
+                        "stream did not contain snapshot {}",
+                        s.name
+                    )));
+                }
+                received.push(p);
+            }
+            receive_one(stage, input)?;
+            if !stage.join(&manifest.tip).exists() {
+                return Err(FsError::Stream(
+                    "stream did not contain the container's tip".into(),
+                ));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for p in &received {
+                let _ = self.backend().delete(p);
+            }
+            return Err(e);
+        }
         for s in &manifest.snapshots {
-            let dst = snap_dir.join(&s.name);
-            write_json(&crate::pool::meta_path(&dst), s)?;
-            std::fs::rename(stage.join(&s.name), &dst)
-                .map_err(|e| FsError::io("move received snapshot into place", &dst, e))?;
+            write_json(&crate::pool::meta_path(&snap_dir.join(&s.name)), s)?;
         }
         let tip = stage.join(&manifest.tip);
         if update {

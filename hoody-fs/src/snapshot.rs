@@ -159,7 +159,7 @@ impl Pool {
         };
         for e in entries.flatten() {
             let p = e.path();
-            if !p.extension().is_some_and(|x| x == "json") {
+            if p.extension().is_none_or(|x| x != "json") {
                 continue;
             }
             let tree = p.with_extension("");
