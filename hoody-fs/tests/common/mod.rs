@@ -72,12 +72,12 @@ impl TestPool {
 
 impl Drop for TestPool {
     fn drop(&mut self) {
-        if let Some(m) = &self.mount {
-            if hoody_fs::loopdev::unmount_pool(m).is_err() {
-                let c = CString::new(m.as_os_str().as_bytes()).unwrap();
-                // SAFETY: c is a valid C string; a lazy unmount as a last resort.
-                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-            }
+        if let Some(m) = &self.mount
+            && hoody_fs::loopdev::unmount_pool(m).is_err()
+        {
+            let c = CString::new(m.as_os_str().as_bytes()).unwrap();
+            // SAFETY: c is a valid C string; a lazy unmount as a last resort.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
     }
 }
