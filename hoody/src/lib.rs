@@ -1,7 +1,7 @@
 //! # hoody: the SDK facade
 //!
 //! What an embedder `cargo add`s. Today it re-exports the isolation engine
-//! ([`hoody_core`], as [`core`]); the `Host` (pool + network + state store + machine
+//! ([`hoody_core`], as [`core`]) and storage ([`hoody_fs`], as [`fs`]); the `Host` (pool + network + state store + machine
 //! lifecycle) and the HTTP `Client` arrive with issues #5 and #6.
 //!
 //! ```no_run
@@ -14,3 +14,4 @@
 //! ```
 
 pub use hoody_core as core;
+pub use hoody_fs as fs;

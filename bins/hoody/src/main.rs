@@ -1,5 +1,7 @@
 //! `hoody`: the command-line tool. It parses arguments, calls the `hoody` SDK and prints.
 
+mod storage;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,6 +29,48 @@ struct Cli {
 enum Command {
     /// Run a command in a new, isolated container in the foreground and exit with its status.
     Run(RunArgs),
+    /// Storage pool: create it (a loop-mounted btrfs by default) and show its status.
+    Pool {
+        #[command(flatten)]
+        opt: storage::PoolOpt,
+        #[command(subcommand)]
+        cmd: storage::PoolCmd,
+    },
+    /// Images containers are created from.
+    Image {
+        #[command(flatten)]
+        opt: storage::PoolOpt,
+        #[command(subcommand)]
+        cmd: storage::ImageCmd,
+    },
+    /// Container root file systems (writable snapshots of an image).
+    Rootfs {
+        #[command(flatten)]
+        opt: storage::PoolOpt,
+        #[command(subcommand)]
+        cmd: storage::RootfsCmd,
+    },
+    /// Snapshots of a container: create, list, restore, delete, alias, branch.
+    Snapshot {
+        #[command(flatten)]
+        opt: storage::PoolOpt,
+        #[command(subcommand)]
+        cmd: storage::SnapshotCmd,
+    },
+    /// Write a container and its snapshots as a stream (for `hoody receive` on another pool).
+    Send {
+        #[command(flatten)]
+        opt: storage::PoolOpt,
+        #[command(flatten)]
+        args: storage::SendArgs,
+    },
+    /// Create (or update) a container from a `hoody send` stream.
+    Receive {
+        #[command(flatten)]
+        opt: storage::PoolOpt,
+        #[command(flatten)]
+        args: storage::ReceiveArgs,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +239,17 @@ fn run(a: &RunArgs) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
-        Command::Run(a) => run(a),
-    }
+    let result = match &cli.command {
+        Command::Run(a) => return run(a),
+        Command::Pool { opt, cmd } => storage::pool(opt, cmd),
+        Command::Image { opt, cmd } => storage::image(opt, cmd),
+        Command::Rootfs { opt, cmd } => storage::rootfs(opt, cmd),
+        Command::Snapshot { opt, cmd } => storage::snapshot(opt, cmd),
+        Command::Send { opt, args } => storage::send(opt, args),
+        Command::Receive { opt, args } => storage::receive(opt, args),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("hoody: {e:#}");
+        ExitCode::FAILURE
+    })
 }
