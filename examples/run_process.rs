@@ -1,7 +1,7 @@
 //! Runs a shell command in an isolated container with a memory limit, captures its output
 //! through pipes, then execs a second process into it while it is still running.
 //!
-//! `cargo run -p hoody-examples --example run_process -- /var/lib/hoody/rootfs/debian-13`
+//! `cargo run -p hoody-examples --example run_process -- /var/lib/hoody/containers/demo`
 
 use std::io::Read;
 
@@ -10,7 +10,7 @@ use hoody::core::{ContainerSpec, ExecSpec, Stdio, spawn};
 fn main() -> anyhow::Result<()> {
     let rootfs = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "/var/lib/hoody/rootfs/debian-13".into());
+        .unwrap_or_else(|| "/var/lib/hoody/containers/demo".into());
     let spec = ContainerSpec::builder(&rootfs)
         .args(["/bin/sh", "-c", "echo pid=$$ host=$(hostname); sleep 5"])
         .hostname("example")

@@ -9,7 +9,7 @@
 //! ```no_run
 //! use hoody_core::{spawn, ContainerSpec};
 //!
-//! let spec = ContainerSpec::builder("/var/lib/hoody/rootfs/debian-13")
+//! let spec = ContainerSpec::builder("/var/lib/hoody/containers/demo")
 //!     .args(["/bin/sh", "-c", "echo $$; hostname"])
 //!     .hostname("demo")
 //!     .memory_limit(256 << 20)

@@ -5,7 +5,7 @@
 //! lifecycle) and the HTTP `Client` arrive with issues #5 and #6.
 //!
 //! ```no_run
-//! let spec = hoody::core::ContainerSpec::builder("/var/lib/hoody/rootfs/debian-13")
+//! let spec = hoody::core::ContainerSpec::builder("/var/lib/hoody/containers/demo")
 //!     .args(["/bin/true"])
 //!     .build()?;
 //! let status = hoody::core::foreground::run(&spec)?;
