@@ -184,6 +184,31 @@ impl BeforeRelease for Release<'_> {
     }
 }
 
+/// The spawning thread inside a container's existing network namespace (for
+/// [`ContainerSpec::join_network`]): `clone3` without `CLONE_NEWNET` then starts the child
+/// there, before it creates its user namespace, which a `setns` in the child could not do.
+/// Only the calling thread moves (network namespaces may be entered per thread).
+struct JoinedNetns {
+    original: File,
+}
+
+impl JoinedNetns {
+    fn enter(path: &std::path::Path) -> Result<Self> {
+        let target = File::open(path)
+            .map_err(|e| Error::io(format!("open network namespace {}", path.display()), e))?;
+        let original = File::open("/proc/thread-self/ns/net")
+            .map_err(|e| Error::io("open /proc/thread-self/ns/net", e))?;
+        sys::setns(target.as_raw_fd(), libc::CLONE_NEWNET)
+            .map_err(|e| Error::errno(format!("enter network namespace {}", path.display()), e))?;
+        Ok(JoinedNetns { original })
+    }
+
+    fn leave(self) -> Result<()> {
+        sys::setns(self.original.as_raw_fd(), libc::CLONE_NEWNET)
+            .map_err(|e| Error::errno("return to the host network namespace", e))
+    }
+}
+
 fn ensure_root(action: &'static str) -> Result<()> {
     // SAFETY: geteuid has no arguments and cannot fail.
     let euid = unsafe { libc::geteuid() };
@@ -295,7 +320,7 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
         kind: ChildKind::Init {
             rootfs,
             hostname,
-            loopback_up: spec.namespaces.net,
+            loopback_up: spec.namespaces.net && spec.join_network.is_none(),
         },
         stdio: stdio.child,
         become_root,
@@ -318,11 +343,30 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
             .user
             .then_some((spec.uid_map.as_slice(), spec.gid_map.as_slice())),
     };
-    let launched = plan.launch(
-        spec.namespaces.clone_flags(),
-        cgroup.clone_into_fd(),
-        &release,
-    );
+    let mut flags = spec.namespaces.clone_flags();
+    let joined = match &spec.join_network {
+        Some(path) => {
+            flags &= !(libc::CLONE_NEWNET as u64);
+            match JoinedNetns::enter(path) {
+                Ok(j) => Some(j),
+                Err(e) => {
+                    let _ = cgroup.destroy();
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    let launched = plan.launch(flags, cgroup.clone_into_fd(), &release);
+    let restored = joined.map_or(Ok(()), JoinedNetns::leave);
+    let launched = match (launched, restored) {
+        (Ok(l), Err(e)) => {
+            let _ = sys::pidfd_send_signal(l.pidfd.as_raw_fd(), libc::SIGKILL);
+            let _ = sys::waitid_pidfd(l.pidfd.as_raw_fd(), false);
+            Err(e)
+        }
+        (l, _) => l,
+    };
     drop(stdio.child_ends);
     let Launched { pid, pidfd } = match launched {
         Ok(l) => l,

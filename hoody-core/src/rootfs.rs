@@ -257,7 +257,10 @@ pub(crate) fn plan(spec: &ContainerSpec) -> Result<RootfsPlan> {
     let sys_dir = in_root("/sys")?;
     ensure_mount_point(&sys_dir, false)?;
     let sys_c = cstr(&sys_dir)?;
-    if ns.net || !ns.user {
+    // A joined network namespace belongs to the host's user namespace: a user-namespaced
+    // container may not mount a sysfs for it, so it gets the read-only bind like host network.
+    let own_netns = ns.net && spec.join_network.is_none();
+    if own_netns || !ns.user {
         step(
             FsOp::Mount {
                 source: Some(lit("sysfs")),

@@ -62,6 +62,11 @@ pub enum SpecError {
     /// The mount namespace cannot be turned off: the rootfs is entered with pivot_root.
     #[error("the mount namespace is required (pivot_root into the rootfs needs it)")]
     MountNamespaceRequired,
+    /// `join_network` was set together with the host's network.
+    #[error(
+        "join_network {0} needs the network namespace option on (it replaces the new namespace; the host network has none)"
+    )]
+    JoinNetworkWithHostNetwork(PathBuf),
 }
 
 /// The set of namespaces a container gets. The mount namespace is always on.
@@ -293,6 +298,14 @@ pub struct ContainerSpec {
     pub readonly_paths: Vec<PathBuf>,
     /// Kill the container's PID 1 when the thread that spawned it exits (`PR_SET_PDEATHSIG`).
     pub kill_on_parent_death: bool,
+    /// Join this existing network namespace (a file such as `/run/netns/NAME`, as hoody-net
+    /// creates them, or `/proc/PID/ns/net`) instead of creating a new one. Needs
+    /// `namespaces.net` (the joined namespace takes the new one's place). The spawning thread
+    /// enters it just for the clone, so the container's first process starts inside it even
+    /// with a user namespace; the namespace stays owned by the host's user namespace, so root
+    /// in a user-namespaced container cannot reconfigure its interfaces. `lo` is not touched
+    /// (the namespace's owner brought it up).
+    pub join_network: Option<PathBuf>,
 }
 
 /// Paths masked by default (the OCI runtime-spec defaults, with /proc/sysrq-trigger masked
@@ -367,6 +380,7 @@ impl ContainerSpecBuilder {
                 masked_paths: DEFAULT_MASKED_PATHS.iter().map(PathBuf::from).collect(),
                 readonly_paths: DEFAULT_READONLY_PATHS.iter().map(PathBuf::from).collect(),
                 kill_on_parent_death: false,
+                join_network: None,
             },
         }
     }
@@ -447,6 +461,13 @@ impl ContainerSpecBuilder {
     /// Namespaces.
     pub fn namespaces(mut self, ns: Namespaces) -> Self {
         self.spec.namespaces = ns;
+        self
+    }
+
+    /// Joins an existing network namespace instead of creating one (see
+    /// [`ContainerSpec::join_network`]).
+    pub fn join_network(mut self, netns: impl Into<PathBuf>) -> Self {
+        self.spec.join_network = Some(netns.into());
         self
     }
 
@@ -602,6 +623,12 @@ impl ContainerSpecBuilder {
             return Err(SpecError::MountNamespaceRequired);
         }
         absolute("cwd", &spec.cwd)?;
+        if let Some(n) = &spec.join_network {
+            absolute("join_network", n)?;
+            if !spec.namespaces.net {
+                return Err(SpecError::JoinNetworkWithHostNetwork(n.clone()));
+            }
+        }
         for m in &spec.mounts {
             absolute("mount destination", &m.destination)?;
             if let MountKind::Bind { source } = &m.kind {

@@ -1,5 +1,6 @@
 //! `hoody`: the command-line tool. It parses arguments, calls the `hoody` SDK and prints.
 
+mod net;
 mod storage;
 
 use std::path::PathBuf;
@@ -28,7 +29,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a command in a new, isolated container in the foreground and exit with its status.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Container networks (hoody-net): list, sweep orphans, uninstall.
+    Net {
+        #[command(flatten)]
+        opt: net::NetOpt,
+        #[command(subcommand)]
+        cmd: net::NetCmd,
+    },
     /// Storage pool: create it (a loop-mounted btrfs by default) and show its status.
     Pool {
         #[command(flatten)]
@@ -79,6 +87,8 @@ enum NetMode {
     None,
     /// Share the host's network stack.
     Host,
+    /// Its own routed network from hoody-net (address, NAT, DNS), removed when it exits.
+    Auto,
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,9 +111,11 @@ struct RunArgs {
     /// CPU limit in CPUs, e.g. 0.5 or 2.
     #[arg(long, value_parser = parse_cpus)]
     cpus: Option<spec::CpuQuota>,
-    /// Network: a private namespace with only lo, or the host's.
+    /// Network: a private namespace with only lo, the host's, or auto (its own network).
     #[arg(long, value_enum, default_value = "none")]
     net: NetMode,
+    #[command(flatten)]
+    net_opt: net::NetOpt,
     /// Run in a user namespace: root inside is an unprivileged uid outside (host ids from
     /// --userns-base, 65536 of them).
     #[arg(long)]
@@ -210,12 +222,23 @@ fn build_spec(a: &RunArgs) -> anyhow::Result<ContainerSpec> {
 }
 
 fn run(a: &RunArgs) -> ExitCode {
-    let spec = match build_spec(a) {
+    let mut spec = match build_spec(a) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hoody: {e:#}");
             return ExitCode::from(EXIT_HOODY_ERROR);
         }
+    };
+    // Dropped after the container exits: tears its network down.
+    let _network = match a.net {
+        NetMode::Auto => match net::AutoNetwork::setup(&a.net_opt, &mut spec) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                eprintln!("hoody: {e:#}");
+                return ExitCode::from(EXIT_HOODY_ERROR);
+            }
+        },
+        _ => None,
     };
     match foreground::run(&spec) {
         Ok(status) => {
@@ -241,6 +264,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => return run(a),
+        Command::Net { opt, cmd } => net::net(opt, cmd),
         Command::Pool { opt, cmd } => storage::pool(opt, cmd),
         Command::Image { opt, cmd } => storage::image(opt, cmd),
         Command::Rootfs { opt, cmd } => storage::rootfs(opt, cmd),

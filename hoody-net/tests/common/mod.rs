@@ -1,0 +1,250 @@
+//! Shared helpers for hoody-net's root-only integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hoody_net::{NetConfig, Network};
+
+/// A slot number 0..64 reserved for this test across processes (a lock file holding our
+/// pid); it picks the test's container pool (10.78.<slot>.0/24) and outside link
+/// (198.51.100.<4 slot>/30), so parallel tests never share addresses.
+pub struct Slot {
+    pub n: u8,
+    file: PathBuf,
+}
+
+impl Slot {
+    pub fn take() -> Slot {
+        let dir = Path::new("/run/hoodytest-net-slots");
+        std::fs::create_dir_all(dir).unwrap();
+        for _ in 0..200 {
+            for n in 0..64u8 {
+                let file = dir.join(n.to_string());
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&file)
+                {
+                    Ok(mut f) => {
+                        write!(f, "{}", std::process::id()).unwrap();
+                        return Slot { n, file };
+                    }
+                    Err(_) => {
+                        // Reclaim a slot whose holder died.
+                        let pid = std::fs::read_to_string(&file).unwrap_or_default();
+                        if let Ok(pid) = pid.trim().parse::<u32>()
+                            && !Path::new(&format!("/proc/{pid}")).exists()
+                        {
+                            let _ = std::fs::remove_file(&file);
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no free test network slot");
+    }
+
+    pub fn pool(&self) -> String {
+        format!("10.78.{}.0/24", self.n)
+    }
+
+    pub fn outside_host_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::new(198, 51, 100, self.n * 4 + 1)
+    }
+
+    pub fn outside_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::new(198, 51, 100, self.n * 4 + 2)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// A network manager with a unique name, its own pool and state; uninstalled on drop.
+pub struct TestNet {
+    pub net: Network,
+    pub name: String,
+    pub state: tempfile::TempDir,
+    pub slot: Slot,
+}
+
+impl TestNet {
+    pub fn new(configure: impl FnOnce(NetConfig) -> NetConfig) -> TestNet {
+        hoody_testkit::require_root();
+        let slot = Slot::take();
+        let name = hoody_testkit::unique_name("net");
+        let state = tempfile::Builder::new()
+            .prefix("hoodytest-netstate-")
+            .tempdir()
+            .unwrap();
+        let cfg = configure(
+            NetConfig::named(&name)
+                .pool(slot.pool().parse().unwrap())
+                .state_dir(state.path()),
+        );
+        let net = Network::new(cfg).unwrap();
+        TestNet {
+            net,
+            name,
+            state,
+            slot,
+        }
+    }
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        self.net.uninstall().unwrap();
+    }
+}
+
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn sh_ok(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Runs `f` on a thread that has entered the network namespace at `ns`.
+pub fn in_ns<T: Send>(ns: &Path, f: impl FnOnce() -> T + Send) -> T {
+    let file = std::fs::File::open(ns).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns on this (scoped, short-lived) thread with a valid namespace fd.
+            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns into {}", ns.display());
+            f()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// A TCP server that answers every connection with the client's address as it sees it.
+pub struct EchoPeer {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EchoPeer {
+    /// Listens on `addr` (port 0: any) in namespace `ns` (`None`: the host's).
+    pub fn start(ns: Option<&Path>, addr: Ipv4Addr) -> EchoPeer {
+        let bind = move || TcpListener::bind(SocketAddr::from((addr, 0))).unwrap();
+        let listener = match ns {
+            Some(ns) => in_ns(ns, bind),
+            None => bind(),
+        };
+        EchoPeer::from_listener(listener)
+    }
+
+    /// Serves on an already bound listener.
+    pub fn from_listener(listener: TcpListener) -> EchoPeer {
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut c, peer)) => {
+                        let _ = c.write_all(peer.ip().to_string().as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        EchoPeer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EchoPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Connects from namespace `ns` (`None`: the host) to `ip:port` and returns what the
+/// server says (the address it saw), or the error.
+pub fn connect_from(ns: Option<&Path>, ip: Ipv4Addr, port: u16) -> std::io::Result<String> {
+    let go = move || {
+        let mut c =
+            TcpStream::connect_timeout(&SocketAddr::from((ip, port)), Duration::from_millis(700))?;
+        c.set_read_timeout(Some(Duration::from_secs(2)))?;
+        let mut s = String::new();
+        c.read_to_string(&mut s)?;
+        Ok(s)
+    };
+    match ns {
+        Some(ns) => in_ns(ns, go),
+        None => go(),
+    }
+}
+
+/// The test's "outside" network: a namespace with a veth to the host, addresses from the
+/// slot's 198.51.100.x/30 (TEST-NET-2), removed on drop.
+pub struct Outside {
+    pub ns: PathBuf,
+    name: String,
+    link: String,
+}
+
+impl Outside {
+    pub fn new(slot: &Slot) -> Outside {
+        let name = hoody_testkit::unique_name("out");
+        let link = format!("hto{}-{}", slot.n, std::process::id() % 10000);
+        let (h, o) = (slot.outside_host_ip(), slot.outside_ip());
+        sh(&format!(
+            "ip netns add {name} && ip link add {link} type veth peer name eth0 netns {name} && \
+             ip addr add {h}/30 dev {link} && ip link set {link} up && \
+             ip -n {name} addr add {o}/30 dev eth0 && ip -n {name} link set eth0 up && \
+             ip -n {name} link set lo up"
+        ));
+        Outside {
+            ns: PathBuf::from("/run/netns").join(&name),
+            name,
+            link,
+        }
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.link])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
