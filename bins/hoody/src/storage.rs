@@ -267,15 +267,21 @@ pub fn image(opt: &PoolOpt, cmd: &ImageCmd) -> anyhow::Result<ExitCode> {
         } => {
             let mut recipe = ImageRecipe::debian_13();
             recipe.mirror = mirror.clone();
+            // A spinner with the current step on a terminal; plain phase lines otherwise.
+            let tty = std::io::stderr().is_terminal();
             let bar = indicatif::ProgressBar::new_spinner();
-            if !std::io::stderr().is_terminal() || opt.json {
+            if !tty {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
             }
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             let started = std::time::Instant::now();
             let info = p.build_image(name, &recipe, cache, &mut |ev| match ev {
                 Progress::Phase(s) => {
-                    bar.println(format!("==> {s}"));
+                    if tty {
+                        bar.println(format!("==> {s}"));
+                    } else {
+                        eprintln!("==> {s}");
+                    }
                     bar.set_message(s);
                 }
                 Progress::Detail(s) => bar.set_message(s),
