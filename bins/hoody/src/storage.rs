@@ -16,9 +16,10 @@ use hoody::fs::{
 /// Options every storage command takes.
 #[derive(Args, Debug, Clone)]
 pub struct PoolOpt {
-    /// Pool root.
+    /// Pool root (`--path` is accepted too).
     #[arg(
         long,
+        alias = "path",
         env = "HOODY_POOL",
         default_value = "/var/lib/hoody",
         global = true
