@@ -72,6 +72,7 @@ pub struct ProcessIo {
 /// The child's ends of the streams; closed in the parent once the child has them.
 struct StdioSetup {
     io: ProcessIo,
+    pty_slave: Option<std::os::fd::RawFd>,
     child_ends: Vec<OwnedFd>,
     child: ChildStdio,
 }
@@ -80,6 +81,7 @@ fn prepare_stdio(stdio: Stdio) -> Result<StdioSetup> {
     let mut io = ProcessIo::default();
     let mut child_ends = Vec::new();
     let mut child = ChildStdio::default();
+    let mut pty_slave = None;
     match stdio {
         Stdio::Inherit => {}
         Stdio::Null => {
@@ -116,12 +118,14 @@ fn prepare_stdio(stdio: Stdio) -> Result<StdioSetup> {
             let (master, slave) = open_pty()?;
             child.fds = [Some(slave.as_raw_fd()); 3];
             child.pty = true;
+            pty_slave = Some(slave.as_raw_fd());
             child_ends.push(slave);
             io.pty = Some(master.into());
         }
     }
     Ok(StdioSetup {
         io,
+        pty_slave,
         child_ends,
         child,
     })
@@ -303,7 +307,6 @@ pub fn spawn(spec: &ContainerSpec) -> Result<Container> {
 /// [`spawn`] with an explicit cgroup location.
 pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Container> {
     ensure_root("creating a container")?;
-    let rootfs = crate::rootfs::plan(spec)?;
     let seccomp = seccomp::compile(&spec.seccomp)?;
     let caps = CapPlan::for_set(spec.capabilities);
     let hostname = match (&spec.hostname, spec.namespaces.uts) {
@@ -316,6 +319,37 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
     let become_root = spec.namespaces.user
         && spec.uid_map.iter().any(|m| m.contains(0))
         && spec.gid_map.iter().any(|m| m.contains(0));
+    // Root inside, as seen from the host.
+    let (root_uid, root_gid) = if spec.namespaces.user {
+        (host_id(&spec.uid_map, 0), host_id(&spec.gid_map, 0))
+    } else {
+        (0, 0)
+    };
+    let console = match (spec.console, stdio.pty_slave, &stdio.io.pty) {
+        (true, Some(slave), Some(master)) => Some(console_path(
+            master,
+            slave,
+            root_uid,
+            host_id(&spec.gid_map, 5).max(root_gid),
+        )?),
+        _ => None,
+    };
+    let idmapped = if spec.idmapped_rootfs {
+        let root = crate::rootfs::canonical_root(spec)?;
+        Some(crate::idmap::idmapped_root(
+            &root,
+            &spec.id,
+            &spec.uid_map,
+            &spec.gid_map,
+        )?)
+    } else {
+        None
+    };
+    let rootfs = crate::rootfs::plan(
+        spec,
+        idmapped.as_ref().map(|i| i.path()),
+        console.as_deref(),
+    )?;
     let plan = ChildPlan {
         kind: ChildKind::Init {
             rootfs,
@@ -336,6 +370,12 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
         parent_death_signal: spec.kill_on_parent_death,
     };
     let cgroup = cgroup::create(cgroups, &spec.id, &spec.limits)?;
+    if spec.cgroup_delegation
+        && let Err(e) = cgroup.delegate(root_uid, root_gid)
+    {
+        let _ = cgroup.destroy();
+        return Err(e.into());
+    }
     let release = Release {
         cgroup: cgroup.as_ref(),
         maps: spec
@@ -367,6 +407,8 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
         }
         (l, _) => l,
     };
+    // The container has its own copy of the idmapped mount now (or failed).
+    drop(idmapped);
     drop(stdio.child_ends);
     let Launched { pid, pidfd } = match launched {
         Ok(l) => l,
@@ -377,6 +419,55 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
             return Err(e);
         }
     };
+    Ok(Container {
+        id: spec.id.clone(),
+        pid,
+        pidfd,
+        cgroup,
+        join: join_context(spec, caps, seccomp, become_root),
+        io: stdio.io,
+        exit: None,
+        destroyed: false,
+    })
+}
+
+/// The host id that `id` inside maps to (`id` itself without a map).
+fn host_id(maps: &[IdMap], id: u32) -> u32 {
+    maps.iter()
+        .find(|m| m.contains(id))
+        .map_or(id, |m| m.host_id + (id - m.container_id))
+}
+
+/// The host path of the pty slave, after giving it to root inside (so the container's root can
+/// open it as `/dev/console`).
+fn console_path(master: &File, slave: std::os::fd::RawFd, uid: u32, gid: u32) -> Result<PathBuf> {
+    let mut buf = [0 as libc::c_char; 128];
+    // SAFETY: buf is a writable buffer of its length; master is a pty master fd.
+    let r = unsafe { libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+    if r != 0 {
+        return Err(Error::errno("find the console pty's name", r));
+    }
+    // SAFETY: ptsname_r wrote a NUL-terminated string into buf.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    if uid != 0 {
+        // SAFETY: fchown on an fd we own.
+        if unsafe { libc::fchown(slave, uid, gid) } != 0 {
+            return Err(Error::io(
+                format!("give the console {} to uid {uid}", path.display()),
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    Ok(path)
+}
+
+fn join_context(
+    spec: &ContainerSpec,
+    caps: CapPlan,
+    seccomp: Option<CompiledFilter>,
+    become_root: bool,
+) -> JoinContext {
     let ns = spec.namespaces;
     let mut ns_flags = 0;
     for (on, flag) in [
@@ -386,34 +477,51 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
         (ns.ipc, libc::CLONE_NEWIPC),
         (ns.net, libc::CLONE_NEWNET),
         (ns.cgroup, libc::CLONE_NEWCGROUP),
+        (ns.pid, libc::CLONE_NEWPID),
     ] {
         if on {
             ns_flags |= flag;
         }
     }
-    if ns.pid {
-        ns_flags |= libc::CLONE_NEWPID;
+    JoinContext {
+        ns_flags,
+        userns: become_root,
+        caps,
+        seccomp,
+        env: spec.env.clone(),
+        no_new_privs: spec.no_new_privs,
+        rlimits: spec.rlimits.clone(),
+        uid: spec.uid,
+        gid: spec.gid,
     }
-    Ok(Container {
-        id: spec.id.clone(),
-        pid,
-        pidfd,
-        cgroup,
-        join: JoinContext {
-            ns_flags,
-            userns: become_root,
-            caps,
-            seccomp,
-            env: spec.env.clone(),
-            no_new_privs: spec.no_new_privs,
-            rlimits: spec.rlimits.clone(),
-            uid: spec.uid,
-            gid: spec.gid,
-        },
-        io: stdio.io,
-        exit: None,
-        destroyed: false,
-    })
+}
+
+/// Starts a process inside a running container that this process did not spawn (another
+/// process, or an earlier run of this one, did): `pid` is the container's PID 1 on the host
+/// and `spec` the spec it was started with (for namespaces, capabilities, seccomp and
+/// environment). The new process is a child of the caller.
+pub fn exec_in(
+    spec: &ContainerSpec,
+    cgroups: &CgroupConfig,
+    pid: libc::pid_t,
+    exec: &ExecSpec,
+) -> Result<Process> {
+    ensure_root("entering a container")?;
+    let pidfd = sys::pidfd_open(pid)
+        .map_err(|e| Error::errno(format!("open pid {pid} of container {}", spec.id), e))?;
+    // SAFETY: pidfd_open returned a new fd that we own.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let cgroup = cgroup::open(cgroups, &spec.id)?;
+    let become_root = spec.namespaces.user
+        && spec.uid_map.iter().any(|m| m.contains(0))
+        && spec.gid_map.iter().any(|m| m.contains(0));
+    let join = join_context(
+        spec,
+        CapPlan::for_set(spec.capabilities),
+        seccomp::compile(&spec.seccomp)?,
+        become_root,
+    );
+    exec_with(&join, pidfd.as_raw_fd(), cgroup.as_ref(), exec)
 }
 
 impl Container {
@@ -523,62 +631,12 @@ impl Container {
                 id: self.id.clone(),
             });
         }
-        if spec.args.is_empty() {
-            return Err(Error::Spec(crate::spec::SpecError::NoCommand));
-        }
-        let mut env = self.join.env.clone();
-        env.extend(spec.env.iter().cloned());
-        let (uid, gid) = spec.user.unwrap_or((self.join.uid, self.join.gid));
-        let cwd = spec
-            .cwd
-            .as_ref()
-            .map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
-        let stdio = prepare_stdio(spec.stdio)?;
-        let child_stdio = stdio.child;
-        let join = &self.join;
-        let pidfd = self.pidfd.as_raw_fd();
-        let cgroup = self.cgroup.as_ref();
-        // Entering the pid namespace only affects children of the calling thread, so the
-        // clone happens on a short-lived thread that first joins PID 1's pid namespace: the
-        // new process is then our own child, with its own pidfd, and no double fork is needed.
-        let launched = std::thread::scope(|s| {
-            s.spawn(move || -> Result<Launched> {
-                let plan = ChildPlan {
-                    kind: ChildKind::Join {
-                        pidfd,
-                        ns_flags: join.ns_flags & !libc::CLONE_NEWPID,
-                    },
-                    stdio: child_stdio,
-                    become_root: join.userns,
-                    cwd: cstring("cwd", &cwd)?,
-                    rlimits: join.rlimits.clone(),
-                    no_new_privs: join.no_new_privs,
-                    seccomp: join.seccomp.clone(),
-                    caps: join.caps,
-                    uid,
-                    gid,
-                    groups: Vec::new(),
-                    exec: ExecPlan::new(&spec.args, &env)?,
-                    parent_death_signal: false,
-                };
-                if join.ns_flags & libc::CLONE_NEWPID != 0 {
-                    sys::setns(pidfd, libc::CLONE_NEWPID)
-                        .map_err(|e| Error::errno("enter the container's pid namespace", e))?;
-                }
-                let release = Release { cgroup, maps: None };
-                plan.launch(0, cgroup.clone_into_fd(), &release)
-            })
-            .join()
-            .unwrap_or_else(|_| Err(Error::errno("exec thread panicked", libc::EIO)))
-        });
-        drop(stdio.child_ends);
-        let Launched { pid, pidfd } = launched?;
-        Ok(Process {
-            pid,
-            pidfd,
-            io: stdio.io,
-            exit: None,
-        })
+        exec_with(
+            &self.join,
+            self.pidfd.as_raw_fd(),
+            self.cgroup.as_ref(),
+            spec,
+        )
     }
 
     /// Kills every process, reaps PID 1 and removes the cgroup. Returns PID 1's status.
@@ -605,6 +663,68 @@ impl Drop for Container {
             let _ = self.teardown();
         }
     }
+}
+
+/// Starts `spec` in the container whose PID 1 is behind `pidfd`.
+fn exec_with(
+    join: &JoinContext,
+    pidfd: std::os::fd::RawFd,
+    cgroup: &dyn CgroupManager,
+    spec: &ExecSpec,
+) -> Result<Process> {
+    if spec.args.is_empty() {
+        return Err(Error::Spec(crate::spec::SpecError::NoCommand));
+    }
+    let mut env = join.env.clone();
+    env.extend(spec.env.iter().cloned());
+    let (uid, gid) = spec.user.unwrap_or((join.uid, join.gid));
+    let cwd = spec
+        .cwd
+        .as_ref()
+        .map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
+    let stdio = prepare_stdio(spec.stdio)?;
+    let child_stdio = stdio.child;
+    // Entering the pid namespace only affects children of the calling thread, so the
+    // clone happens on a short-lived thread that first joins PID 1's pid namespace: the
+    // new process is then our own child, with its own pidfd, and no double fork is needed.
+    let launched = std::thread::scope(|s| {
+        s.spawn(move || -> Result<Launched> {
+            let plan = ChildPlan {
+                kind: ChildKind::Join {
+                    pidfd,
+                    ns_flags: join.ns_flags & !libc::CLONE_NEWPID,
+                },
+                stdio: child_stdio,
+                become_root: join.userns,
+                cwd: cstring("cwd", &cwd)?,
+                rlimits: join.rlimits.clone(),
+                no_new_privs: join.no_new_privs,
+                seccomp: join.seccomp.clone(),
+                caps: join.caps,
+                uid,
+                gid,
+                groups: Vec::new(),
+                exec: ExecPlan::new(&spec.args, &env)?,
+                parent_death_signal: false,
+            };
+            if join.ns_flags & libc::CLONE_NEWPID != 0 {
+                sys::setns(pidfd, libc::CLONE_NEWPID)
+                    .map_err(|e| Error::errno("enter the container's pid namespace", e))?;
+            }
+            let release = Release { cgroup, maps: None };
+            plan.launch(0, cgroup.clone_into_fd(), &release)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::errno("exec thread panicked", libc::EIO)))
+    });
+    drop(stdio.child_ends);
+    let Launched { pid, pidfd } = launched?;
+    Ok(Process {
+        pid,
+        pidfd,
+        io: stdio.io,
+        exit: None,
+    })
 }
 
 /// A process started in a running container by [`Container::exec`].

@@ -35,6 +35,7 @@ pub mod cgroup;
 pub mod container;
 pub mod error;
 pub mod foreground;
+mod idmap;
 mod process;
 mod rootfs;
 pub mod seccomp;
@@ -43,7 +44,9 @@ mod sys;
 
 pub use caps::CapabilitySet;
 pub use cgroup::{CgroupConfig, CgroupManager, CgroupMode, Stats};
-pub use container::{Container, ExecSpec, ExitStatus, Process, ProcessIo, spawn, spawn_with};
+pub use container::{
+    Container, ExecSpec, ExitStatus, Process, ProcessIo, exec_in, spawn, spawn_with,
+};
 pub use error::{ChildError, Error, Result};
 pub use rootfs::resolve_in_root;
 pub use seccomp::SeccompProfile;

@@ -70,6 +70,100 @@ pub(crate) enum FsOp {
     ReadonlyPath {
         target: CString,
     },
+    /// Make `target` writable again (a new bind mount of it) if it exists.
+    ReadwritePath {
+        target: CString,
+    },
+    /// Create an empty file if nothing is there (a mount point for a file).
+    Touch {
+        path: CString,
+    },
+    /// Write a file (created or truncated, mode 0644).
+    WriteFile {
+        path: CString,
+        content: Vec<u8>,
+    },
+}
+
+impl FsOp {
+    /// Every path of the operation that lies on the container's side (not a host source).
+    fn container_paths_mut(&mut self) -> Vec<&mut CString> {
+        match self {
+            FsOp::Mount { target, .. }
+            | FsOp::SetReadonly { target, .. }
+            | FsOp::ReadonlyPath { target }
+            | FsOp::ReadwritePath { target }
+            | FsOp::BindDevice { target, .. } => vec![target],
+            FsOp::Mkdir { path, .. }
+            | FsOp::Mknod { path, .. }
+            | FsOp::Touch { path }
+            | FsOp::WriteFile { path, .. } => vec![path],
+            FsOp::Symlink { link, .. } => vec![link],
+            FsOp::Mask { target, null } => vec![target, null],
+        }
+    }
+}
+
+/// Replaces the `from` prefix of every container-side path with `to` (the rootfs is set up
+/// through `to`, an idmapped view of `from`; the bind of the rootfs onto itself too).
+fn rebase(plan: &mut RootfsPlan, from: &Path, to: &Path) -> Result<()> {
+    let from_b = from.as_os_str().as_bytes();
+    for step in &mut plan.steps {
+        let is_root_bind =
+            matches!(&step.op, FsOp::Mount { source: Some(s), .. } if s.as_bytes() == from_b);
+        if is_root_bind && let FsOp::Mount { source, .. } = &mut step.op {
+            *source = Some(cstr(to)?);
+        }
+        for p in step.op.container_paths_mut() {
+            if let Some(rest) = p.as_bytes().strip_prefix(from_b)
+                && (rest.is_empty() || rest[0] == b'/')
+            {
+                let mut v = to.as_os_str().as_bytes().to_vec();
+                v.extend_from_slice(rest);
+                *p = CString::new(v).map_err(|_| {
+                    Error::io(
+                        "rebase a mount path",
+                        std::io::ErrorKind::InvalidInput.into(),
+                    )
+                })?;
+            }
+        }
+    }
+    plan.root = cstr(to)?;
+    Ok(())
+}
+
+/// Steps that create `target` (and its missing parents below `root`) in the child: a
+/// directory, or an empty file when `file`.
+fn child_mount_point(
+    root: &Path,
+    target: &Path,
+    file: bool,
+    what: &str,
+    step: &mut dyn FnMut(FsOp, String),
+) -> Result<()> {
+    let rel = target.strip_prefix(root).unwrap_or(target);
+    let mut cur = root.to_path_buf();
+    let comps: Vec<_> = rel.components().collect();
+    for (i, c) in comps.iter().enumerate() {
+        cur.push(c);
+        let last = i + 1 == comps.len();
+        if last && file {
+            step(
+                FsOp::Touch { path: cstr(&cur)? },
+                format!("create mount point for {what}"),
+            );
+        } else {
+            step(
+                FsOp::Mkdir {
+                    path: cstr(&cur)?,
+                    mode: 0o755,
+                },
+                format!("create mount point for {what}"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// An operation and its human description for error messages.
@@ -173,18 +267,8 @@ fn ensure_mount_point(path: &Path, file: bool) -> Result<()> {
     }
 }
 
-/// Devices every container gets: (name, major, minor).
-pub const DEVICES: &[(&str, u32, u32)] = &[
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
-];
-
-/// Builds the mount plan for `spec`, creating missing mount points in the rootfs.
-pub(crate) fn plan(spec: &ContainerSpec) -> Result<RootfsPlan> {
+/// The spec's rootfs, canonical, checked to be a directory.
+pub(crate) fn canonical_root(spec: &ContainerSpec) -> Result<PathBuf> {
     let root = std::fs::canonicalize(&spec.rootfs).map_err(|e| Error::Rootfs {
         path: spec.rootfs.clone(),
         reason: if e.kind() == std::io::ErrorKind::NotFound {
@@ -199,6 +283,29 @@ pub(crate) fn plan(spec: &ContainerSpec) -> Result<RootfsPlan> {
             reason: "is not a directory".into(),
         });
     }
+    Ok(root)
+}
+
+/// Devices every container gets: (name, major, minor).
+pub const DEVICES: &[(&str, u32, u32)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Builds the mount plan for `spec`, creating missing mount points in the rootfs.
+/// `mount_root`, when given, is an idmapped view of the rootfs the child mounts from (mount
+/// points are still created through the plain path, as host root). `console` is the host path
+/// of the pty slave to bind on `/dev/console`.
+pub(crate) fn plan(
+    spec: &ContainerSpec,
+    mount_root: Option<&Path>,
+    console: Option<&Path>,
+) -> Result<RootfsPlan> {
+    let root = canonical_root(spec)?;
     let ns = spec.namespaces;
     let in_root = |p: &str| -> Result<PathBuf> {
         resolve_in_root(&root, Path::new(p))
@@ -408,7 +515,30 @@ pub(crate) fn plan(spec: &ContainerSpec) -> Result<RootfsPlan> {
         );
     }
 
-    // Extra mounts.
+    if let Some(slave) = console {
+        step(
+            FsOp::BindDevice {
+                source: cstr(slave)?,
+                target: dev("console")?,
+            },
+            format!("bind the console {} on /dev/console", slave.display()),
+        );
+    }
+    if spec.cgroup_delegation {
+        step(
+            FsOp::Mount {
+                source: Some(lit("cgroup2")),
+                target: cstr(&sys_dir.join("fs/cgroup"))?,
+                fstype: Some(lit("cgroup2")),
+                flags: libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                data: None,
+            },
+            "mount cgroup2 on /sys/fs/cgroup".into(),
+        );
+    }
+
+    // Extra mounts. Their mount points are created in the child: they may lie in a tmpfs
+    // mounted just before (such as /run).
     for m in &spec.mounts {
         let dest = in_root(&m.destination.to_string_lossy())?;
         let dest_c = cstr(&dest)?;
@@ -417,7 +547,7 @@ pub(crate) fn plan(spec: &ContainerSpec) -> Result<RootfsPlan> {
             MountKind::Bind { source } => {
                 let meta = std::fs::metadata(source)
                     .map_err(|e| Error::io(format!("bind mount source {}", source.display()), e))?;
-                ensure_mount_point(&dest, !meta.is_dir())?;
+                child_mount_point(&root, &dest, !meta.is_dir(), &shown.to_string(), &mut step)?;
                 step(
                     FsOp::Mount {
                         source: Some(cstr(source)?),
@@ -430,7 +560,7 @@ pub(crate) fn plan(spec: &ContainerSpec) -> Result<RootfsPlan> {
                 );
             }
             MountKind::Tmpfs { size, mode } => {
-                ensure_mount_point(&dest, false)?;
+                child_mount_point(&root, &dest, false, &shown.to_string(), &mut step)?;
                 let data = match size {
                     Some(s) => format!("mode={mode:o},size={s}"),
                     None => format!("mode={mode:o}"),
@@ -478,11 +608,38 @@ pub(crate) fn plan(spec: &ContainerSpec) -> Result<RootfsPlan> {
             format!("make {} read-only", p.display()),
         );
     }
-    Ok(RootfsPlan {
+    for p in &spec.readwrite_paths {
+        step(
+            FsOp::ReadwritePath {
+                target: cstr(&root.join(p.strip_prefix("/").unwrap_or(p)))?,
+            },
+            format!("make {} writable", p.display()),
+        );
+    }
+    for (p, content) in &spec.files {
+        let path = in_root(&p.to_string_lossy())?;
+        if let Some(parent) = path.parent()
+            && parent != root
+        {
+            child_mount_point(&root, parent, false, &p.display().to_string(), &mut step)?;
+        }
+        step(
+            FsOp::WriteFile {
+                path: cstr(&path)?,
+                content: content.clone(),
+            },
+            format!("write {}", p.display()),
+        );
+    }
+    let mut plan = RootfsPlan {
         root: root_c,
         root_display: root_disp,
         steps,
-    })
+    };
+    if let Some(to) = mount_root {
+        rebase(&mut plan, &root, to)?;
+    }
+    Ok(plan)
 }
 
 impl FsOp {
@@ -536,6 +693,21 @@ impl FsOp {
                     sys::mount_setattr(target, sys::MOUNT_ATTR_RDONLY, 0, true)
                 }
             },
+            FsOp::ReadwritePath { target } => match sys::lstat_kind(target)? {
+                None => Ok(()),
+                Some(_) => {
+                    sys::mount(
+                        Some(target),
+                        target,
+                        None,
+                        libc::MS_BIND | libc::MS_REC,
+                        None,
+                    )?;
+                    sys::mount_setattr(target, 0, sys::MOUNT_ATTR_RDONLY, true)
+                }
+            },
+            FsOp::Touch { path } => sys::touch(path),
+            FsOp::WriteFile { path, content } => sys::write_file(path, content),
         }
     }
 }

@@ -56,6 +56,9 @@ pub enum SpecError {
     /// A user namespace was asked for without id maps, or maps without a user namespace.
     #[error("{0}")]
     UserNamespace(&'static str),
+    /// Two options that do not go together.
+    #[error("{0}")]
+    Conflict(&'static str),
     /// A capability name is unknown.
     #[error("unknown capability {0:?}")]
     UnknownCapability(String),
@@ -306,6 +309,20 @@ pub struct ContainerSpec {
     /// in a user-namespaced container cannot reconfigure its interfaces. `lo` is not touched
     /// (the namespace's owner brought it up).
     pub join_network: Option<PathBuf>,
+    /// With a user namespace: give the container its rootfs through an idmapped mount (files
+    /// owned by uid 0 on disk are root inside), instead of requiring a rootfs chowned to the
+    /// id range. Snapshots stay unshifted and portable.
+    pub idmapped_rootfs: bool,
+    /// Mount cgroup2 at `/sys/fs/cgroup` inside (needs the cgroup namespace) and delegate the
+    /// container's cgroup2 group to its root user, as systemd's container interface asks.
+    pub cgroup_delegation: bool,
+    /// With [`Stdio::Pty`]: the pty is also the container's `/dev/console`.
+    pub console: bool,
+    /// Files written inside the container after the mounts (path inside, content).
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// Paths made writable again after the read-only paths (e.g. `/proc/sys/net`, which the
+    /// container's own network namespace makes safe).
+    pub readwrite_paths: Vec<PathBuf>,
 }
 
 /// Paths masked by default (the OCI runtime-spec defaults, with /proc/sysrq-trigger masked
@@ -381,6 +398,11 @@ impl ContainerSpecBuilder {
                 readonly_paths: DEFAULT_READONLY_PATHS.iter().map(PathBuf::from).collect(),
                 kill_on_parent_death: false,
                 join_network: None,
+                idmapped_rootfs: false,
+                cgroup_delegation: false,
+                console: false,
+                files: Vec::new(),
+                readwrite_paths: Vec::new(),
             },
         }
     }
@@ -461,6 +483,39 @@ impl ContainerSpecBuilder {
     /// Namespaces.
     pub fn namespaces(mut self, ns: Namespaces) -> Self {
         self.spec.namespaces = ns;
+        self
+    }
+
+    /// Gives the rootfs through an idmapped mount (see [`ContainerSpec::idmapped_rootfs`]).
+    pub fn idmapped_rootfs(mut self, on: bool) -> Self {
+        self.spec.idmapped_rootfs = on;
+        self
+    }
+
+    /// Mounts and delegates the cgroup2 subtree (see [`ContainerSpec::cgroup_delegation`]).
+    pub fn cgroup_delegation(mut self, on: bool) -> Self {
+        self.spec.cgroup_delegation = on;
+        self
+    }
+
+    /// Makes the pty the container's `/dev/console` (sets [`Stdio::Pty`]).
+    pub fn console(mut self, on: bool) -> Self {
+        self.spec.console = on;
+        if on {
+            self.spec.stdio = Stdio::Pty;
+        }
+        self
+    }
+
+    /// Writes a file inside the container (after the mounts).
+    pub fn file(mut self, path: impl Into<PathBuf>, content: impl Into<Vec<u8>>) -> Self {
+        self.spec.files.push((path.into(), content.into()));
+        self
+    }
+
+    /// Makes a path writable again after the read-only paths.
+    pub fn readwrite_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.spec.readwrite_paths.push(path.into());
         self
     }
 
@@ -655,6 +710,25 @@ impl ContainerSpecBuilder {
             return Err(SpecError::UserNamespace(
                 "id maps were given but the user namespace is off",
             ));
+        }
+        if spec.idmapped_rootfs && !spec.namespaces.user {
+            return Err(SpecError::Conflict(
+                "an idmapped rootfs needs the user namespace (it maps through its id map)",
+            ));
+        }
+        if spec.cgroup_delegation && !spec.namespaces.cgroup {
+            return Err(SpecError::Conflict(
+                "cgroup delegation needs the cgroup namespace",
+            ));
+        }
+        if spec.console && spec.stdio != Stdio::Pty {
+            return Err(SpecError::Conflict("a console needs Stdio::Pty"));
+        }
+        for (p, _) in &spec.files {
+            absolute("file path", p)?;
+        }
+        for p in &spec.readwrite_paths {
+            absolute("read-write path", p)?;
         }
         if let Some(w) = spec.limits.cpu_weight
             && !(1..=10_000).contains(&w)

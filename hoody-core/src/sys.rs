@@ -247,6 +247,21 @@ pub fn touch(path: &CStr) -> SysResult<()> {
     Ok(())
 }
 
+/// Creates or truncates `path` (mode 0644, no final symlink followed) and writes `content`.
+pub fn write_file(path: &CStr, content: &[u8]) -> SysResult<()> {
+    // SAFETY: path is a valid C string.
+    let fd = check_int(unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o644,
+        )
+    })?;
+    let r = write_all(fd, content);
+    close(fd);
+    r
+}
+
 /// `symlink(2)`; an existing entry is not an error.
 pub fn symlink_exist_ok(target: &CStr, linkpath: &CStr) -> SysResult<()> {
     // SAFETY: both are valid C strings.
@@ -442,4 +457,71 @@ pub fn unblock_all_signals() -> SysResult<()> {
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
     })
     .map(|_| ())
+}
+
+/// `pidfd_open(2)`.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<RawFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    check(ret).map(|fd| fd as RawFd)
+}
+
+/// `OPEN_TREE_CLONE`.
+pub const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `MOUNT_ATTR_IDMAP`.
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+/// `MOVE_MOUNT_F_EMPTY_PATH`.
+pub const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)`: a detached copy of the
+/// mount at `path`.
+pub fn open_tree_clone(path: &CStr) -> SysResult<RawFd> {
+    // SAFETY: path is a valid C string.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    check(ret).map(|fd| fd as RawFd)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH, {MOUNT_ATTR_IDMAP, userns_fd})`: idmaps a detached
+/// mount through a user namespace.
+pub fn idmap_mount(mount_fd: RawFd, userns_fd: RawFd) -> SysResult<()> {
+    let mut attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        userns_fd: userns_fd as u64,
+        ..MountAttr::default()
+    };
+    // SAFETY: an empty C string path with AT_EMPTY_PATH; attr is a valid mount_attr.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mount_fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &mut attr as *mut MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(ret).map(|_| ())
+}
+
+/// `move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH)`: attaches a detached mount.
+pub fn move_mount_to(mount_fd: RawFd, target: &CStr) -> SysResult<()> {
+    // SAFETY: valid C strings; plain integer flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mount_fd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    check(ret).map(|_| ())
 }

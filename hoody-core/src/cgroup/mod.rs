@@ -154,6 +154,11 @@ pub trait CgroupManager: Debug + Send + Sync {
     fn destroy(&self) -> Result<()>;
     /// The directories this manager created (for diagnostics and leak checks).
     fn directories(&self) -> Vec<PathBuf>;
+    /// Delegates the group's cgroup2 subtree to `uid`/`gid` (the container's root on the
+    /// host): the directory and `cgroup.procs`, `cgroup.threads`, `cgroup.subtree_control`
+    /// change owner, per the kernel's delegation rules, so a systemd inside can manage its
+    /// own sub-groups. Limits stay in files it does not own.
+    fn delegate(&self, uid: u32, gid: u32) -> Result<()>;
 }
 
 static MODE: OnceLock<std::result::Result<CgroupMode, String>> = OnceLock::new();
@@ -246,6 +251,9 @@ impl CgroupManager for HybridManager {
         let mut d = self.v2.directories();
         d.extend(self.v1.directories());
         d
+    }
+    fn delegate(&self, uid: u32, gid: u32) -> Result<()> {
+        self.v2.delegate(uid, gid)
     }
 }
 

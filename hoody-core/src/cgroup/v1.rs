@@ -258,4 +258,11 @@ impl CgroupManager for V1Manager {
     fn directories(&self) -> Vec<PathBuf> {
         self.dirs.iter().map(|(_, d)| d.clone()).collect()
     }
+
+    fn delegate(&self, _uid: u32, _gid: u32) -> Result<()> {
+        Err(CgroupError::NotFound(
+            self.path().to_path_buf(),
+            "delegating a subtree needs cgroup2 (a legacy cgroup v1 host has none)".into(),
+        ))
+    }
 }

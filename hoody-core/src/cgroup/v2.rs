@@ -224,6 +224,27 @@ impl CgroupManager for V2Manager {
     fn directories(&self) -> Vec<PathBuf> {
         vec![self.path.clone()]
     }
+
+    fn delegate(&self, uid: u32, gid: u32) -> Result<()> {
+        let mut files = vec![self.path.clone()];
+        for f in ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
+            files.push(self.file(f));
+        }
+        // Kernels list further delegatable files (e.g. memory.oom.group) here.
+        if let Ok(extra) = std::fs::read_to_string("/sys/kernel/cgroup/delegate") {
+            for f in extra.split_whitespace() {
+                let p = self.file(f);
+                if p.exists() {
+                    files.push(p);
+                }
+            }
+        }
+        for p in files {
+            std::os::unix::fs::chown(&p, Some(uid), Some(gid))
+                .map_err(|e| CgroupError::io(&p, "delegate (chown)", e))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
