@@ -292,6 +292,10 @@ pub struct Container {
     cgroup: Box<dyn CgroupManager>,
     join: JoinContext,
     io: ProcessIo,
+    /// An open console slave: systemd closes its stdio and reopens `/dev/console` later; were
+    /// no slave open in between, the pty would hang up and the reopen fail.
+    #[allow(dead_code)] // held, never read: its being open is the point
+    console_keepalive: Option<OwnedFd>,
     exit: Option<ExitStatus>,
     destroyed: bool,
 }
@@ -325,14 +329,22 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
     } else {
         (0, 0)
     };
-    let console = match (spec.console, stdio.pty_slave, &stdio.io.pty) {
-        (true, Some(slave), Some(master)) => Some(console_path(
-            master,
-            slave,
-            root_uid,
-            host_id(&spec.gid_map, 5).max(root_gid),
-        )?),
-        _ => None,
+    let (console, console_keepalive) = match (spec.console, stdio.pty_slave, &stdio.io.pty) {
+        (true, Some(slave), Some(master)) => {
+            let gid = host_id(&spec.gid_map, 5).max(root_gid);
+            let path = console_path(master, slave, root_uid, gid)?;
+            // SAFETY: dup of an fd we own; the result is a new fd we then own.
+            let dup = unsafe { libc::fcntl(slave, libc::F_DUPFD_CLOEXEC, 3) };
+            if dup < 0 {
+                return Err(Error::io(
+                    "keep the console open",
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            // SAFETY: dup is a fresh fd.
+            (Some(path), Some(unsafe { OwnedFd::from_raw_fd(dup) }))
+        }
+        _ => (None, None),
     };
     let idmapped = if spec.idmapped_rootfs {
         let root = crate::rootfs::canonical_root(spec)?;
@@ -426,6 +438,7 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
         cgroup,
         join: join_context(spec, caps, seccomp, become_root),
         io: stdio.io,
+        console_keepalive,
         exit: None,
         destroyed: false,
     })

@@ -70,6 +70,8 @@ pub(crate) fn user_namespace(uid_map: &[IdMap], gid_map: &[IdMap]) -> Result<Fil
         .map_err(|e| Error::errno("clone a process into a new user namespace", e))?;
     let pid = match forked {
         Forked::Child => {
+            // Our copy of the write end would keep the pipe open forever.
+            sys::close(w.as_raw_fd());
             let mut b = [0u8; 1];
             let _ = sys::read_full(r.as_raw_fd(), &mut b);
             sys::exit_immediately(0)

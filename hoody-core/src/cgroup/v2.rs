@@ -118,6 +118,20 @@ pub fn limit_writes(limits: &Limits) -> Vec<(&'static str, String)> {
     w
 }
 
+fn remove_subgroups(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let p = e.path();
+            remove_subgroups(&p)?;
+            remove_dir_retry(&p)?;
+        }
+    }
+    Ok(())
+}
+
 fn enable_controllers(dir: &Path) -> Result<()> {
     let available = read_trimmed(&dir.join("cgroup.controllers"))?;
     let enabled = read_trimmed(&dir.join("cgroup.subtree_control"))?;
@@ -218,6 +232,9 @@ impl CgroupManager for V2Manager {
     }
 
     fn destroy(&self) -> Result<()> {
+        // A delegated subtree may hold groups created inside (systemd's init.scope,
+        // system.slice, ...): remove them deepest first.
+        remove_subgroups(&self.path)?;
         remove_dir_retry(&self.path)
     }
 
