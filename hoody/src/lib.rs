@@ -1,8 +1,10 @@
 //! # hoody: the SDK facade
 //!
-//! What an embedder `cargo add`s. Today it re-exports the isolation engine
-//! ([`hoody_core`], as [`core`]) and storage ([`hoody_fs`], as [`fs`]); the `Host` (pool + network + state store + machine
-//! lifecycle) and the HTTP `Client` arrive with issues #5 and #6.
+//! What an embedder `cargo add`s. It re-exports the isolation engine ([`hoody_core`], as
+//! [`core`]) and storage ([`hoody_fs`], as [`fs`]), and composes them into [`machine`]s:
+//! Debian 13 containers booting systemd, unprivileged, kept by a monitor process that outlives
+//! their manager. The `Host` (state store, network, API) and the HTTP `Client` arrive with
+//! issue #6.
 //!
 //! ```no_run
 //! let spec = hoody::core::ContainerSpec::builder("/var/lib/hoody/containers/demo")
@@ -15,3 +17,5 @@
 
 pub use hoody_core as core;
 pub use hoody_fs as fs;
+
+pub mod machine;

@@ -1,0 +1,167 @@
+//! A machine's persistent configuration, its paths, and the container spec it boots with.
+
+use std::path::{Path, PathBuf};
+
+use hoody_core::spec::IdMap;
+use hoody_core::{CapabilitySet, ContainerSpec, SeccompProfile};
+use serde::{Deserialize, Serialize};
+
+use super::MachineError;
+
+/// First host id handed out to machines.
+pub const ID_RANGE_BASE: u32 = 524_288;
+/// Ids per machine.
+pub const ID_RANGE_SIZE: u32 = 65_536;
+
+/// What a machine is (persisted as `<pool>/machines/<name>/config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineConfig {
+    /// Machine name (also its root file system's name in the pool, its hostname and its
+    /// cgroup's name).
+    pub name: String,
+    /// 24 lowercase hex digits.
+    pub id: String,
+    /// 32 lowercase hex digits: `/etc/machine-id` and `container_uuid`.
+    pub machine_id: String,
+    /// The image it was created from.
+    pub image: String,
+    /// First host uid/gid of its 65,536-id range (`None`: privileged, no user namespace).
+    pub id_range_start: Option<u32>,
+    /// Memory limit in bytes.
+    pub memory: Option<u64>,
+    /// CPU limit in CPUs.
+    pub cpus: Option<f64>,
+    /// Process limit.
+    pub pids: Option<u64>,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// The capabilities a machine's root keeps: systemd-nspawn's default set plus
+/// `CAP_NET_ADMIN` (its network namespace is its own). Not kept: `CAP_SYS_MODULE`,
+/// `CAP_SYS_RAWIO`, `CAP_SYS_TIME`, `CAP_SYS_PACCT`, `CAP_IPC_LOCK` and the rest, which either
+/// reach the host or make systemd start units that cannot work in a container (the kernel
+/// debug and tracing mounts check for `CAP_SYS_RAWIO`, module loading for `CAP_SYS_MODULE`).
+pub const MACHINE_CAPABILITIES: &[&str] = &[
+    "CAP_AUDIT_CONTROL",
+    "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_IPC_OWNER",
+    "CAP_KILL",
+    "CAP_LEASE",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_MKNOD",
+    "CAP_NET_ADMIN",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_RAW",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TTY_CONFIG",
+];
+
+/// Where a machine's files are.
+#[derive(Debug, Clone)]
+pub struct MachinePaths {
+    /// `<pool>/machines/<name>`: config, console log, last exit status.
+    pub state: PathBuf,
+    /// `<run>/<name>`: the monitor's control socket, the notify socket, runtime state.
+    pub run: PathBuf,
+}
+
+impl MachinePaths {
+    /// The config file.
+    pub fn config(&self) -> PathBuf {
+        self.state.join("config.json")
+    }
+    /// The console log.
+    pub fn console_log(&self) -> PathBuf {
+        self.state.join("console.log")
+    }
+    /// The last exit status.
+    pub fn exit(&self) -> PathBuf {
+        self.state.join("exit.json")
+    }
+    /// The monitor's control socket.
+    pub fn control_socket(&self) -> PathBuf {
+        self.run.join("monitor.sock")
+    }
+    /// The sd_notify socket PID 1 reports READY=1 to.
+    pub fn notify_socket(&self) -> PathBuf {
+        self.run.join("notify.sock")
+    }
+}
+
+/// The container spec a machine boots with.
+pub fn boot_spec(
+    cfg: &MachineConfig,
+    rootfs: &Path,
+    paths: &MachinePaths,
+) -> Result<ContainerSpec, MachineError> {
+    let uuid = &cfg.machine_id;
+    let container_uuid = format!(
+        "{}-{}-{}-{}-{}",
+        &uuid[0..8],
+        &uuid[8..12],
+        &uuid[12..16],
+        &uuid[16..20],
+        &uuid[20..32]
+    );
+    let hostname: String = cfg
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut b = ContainerSpec::builder(rootfs)
+        .id(&cfg.name)
+        .hostname(hostname)
+        .arg("/sbin/init")
+        .env("container", "hoody")
+        .env("container_uuid", &container_uuid)
+        .env("NOTIFY_SOCKET", "/run/host/notify")
+        .console(true)
+        .cgroup_delegation(true)
+        .capabilities(CapabilitySet::from_names(MACHINE_CAPABILITIES)?)
+        .seccomp(SeccompProfile::Default)
+        .tmpfs("/run", None)
+        .tmpfs("/run/lock", Some(5 << 20))
+        .bind("/etc/os-release", "/run/host/os-release", true)
+        .bind(paths.notify_socket(), "/run/host/notify", false)
+        .file("/run/host/container-manager", "hoody\n")
+        .readwrite_path("/proc/sys/net");
+    if let Some(start) = cfg.id_range_start {
+        b = b.id_maps(
+            vec![IdMap::range(start, ID_RANGE_SIZE)],
+            vec![IdMap::range(start, ID_RANGE_SIZE)],
+        );
+        b = b.idmapped_rootfs(true);
+    }
+    if let Some(m) = cfg.memory {
+        b = b.memory_limit(m);
+    }
+    if let Some(c) = cfg.cpus {
+        b = b.cpu_quota(hoody_core::CpuQuota::from_cpus(c)?);
+    }
+    if let Some(p) = cfg.pids {
+        b = b.pids_limit(p);
+    }
+    Ok(b.build()?)
+}

@@ -1,0 +1,538 @@
+//! Machines: containers that are computers. A Debian 13 image snapshotted into a root file
+//! system, booted with systemd as PID 1 in an unprivileged user namespace (its own 65,536-id
+//! range, the rootfs given through an idmapped mount), following systemd's container
+//! interface, and kept by a per-machine monitor process that outlives whoever started it.
+//!
+//! * [`Machines`]: the manager: create, start, stop, kill, pause/resume, status, exec,
+//!   console, delete. It holds no process state of its own: everything about a running
+//!   machine is asked from its monitor over `<run>/<name>/monitor.sock`, so any new manager
+//!   process "re-adopts" every running machine just by listing them.
+//! * [`monitor`]: the monitor (the `hoody-monitor` program).
+//! * [`config`]: the persisted configuration and the boot spec.
+//!
+//! Privileged machines (no user namespace, root inside is root outside) exist behind
+//! [`CreateOptions::privileged`] for images that cannot run unprivileged; they are not
+//! isolated from the host's root and should be used only for trusted images.
+
+pub mod config;
+pub mod monitor;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hoody_core::{CgroupConfig, ExecSpec, Process};
+use hoody_fs::Pool;
+use serde::{Deserialize, Serialize};
+
+pub use config::{MachineConfig, MachinePaths};
+
+/// What can go wrong with a machine, naming it.
+#[derive(Debug, thiserror::Error)]
+pub enum MachineError {
+    /// No machine of that name.
+    #[error("machine {0:?} not found")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("machine {0:?} already exists")]
+    Exists(String),
+    /// The machine is running and the operation needs it stopped.
+    #[error("machine {0:?} is running")]
+    Running(String),
+    /// The machine is stopped and the operation needs it running.
+    #[error("machine {0:?} is not running")]
+    NotRunning(String),
+    /// Its monitor failed to start it.
+    #[error("starting machine {name:?}: {message}")]
+    Start {
+        /// The machine.
+        name: String,
+        /// What the monitor reported.
+        message: String,
+    },
+    /// Boot did not report READY=1 in time.
+    #[error(
+        "machine {name:?} did not finish booting within {timeout:?} (see `hoody machine console {name}`)"
+    )]
+    BootTimeout {
+        /// The machine.
+        name: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// Talking to a machine's monitor failed.
+    #[error("machine {name:?}: monitor {socket}: {message}")]
+    Monitor {
+        /// The machine.
+        name: String,
+        /// Its control socket.
+        socket: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// Storage.
+    #[error(transparent)]
+    Fs(#[from] hoody_fs::FsError),
+    /// Isolation.
+    #[error(transparent)]
+    Core(#[from] hoody_core::Error),
+    /// An invalid spec.
+    #[error(transparent)]
+    Spec(#[from] hoody_core::spec::SpecError),
+    /// A state file.
+    #[error("{action} {path}: {message}")]
+    State {
+        /// What was attempted.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}
+
+type Result<T, E = MachineError> = std::result::Result<T, E>;
+
+/// Options for [`Machines::create`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Memory limit in bytes.
+    pub memory: Option<u64>,
+    /// CPU limit in CPUs.
+    pub cpus: Option<f64>,
+    /// Process limit.
+    pub pids: Option<u64>,
+    /// No user namespace: root inside is root on the host. For trusted images only.
+    pub privileged: bool,
+}
+
+/// A machine's state as seen by its manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MachineState {
+    /// No monitor: powered off.
+    Stopped,
+    /// PID 1 runs; boot has not reported READY=1 yet.
+    Starting,
+    /// Booted.
+    Running,
+    /// Shutting down.
+    Stopping,
+}
+
+/// Status of a machine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MachineStatus {
+    /// Its configuration.
+    pub config: MachineConfig,
+    /// Its state.
+    pub state: MachineState,
+    /// PID 1's pid on the host, when running.
+    pub pid: Option<i32>,
+    /// The monitor's pid, when running.
+    pub monitor_pid: Option<i32>,
+    /// The last exit status, when stopped.
+    pub last_exit: Option<serde_json::Value>,
+}
+
+/// The machine manager over one pool.
+#[derive(Debug, Clone)]
+pub struct Machines {
+    pool: Pool,
+    run_root: PathBuf,
+    monitor_exe: PathBuf,
+}
+
+/// Default root of the machines' runtime directories.
+pub const DEFAULT_RUN_DIR: &str = "/run/hoody/machines";
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // SAFETY: buf is writable for its length.
+    unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+impl Machines {
+    /// A manager over `pool`, with runtime state under `run_root` and the monitor program at
+    /// `monitor_exe`.
+    pub fn new(pool: Pool, run_root: impl Into<PathBuf>, monitor_exe: impl Into<PathBuf>) -> Self {
+        Machines {
+            pool,
+            run_root: run_root.into(),
+            monitor_exe: monitor_exe.into(),
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A machine's paths.
+    pub fn paths(&self, name: &str) -> MachinePaths {
+        MachinePaths {
+            state: self.pool.root().join("machines").join(name),
+            run: self.run_root.join(name),
+        }
+    }
+
+    fn load(&self, name: &str) -> Result<MachineConfig> {
+        hoody_fs::name::validate("machine", name).map_err(MachineError::Fs)?;
+        let p = self.paths(name).config();
+        let data = std::fs::read(&p).map_err(|_| MachineError::NotFound(name.to_string()))?;
+        serde_json::from_slice(&data).map_err(|e| MachineError::State {
+            action: "parse",
+            path: p,
+            message: e.to_string(),
+        })
+    }
+
+    /// Every machine's configuration, sorted by name.
+    pub fn configs(&self) -> Result<Vec<MachineConfig>> {
+        let dir = self.pool.root().join("machines");
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Ok(c) = self.load(&name) {
+                    out.push(c);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Creates a machine: its root file system (a writable snapshot of `image`), its id range,
+    /// a stable machine-id and hostname. Nothing is half-made on error.
+    pub fn create(&self, name: &str, image: &str, opts: &CreateOptions) -> Result<MachineConfig> {
+        hoody_fs::name::validate("machine", name)?;
+        let paths = self.paths(name);
+        if paths.state.exists() {
+            return Err(MachineError::Exists(name.to_string()));
+        }
+        self.pool.image_path(image)?;
+        if let Some(c) = opts.cpus {
+            hoody_core::CpuQuota::from_cpus(c)?;
+        }
+        let machines = self.pool.root().join("machines");
+        std::fs::create_dir_all(&machines).map_err(|e| state_err("create", &machines, e))?;
+        // Serialize range allocation across processes.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(machines.join(".lock"))
+            .map_err(|e| state_err("open", &machines.join(".lock"), e))?;
+        // SAFETY: flock on an fd we own; released when `lock` is dropped.
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        if paths.state.exists() {
+            return Err(MachineError::Exists(name.to_string()));
+        }
+        let id_range_start = if opts.privileged {
+            None
+        } else {
+            let used: Vec<u32> = self
+                .configs()?
+                .iter()
+                .filter_map(|c| c.id_range_start)
+                .collect();
+            let mut start = config::ID_RANGE_BASE;
+            while used.contains(&start) {
+                start += config::ID_RANGE_SIZE;
+            }
+            Some(start)
+        };
+        let cfg = MachineConfig {
+            name: name.to_string(),
+            id: random_hex(12),
+            machine_id: random_hex(16),
+            image: image.to_string(),
+            id_range_start,
+            memory: opts.memory,
+            cpus: opts.cpus,
+            pids: opts.pids,
+            created_at: now_rfc3339(),
+        };
+        self.pool.create_container(name, image)?;
+        let made = (|| -> Result<()> {
+            let root = self.pool.container_path(name)?;
+            for (file, content) in [
+                ("etc/machine-id", format!("{}\n", cfg.machine_id)),
+                ("etc/hostname", format!("{name}\n")),
+            ] {
+                let p = root.join(file);
+                std::fs::write(&p, content).map_err(|e| state_err("write", &p, e))?;
+            }
+            std::fs::create_dir_all(&paths.state)
+                .map_err(|e| state_err("create", &paths.state, e))?;
+            let data = serde_json::to_vec_pretty(&cfg)
+                .map_err(|e| state_err("serialize", &paths.config(), std::io::Error::other(e)))?;
+            std::fs::write(paths.config(), data).map_err(|e| state_err("write", &paths.config(), e))
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&paths.state);
+            let _ = self.pool.remove_container(name);
+            return Err(e);
+        }
+        Ok(cfg)
+    }
+
+    fn request(&self, name: &str, line: &str, timeout: Duration) -> Result<serde_json::Value> {
+        let sock = self.paths(name).control_socket();
+        let err = |m: String| MachineError::Monitor {
+            name: name.to_string(),
+            socket: sock.clone(),
+            message: m,
+        };
+        let mut s =
+            UnixStream::connect(&sock).map_err(|_| MachineError::NotRunning(name.to_string()))?;
+        s.set_read_timeout(Some(timeout))
+            .map_err(|e| err(e.to_string()))?;
+        s.write_all(format!("{line}\n").as_bytes())
+            .map_err(|e| err(e.to_string()))?;
+        let mut reply = String::new();
+        BufReader::new(s)
+            .read_line(&mut reply)
+            .map_err(|e| err(e.to_string()))?;
+        if reply.is_empty() {
+            return Err(err("the monitor closed the connection".into()));
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&reply).map_err(|e| err(format!("bad reply {reply:?}: {e}")))?;
+        if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+            return Err(err(e.to_string()));
+        }
+        Ok(v)
+    }
+
+    fn running(&self, name: &str) -> bool {
+        UnixStream::connect(self.paths(name).control_socket()).is_ok()
+    }
+
+    /// Boots a machine and waits up to `timeout` for systemd's READY=1.
+    pub fn start(&self, name: &str, timeout: Duration) -> Result<MachineStatus> {
+        let cfg = self.load(name)?;
+        if self.running(name) {
+            return Err(MachineError::Running(name.to_string()));
+        }
+        let paths = self.paths(name);
+        let rootfs = self.pool.container_path(name)?;
+        let _ = std::fs::remove_dir_all(&paths.run);
+        let mut child = Command::new(&self.monitor_exe)
+            .arg(&paths.state)
+            .arg(&paths.run)
+            .arg(&rootfs)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| MachineError::Start {
+                name: name.to_string(),
+                message: format!("run the monitor {}: {e}", self.monitor_exe.display()),
+            })?;
+        let mut report = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut report);
+        }
+        let _ = child.wait();
+        if !report.starts_with("OK ") {
+            return Err(MachineError::Start {
+                name: name.to_string(),
+                message: report.trim().trim_start_matches("ERR ").to_string(),
+            });
+        }
+        let v = self.request(
+            name,
+            &format!("WAIT_READY {}", timeout.as_millis()),
+            timeout + Duration::from_secs(5),
+        )?;
+        if v.get("ready") != Some(&serde_json::Value::Bool(true)) {
+            return Err(MachineError::BootTimeout {
+                name: cfg.name,
+                timeout,
+            });
+        }
+        self.status(name)
+    }
+
+    /// Status of a machine (stopped when no monitor answers).
+    pub fn status(&self, name: &str) -> Result<MachineStatus> {
+        let config = self.load(name)?;
+        match self.request(name, "STATUS", Duration::from_secs(5)) {
+            Ok(v) => Ok(MachineStatus {
+                config,
+                state: match v.get("state").and_then(|s| s.as_str()) {
+                    Some("running") => MachineState::Running,
+                    Some("stopping") => MachineState::Stopping,
+                    _ => MachineState::Starting,
+                },
+                pid: v.get("pid").and_then(|p| p.as_i64()).map(|p| p as i32),
+                monitor_pid: v
+                    .get("monitor_pid")
+                    .and_then(|p| p.as_i64())
+                    .map(|p| p as i32),
+                last_exit: None,
+            }),
+            Err(MachineError::NotRunning(_)) => Ok(MachineStatus {
+                last_exit: std::fs::read(self.paths(name).exit())
+                    .ok()
+                    .and_then(|d| serde_json::from_slice(&d).ok()),
+                config,
+                state: MachineState::Stopped,
+                pid: None,
+                monitor_pid: None,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every machine's status.
+    pub fn list(&self) -> Result<Vec<MachineStatus>> {
+        self.configs()?
+            .iter()
+            .map(|c| self.status(&c.name))
+            .collect()
+    }
+
+    /// Clean shutdown (SIGRTMIN+3 to systemd); after `timeout` every process is killed.
+    /// Returns PID 1's exit status.
+    pub fn stop(&self, name: &str, timeout: Duration) -> Result<serde_json::Value> {
+        self.load(name)?;
+        let v = self.request(
+            name,
+            &format!("STOP {}", timeout.as_millis()),
+            timeout + Duration::from_secs(30),
+        )?;
+        Ok(v.get("exit").cloned().unwrap_or_default())
+    }
+
+    /// Kills every process of the machine at once.
+    pub fn force_stop(&self, name: &str) -> Result<serde_json::Value> {
+        self.load(name)?;
+        let v = self.request(name, "KILL", Duration::from_secs(30))?;
+        Ok(v.get("exit").cloned().unwrap_or_default())
+    }
+
+    /// Stops (cleanly) and starts again.
+    pub fn restart(&self, name: &str, timeout: Duration) -> Result<MachineStatus> {
+        if self.running(name) {
+            self.stop(name, timeout)?;
+        }
+        self.start(name, timeout)
+    }
+
+    /// Freezes every process of the machine.
+    pub fn pause(&self, name: &str) -> Result<()> {
+        self.request(name, "FREEZE", Duration::from_secs(15))
+            .map(drop)
+    }
+
+    /// Thaws a paused machine.
+    pub fn resume(&self, name: &str) -> Result<()> {
+        self.request(name, "THAW", Duration::from_secs(15))
+            .map(drop)
+    }
+
+    /// Starts a process inside a running machine (a child of the caller).
+    pub fn exec(&self, name: &str, exec: &ExecSpec) -> Result<Process> {
+        let cfg = self.load(name)?;
+        let st = self.status(name)?;
+        let pid = st
+            .pid
+            .ok_or_else(|| MachineError::NotRunning(name.to_string()))?;
+        let spec = config::boot_spec(&cfg, &self.pool.container_path(name)?, &self.paths(name))?;
+        let mut exec = exec.clone();
+        if !exec.env.iter().any(|e| e.starts_with("TERM=")) {
+            exec.env.push("TERM=xterm-256color".into());
+        }
+        exec.env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+        let mut spec = spec;
+        spec.env.retain(|e| !e.starts_with("NOTIFY_SOCKET="));
+        Ok(hoody_core::exec_in(
+            &spec,
+            &CgroupConfig::default(),
+            pid,
+            &exec,
+        )?)
+    }
+
+    /// Opens the console: the buffered output first, then live output; writes go to the
+    /// console's input.
+    pub fn console(&self, name: &str) -> Result<UnixStream> {
+        self.load(name)?;
+        let sock = self.paths(name).control_socket();
+        let mut s =
+            UnixStream::connect(&sock).map_err(|_| MachineError::NotRunning(name.to_string()))?;
+        s.write_all(b"CONSOLE\n")
+            .map_err(|e| MachineError::Monitor {
+                name: name.to_string(),
+                socket: sock.clone(),
+                message: e.to_string(),
+            })?;
+        let mut ok = [0u8; 3];
+        s.read_exact(&mut ok).map_err(|e| MachineError::Monitor {
+            name: name.to_string(),
+            socket: sock,
+            message: e.to_string(),
+        })?;
+        Ok(s)
+    }
+
+    /// The console log file (kept across runs).
+    pub fn console_log(&self, name: &str) -> Result<PathBuf> {
+        self.load(name)?;
+        Ok(self.paths(name).console_log())
+    }
+
+    /// Deletes a stopped machine: its root file system, snapshots and state.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        self.load(name)?;
+        if self.running(name) {
+            return Err(MachineError::Running(name.to_string()));
+        }
+        if self.pool.container_path(name).is_ok() {
+            self.pool.remove_container(name)?;
+        }
+        let p = self.paths(name);
+        std::fs::remove_dir_all(&p.state).map_err(|e| state_err("remove", &p.state, e))?;
+        let _ = std::fs::remove_dir_all(&p.run);
+        Ok(())
+    }
+}
+
+fn state_err(action: &'static str, path: &Path, e: std::io::Error) -> MachineError {
+    MachineError::State {
+        action,
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}

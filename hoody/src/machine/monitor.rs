@@ -1,0 +1,464 @@
+//! The per-machine monitor: the process that spawns a machine's PID 1 and stays its parent.
+//!
+//! It holds the console pty master and PID 1's pidfd, keeps the console output (a ring buffer
+//! for late readers plus `console.log`), learns when boot finished from the `NOTIFY_SOCKET`
+//! (`READY=1`), records the exit status, and answers a small line protocol on
+//! `<run>/<name>/monitor.sock`. Because the monitor, not the manager, is PID 1's parent, a
+//! manager (the CLI today, the daemon later) can exit, crash or be restarted and the machine
+//! keeps running; a new manager finds it through the socket.
+//!
+//! Protocol: one request line, answered with one JSON line (`CONSOLE` switches the connection
+//! to a raw byte stream both ways):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `STATUS` | `{"state", "pid", "ready", "monitor_pid"}` |
+//! | `WAIT_READY <ms>` | the status once PID 1 sent `READY=1`, or when the time is up |
+//! | `STOP <ms>` | SIGRTMIN+3 to PID 1 (clean shutdown); after `<ms>` the cgroup is killed; answers `{"exit": ...}` when PID 1 is gone |
+//! | `KILL` | kills every process of the machine; answers `{"exit": ...}` |
+//! | `FREEZE`, `THAW` | `{"ok": true}` |
+//! | `CONSOLE` | the buffered console output, then live output; what the client writes goes to the console |
+//!
+//! A PID 1 that exits with SIGHUP asked for a reboot (`reboot` inside a pid namespace); the
+//! monitor starts the machine again. Any other exit ends the monitor.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hoody_core::{Container, ExitStatus, spawn};
+use serde_json::json;
+
+use super::config::{MachineConfig, MachinePaths, boot_spec};
+
+const RING: usize = 128 * 1024;
+
+enum Mode {
+    /// Reading the request line.
+    Request(Vec<u8>),
+    /// Waiting for READY=1 until the deadline.
+    WaitReady(Instant),
+    /// Waiting for PID 1 to exit.
+    WaitExit,
+    /// Raw console stream.
+    Console,
+}
+
+struct Client {
+    stream: UnixStream,
+    mode: Mode,
+}
+
+struct Monitor {
+    paths: MachinePaths,
+    container: Container,
+    master: File,
+    log: File,
+    ring: VecDeque<u8>,
+    ready: bool,
+    stopping: Option<Instant>,
+    notify: UnixDatagram,
+    listener: UnixListener,
+    clients: Vec<Client>,
+}
+
+fn exit_json(s: &ExitStatus) -> serde_json::Value {
+    json!({
+        "code": s.code,
+        "signal": s.signal,
+        "oom_killed": s.oom_killed,
+        "finished_at": hoody_fs_time_now(),
+    })
+}
+
+fn hoody_fs_time_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn set_nonblocking(fd: i32) {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+}
+
+impl Monitor {
+    fn status(&self) -> serde_json::Value {
+        json!({
+            "state": if self.stopping.is_some() { "stopping" } else if self.ready { "running" } else { "starting" },
+            "pid": self.container.pid(),
+            "ready": self.ready,
+            "monitor_pid": std::process::id(),
+        })
+    }
+
+    fn on_console(&mut self, data: &[u8]) {
+        let _ = self.log.write_all(data);
+        self.ring.extend(data.iter().copied());
+        while self.ring.len() > RING {
+            self.ring.pop_front();
+        }
+        self.clients.retain_mut(|c| match c.mode {
+            Mode::Console => c.stream.write_all(data).is_ok(),
+            _ => true,
+        });
+    }
+
+    fn on_notify(&mut self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.notify.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            if text.lines().any(|l| l == "READY=1") && !self.ready {
+                self.ready = true;
+                let st = self.status().to_string() + "\n";
+                self.clients.retain_mut(|c| match c.mode {
+                    Mode::WaitReady(_) => {
+                        let _ = c.stream.write_all(st.as_bytes());
+                        false
+                    }
+                    _ => true,
+                });
+            }
+        }
+    }
+
+    /// Handles one complete request line; returns false to drop the client.
+    fn on_request(&mut self, idx: usize, line: &str) -> bool {
+        let mut words = line.split_whitespace();
+        let cmd = words.next().unwrap_or("");
+        let arg_ms = words.next().and_then(|w| w.parse::<u64>().ok());
+        let reply = |c: &mut Client, v: serde_json::Value| {
+            c.stream
+                .write_all((v.to_string() + "\n").as_bytes())
+                .is_ok()
+        };
+        match cmd {
+            "STATUS" => {
+                let st = self.status();
+                reply(&mut self.clients[idx], st);
+                false
+            }
+            "WAIT_READY" => {
+                if self.ready {
+                    let st = self.status();
+                    reply(&mut self.clients[idx], st);
+                    return false;
+                }
+                self.clients[idx].mode = Mode::WaitReady(
+                    Instant::now() + Duration::from_millis(arg_ms.unwrap_or(30_000)),
+                );
+                true
+            }
+            "STOP" => {
+                if self.stopping.is_none() {
+                    let _ = self.container.signal(libc::SIGRTMIN() + 3);
+                    self.stopping =
+                        Some(Instant::now() + Duration::from_millis(arg_ms.unwrap_or(30_000)));
+                }
+                self.clients[idx].mode = Mode::WaitExit;
+                true
+            }
+            "KILL" => {
+                self.stopping = Some(Instant::now());
+                let _ = self.container.kill_all();
+                self.clients[idx].mode = Mode::WaitExit;
+                true
+            }
+            "FREEZE" | "THAW" => {
+                let r = if cmd == "FREEZE" {
+                    self.container.freeze()
+                } else {
+                    self.container.thaw()
+                };
+                let v = match r {
+                    Ok(()) => json!({"ok": true}),
+                    Err(e) => json!({"error": e.to_string()}),
+                };
+                reply(&mut self.clients[idx], v);
+                false
+            }
+            "CONSOLE" => {
+                let (a, b) = self.ring.as_slices();
+                let c = &mut self.clients[idx];
+                let ok = c.stream.write_all(b"OK\n").is_ok()
+                    && c.stream.write_all(a).is_ok()
+                    && c.stream.write_all(b).is_ok();
+                c.mode = Mode::Console;
+                ok
+            }
+            _ => {
+                reply(
+                    &mut self.clients[idx],
+                    json!({"error": format!("unknown request {cmd:?}")}),
+                );
+                false
+            }
+        }
+    }
+
+    fn on_client_readable(&mut self, idx: usize) -> bool {
+        let mut buf = [0u8; 4096];
+        let n = match self.clients[idx].stream.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(e) => return e.kind() == std::io::ErrorKind::WouldBlock,
+        };
+        match &mut self.clients[idx].mode {
+            Mode::Console => self.master.write_all(&buf[..n]).is_ok(),
+            Mode::Request(pending) => {
+                pending.extend_from_slice(&buf[..n]);
+                if let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                    let line = String::from_utf8_lossy(&pending[..pos]).into_owned();
+                    self.on_request(idx, line.trim())
+                } else {
+                    pending.len() < 4096
+                }
+            }
+            _ => true,
+        }
+    }
+
+    /// Runs until PID 1 exits; returns its status.
+    fn run(&mut self) -> ExitStatus {
+        loop {
+            let now = Instant::now();
+            let mut timeout: Option<Duration> =
+                self.stopping.map(|d| d.saturating_duration_since(now));
+            for c in &self.clients {
+                if let Mode::WaitReady(d) = c.mode {
+                    let t = d.saturating_duration_since(now);
+                    timeout = Some(timeout.map_or(t, |x| x.min(t)));
+                }
+            }
+            let mut fds = vec![
+                libc::pollfd {
+                    fd: self.container.pidfd().as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.master.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.notify.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.listener.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            for c in &self.clients {
+                fds.push(libc::pollfd {
+                    fd: c.stream.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+            // SAFETY: fds is a valid array of pollfd of the given length.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if n < 0 {
+                continue;
+            }
+            if fds[1].revents & libc::POLLIN != 0 {
+                let mut buf = [0u8; 8192];
+                if let Ok(n) = self.master.read(&mut buf) {
+                    self.on_console(&buf[..n]);
+                }
+            }
+            if fds[2].revents != 0 {
+                self.on_notify();
+            }
+            if fds[3].revents != 0
+                && let Ok((s, _)) = self.listener.accept()
+            {
+                set_nonblocking(s.as_raw_fd());
+                self.clients.push(Client {
+                    stream: s,
+                    mode: Mode::Request(Vec::new()),
+                });
+            }
+            // Clients, from the back so removals keep indices valid.
+            for i in (0..fds.len().saturating_sub(4)).rev() {
+                if i >= self.clients.len() {
+                    continue;
+                }
+                if fds[4 + i].revents != 0 && !self.on_client_readable(i) {
+                    self.clients.remove(i);
+                }
+            }
+            let now = Instant::now();
+            let st = self.status().to_string() + "\n";
+            self.clients.retain_mut(|c| match c.mode {
+                Mode::WaitReady(d) if d <= now => {
+                    let _ = c.stream.write_all(st.as_bytes());
+                    false
+                }
+                _ => true,
+            });
+            if let Some(d) = self.stopping
+                && d <= now
+            {
+                let _ = self.container.kill_all();
+                self.stopping = Some(now + Duration::from_secs(3600));
+            }
+            if fds[0].revents != 0 {
+                // Drain what PID 1 printed last.
+                let mut buf = [0u8; 8192];
+                set_nonblocking(self.master.as_raw_fd());
+                while let Ok(n) = self.master.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    self.on_console(&buf[..n]);
+                }
+                return match self.container.wait() {
+                    Ok(s) => s,
+                    Err(_) => ExitStatus {
+                        code: None,
+                        signal: None,
+                        oom_killed: false,
+                    },
+                };
+            }
+        }
+    }
+}
+
+/// What `hoody-monitor` was started with.
+#[derive(Debug)]
+pub struct MonitorArgs {
+    /// `<pool>/machines/<name>`.
+    pub state_dir: PathBuf,
+    /// `<run>/<name>`.
+    pub run_dir: PathBuf,
+    /// The machine's root file system.
+    pub rootfs: PathBuf,
+}
+
+/// The `hoody-monitor` program. Detaches (fork, setsid), starts the machine, reports
+/// `OK <pid>` or `ERR <message>` on its original stdout for the starter, then runs until the
+/// machine powers off. Must be called while the process is single-threaded.
+pub fn monitor_main(args: MonitorArgs) -> i32 {
+    // SAFETY: called at program start, single-threaded: fork is safe; the parent exits at once
+    // so the starter reaps it and the monitor is re-parented, never left a zombie.
+    match unsafe { libc::fork() } {
+        -1 => {
+            println!("ERR fork: {}", std::io::Error::last_os_error());
+            return 1;
+        }
+        0 => {}
+        _ => return 0,
+    }
+    // SAFETY: no arguments; makes the monitor its own session, away from the starter's terminal.
+    unsafe { libc::setsid() };
+    let paths = MachinePaths {
+        state: args.state_dir.clone(),
+        run: args.run_dir.clone(),
+    };
+    let mut restarts = 0;
+    loop {
+        let mut m = match start(&paths, &args.rootfs) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("ERR {e}");
+                let _ = std::fs::remove_dir_all(&paths.run);
+                return 1;
+            }
+        };
+        if restarts == 0 {
+            println!("OK {}", m.container.pid());
+            // The starter stops reading now: detach from its pipe.
+            if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+                for fd in 0..3 {
+                    // SAFETY: dup2 onto the standard descriptors.
+                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                }
+            }
+        }
+        let status = m.run();
+        let exit = exit_json(&status);
+        let _ = std::fs::write(paths.exit(), exit.to_string());
+        let reply = json!({ "exit": exit }).to_string() + "\n";
+        for c in &mut m.clients {
+            if matches!(c.mode, Mode::WaitExit) {
+                let _ = c.stream.write_all(reply.as_bytes());
+            }
+        }
+        let reboot = status.signal == Some(libc::SIGHUP) && m.stopping.is_none();
+        drop(m);
+        if reboot && restarts < 100 {
+            restarts += 1;
+            continue;
+        }
+        let _ = std::fs::remove_dir_all(&paths.run);
+        return 0;
+    }
+}
+
+fn start(paths: &MachinePaths, rootfs: &Path) -> Result<Monitor, String> {
+    let cfg: MachineConfig = serde_json::from_slice(
+        &std::fs::read(paths.config())
+            .map_err(|e| format!("read {}: {e}", paths.config().display()))?,
+    )
+    .map_err(|e| format!("parse {}: {e}", paths.config().display()))?;
+    std::fs::create_dir_all(&paths.run)
+        .map_err(|e| format!("create {}: {e}", paths.run.display()))?;
+    let _ = std::fs::remove_file(paths.notify_socket());
+    let notify = UnixDatagram::bind(paths.notify_socket())
+        .map_err(|e| format!("bind {}: {e}", paths.notify_socket().display()))?;
+    // Root inside is an unprivileged uid on the host: let it send.
+    std::fs::set_permissions(
+        paths.notify_socket(),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .map_err(|e| format!("chmod {}: {e}", paths.notify_socket().display()))?;
+    notify.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(paths.control_socket());
+    let listener = UnixListener::bind(paths.control_socket())
+        .map_err(|e| format!("bind {}: {e}", paths.control_socket().display()))?;
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(paths.console_log())
+        .map_err(|e| format!("open {}: {e}", paths.console_log().display()))?;
+    let spec = boot_spec(&cfg, rootfs, paths).map_err(|e| e.to_string())?;
+    let mut container = spawn(&spec).map_err(|e| e.to_string())?;
+    let master = container
+        .io()
+        .pty
+        .take()
+        .ok_or("the machine has no console")?;
+    Ok(Monitor {
+        paths: paths.clone(),
+        container,
+        master,
+        log,
+        ring: VecDeque::new(),
+        ready: false,
+        stopping: None,
+        notify,
+        listener,
+        clients: Vec::new(),
+    })
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.paths.control_socket());
+    }
+}
