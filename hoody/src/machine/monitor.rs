@@ -393,14 +393,17 @@ pub fn monitor_main(args: MonitorArgs) -> i32 {
         let status = m.run();
         let exit = exit_json(&status);
         let _ = std::fs::write(paths.exit(), exit.to_string());
+        let reboot = status.signal == Some(libc::SIGHUP) && m.stopping.is_none();
+        let mut clients = std::mem::take(&mut m.clients);
+        // Dropping the monitor state tears the container down (remaining processes, cgroups)
+        // before anyone is told it stopped.
+        drop(m);
         let reply = json!({ "exit": exit }).to_string() + "\n";
-        for c in &mut m.clients {
+        for c in &mut clients {
             if matches!(c.mode, Mode::WaitExit) {
                 let _ = c.stream.write_all(reply.as_bytes());
             }
         }
-        let reboot = status.signal == Some(libc::SIGHUP) && m.stopping.is_none();
-        drop(m);
         if reboot && restarts < 100 {
             restarts += 1;
             continue;
