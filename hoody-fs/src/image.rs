@@ -63,7 +63,7 @@ impl ImageRecipe {
         let mut packages = self.packages.clone();
         packages.sort();
         let text = format!(
-            "v1|{}|minbase|{}|{}|{}",
+            "v2|{}|minbase|{}|{}|{}",
             self.suite,
             packages.join(","),
             self.mirror,
@@ -264,6 +264,22 @@ impl Pool {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&sudoers, std::fs::Permissions::from_mode(0o440))
                     .map_err(|e| FsError::io("chmod", &sudoers, e))?;
+            }
+            // Do once here what systemd would otherwise do at the first boot of every machine
+            // made from the image (units with ConditionNeedsUpdate=: ldconfig, the journal
+            // catalog, then the stamps that say /etc and /var are up to date). Saves about
+            // 100 ms on each machine's boot critical path.
+            progress(Progress::Phase(
+                "preparing first boot (ldconfig, journal catalog, update stamps)".into(),
+            ));
+            let mut steps = vec![vec!["ldconfig"], vec!["journalctl", "--update-catalog"]];
+            if stage.join("usr/lib/systemd/systemd-update-done").exists() {
+                steps.push(vec!["/usr/lib/systemd/systemd-update-done"]);
+            }
+            for args in steps {
+                let mut cmd = Command::new("chroot");
+                cmd.arg(&stage).args(&args);
+                run_tool(&mut cmd, &format!("chroot {}", args.join(" ")), progress)?;
             }
             // Package caches are large and useless in an image.
             for d in ["var/cache/apt/archives", "var/lib/apt/lists"] {
