@@ -1,5 +1,6 @@
 //! `hoody`: the command-line tool. It parses arguments, calls the `hoody` SDK and prints.
 
+mod machine;
 mod net;
 mod storage;
 
@@ -36,6 +37,13 @@ enum Command {
         opt: net::NetOpt,
         #[command(subcommand)]
         cmd: net::NetCmd,
+    },
+    /// Machines: Debian 13 containers booting systemd, unprivileged.
+    Machine {
+        #[command(flatten)]
+        opt: storage::PoolOpt,
+        #[command(subcommand)]
+        cmd: machine::MachineCmd,
     },
     /// Storage pool: create it (a loop-mounted btrfs by default) and show its status.
     Pool {
@@ -93,8 +101,8 @@ enum NetMode {
 
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// Root file system directory.
-    #[arg(long, default_value = "/var/lib/hoody/rootfs/debian-13")]
+    /// Root file system directory (default: the `demo` container that scripts/setup creates).
+    #[arg(long, default_value = "/var/lib/hoody/containers/demo")]
     rootfs: PathBuf,
     /// Container id (names its cgroup); random when not given.
     #[arg(long)]
@@ -265,6 +273,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(a) => return run(a),
         Command::Net { opt, cmd } => net::net(opt, cmd),
+        Command::Machine { opt, cmd } => machine::machine(opt, cmd),
         Command::Pool { opt, cmd } => storage::pool(opt, cmd),
         Command::Image { opt, cmd } => storage::image(opt, cmd),
         Command::Rootfs { opt, cmd } => storage::rootfs(opt, cmd),
