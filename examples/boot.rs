@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use hoody::core::{CapabilitySet, ContainerSpec, spawn};
 
-
 fn main() -> anyhow::Result<()> {
     let rootfs = std::env::args()
         .nth(1)
@@ -23,12 +22,33 @@ fn main() -> anyhow::Result<()> {
         .cgroup_delegation(true)
         .console(true)
         .capabilities(CapabilitySet::from_names(&[
-            "CAP_AUDIT_CONTROL", "CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE",
-            "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_IPC_OWNER", "CAP_KILL",
-            "CAP_LEASE", "CAP_LINUX_IMMUTABLE", "CAP_MKNOD", "CAP_NET_BIND_SERVICE",
-            "CAP_NET_BROADCAST", "CAP_NET_RAW", "CAP_NET_ADMIN", "CAP_SETFCAP", "CAP_SETGID",
-            "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_CHROOT",
-            "CAP_SYS_NICE", "CAP_SYS_PTRACE", "CAP_SYS_RESOURCE", "CAP_SYS_TTY_CONFIG",
+            "CAP_AUDIT_CONTROL",
+            "CAP_AUDIT_WRITE",
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_DAC_READ_SEARCH",
+            "CAP_FOWNER",
+            "CAP_FSETID",
+            "CAP_IPC_OWNER",
+            "CAP_KILL",
+            "CAP_LEASE",
+            "CAP_LINUX_IMMUTABLE",
+            "CAP_MKNOD",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_NET_BROADCAST",
+            "CAP_NET_RAW",
+            "CAP_NET_ADMIN",
+            "CAP_SETFCAP",
+            "CAP_SETGID",
+            "CAP_SETPCAP",
+            "CAP_SETUID",
+            "CAP_SYS_ADMIN",
+            "CAP_SYS_BOOT",
+            "CAP_SYS_CHROOT",
+            "CAP_SYS_NICE",
+            "CAP_SYS_PTRACE",
+            "CAP_SYS_RESOURCE",
+            "CAP_SYS_TTY_CONFIG",
         ])?)
         .seccomp(hoody::core::SeccompProfile::Default)
         .tmpfs("/run", None)
@@ -60,8 +80,11 @@ fn main() -> anyhow::Result<()> {
         .stdio(hoody::core::Stdio::Inherit),
     )?;
     p.wait()?;
-    eprintln!("--- {:?} after start; stopping with SIGRTMIN+3", started.elapsed());
-    c.signal(libc_sigrtmin() + 3)?;
+    eprintln!(
+        "--- {:?} after start; stopping with SIGRTMIN+3",
+        started.elapsed()
+    );
+    c.signal(libc::SIGRTMIN() + 3)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while c.try_wait()?.is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -70,8 +93,4 @@ fn main() -> anyhow::Result<()> {
     eprintln!("--- exit {status:?}");
     drop(t);
     Ok(())
-}
-
-fn libc_sigrtmin() -> i32 {
-    34
 }
