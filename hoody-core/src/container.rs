@@ -380,6 +380,7 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
         groups: spec.additional_gids.clone(),
         exec,
         parent_death_signal: spec.kill_on_parent_death,
+        ksm: spec.ksm,
     };
     let cgroup = cgroup::create(cgroups, &spec.id, &spec.limits)?;
     if spec.cgroup_delegation
@@ -719,6 +720,7 @@ fn exec_with(
                 groups: Vec::new(),
                 exec: ExecPlan::new(&spec.args, &env)?,
                 parent_death_signal: false,
+                ksm: false,
             };
             if join.ns_flags & libc::CLONE_NEWPID != 0 {
                 sys::setns(pidfd, libc::CLONE_NEWPID)

@@ -31,6 +31,7 @@ use crate::sys::{self, CloneArgs, Forked};
 pub(crate) enum Stage {
     Sync = 1,
     ParentDeathSignal,
+    Ksm,
     Setns,
     BecomeRoot,
     Stdio,
@@ -55,6 +56,7 @@ impl Stage {
         [
             Sync,
             ParentDeathSignal,
+            Ksm,
             Setns,
             BecomeRoot,
             Stdio,
@@ -203,6 +205,7 @@ pub(crate) struct ChildPlan {
     pub groups: Vec<libc::gid_t>,
     pub exec: ExecPlan,
     pub parent_death_signal: bool,
+    pub ksm: bool,
 }
 
 /// What the parent must do between the clone and letting the child run.
@@ -223,6 +226,7 @@ impl ChildPlan {
         match stage {
             Stage::Sync => "wait for the parent".into(),
             Stage::ParentDeathSignal => "set the parent-death signal".into(),
+            Stage::Ksm => "opt into KSM (PR_SET_MEMORY_MERGE, Linux 6.4+)".into(),
             Stage::Setns => "enter the container's namespaces".into(),
             Stage::BecomeRoot => "become root in the user namespace".into(),
             Stage::Stdio => "set up stdio".into(),
@@ -375,6 +379,12 @@ impl ChildPlan {
             && let Err(e) = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0)
         {
             fail(Stage::ParentDeathSignal, 0, e);
+        }
+        // PR_SET_MEMORY_MERGE (67): inherited by every process the container starts.
+        if self.ksm
+            && let Err(e) = sys::prctl(67, 1, 0)
+        {
+            fail(Stage::Ksm, 0, e);
         }
         if let ChildKind::Join { pidfd, ns_flags } = &self.kind
             && let Err(e) = sys::setns(*pidfd, *ns_flags)

@@ -323,6 +323,10 @@ pub struct ContainerSpec {
     /// Paths made writable again after the read-only paths (e.g. `/proc/sys/net`, which the
     /// container's own network namespace makes safe).
     pub readwrite_paths: Vec<PathBuf>,
+    /// Let the kernel merge identical pages of every process in the container
+    /// (`prctl(PR_SET_MEMORY_MERGE)`, Linux 6.4+; inherited by children, kept across exec).
+    /// Takes effect when the host runs KSM (`/sys/kernel/mm/ksm/run` = 1).
+    pub ksm: bool,
 }
 
 /// Paths masked by default (the OCI runtime-spec defaults, with /proc/sysrq-trigger masked
@@ -403,6 +407,7 @@ impl ContainerSpecBuilder {
                 console: false,
                 files: Vec::new(),
                 readwrite_paths: Vec::new(),
+                ksm: false,
             },
         }
     }
@@ -516,6 +521,12 @@ impl ContainerSpecBuilder {
     /// Makes a path writable again after the read-only paths.
     pub fn readwrite_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.spec.readwrite_paths.push(path.into());
+        self
+    }
+
+    /// Opts the container into KSM page merging (see [`ContainerSpec::ksm`]).
+    pub fn ksm(mut self, on: bool) -> Self {
+        self.spec.ksm = on;
         self
     }
 

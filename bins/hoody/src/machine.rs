@@ -35,6 +35,10 @@ pub enum MachineCmd {
         /// Root inside is root on the host (no user namespace). Trusted images only.
         #[arg(long)]
         privileged: bool,
+        /// Let the kernel merge identical memory pages across machines (KSM must run on the
+        /// host: echo 1 > /sys/kernel/mm/ksm/run).
+        #[arg(long)]
+        ksm: bool,
     },
     /// Boot a machine and wait until systemd reports it ready.
     Start {
@@ -142,6 +146,7 @@ pub fn machine(opt: &PoolOpt, cmd: &MachineCmd) -> anyhow::Result<ExitCode> {
             cpus,
             pids,
             privileged,
+            ksm,
         } => {
             let cfg = m.create(
                 name,
@@ -151,6 +156,7 @@ pub fn machine(opt: &PoolOpt, cmd: &MachineCmd) -> anyhow::Result<ExitCode> {
                     cpus: *cpus,
                     pids: *pids,
                     privileged: *privileged,
+                    ksm: *ksm,
                 },
             )?;
             print(opt, &cfg, || {

@@ -33,6 +33,9 @@ pub struct MachineConfig {
     pub cpus: Option<f64>,
     /// Process limit.
     pub pids: Option<u64>,
+    /// Opted into KSM page merging.
+    #[serde(default)]
+    pub ksm: bool,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
 }
@@ -163,5 +166,5 @@ pub fn boot_spec(
     if let Some(p) = cfg.pids {
         b = b.pids_limit(p);
     }
-    Ok(b.build()?)
+    Ok(b.ksm(cfg.ksm).build()?)
 }
