@@ -39,6 +39,9 @@ pub enum MachineCmd {
         /// host: echo 1 > /sys/kernel/mm/ksm/run).
         #[arg(long)]
         ksm: bool,
+        /// No network, only loopback.
+        #[arg(long)]
+        no_network: bool,
     },
     /// Boot a machine and wait until systemd reports it ready.
     Start {
@@ -147,6 +150,7 @@ pub fn machine(opt: &PoolOpt, cmd: &MachineCmd) -> anyhow::Result<ExitCode> {
             pids,
             privileged,
             ksm,
+            no_network,
         } => {
             let cfg = m.create(
                 name,
@@ -157,6 +161,7 @@ pub fn machine(opt: &PoolOpt, cmd: &MachineCmd) -> anyhow::Result<ExitCode> {
                     pids: *pids,
                     privileged: *privileged,
                     ksm: *ksm,
+                    no_network: *no_network,
                 },
             )?;
             print(opt, &cfg, || {
@@ -229,15 +234,16 @@ pub fn machine(opt: &PoolOpt, cmd: &MachineCmd) -> anyhow::Result<ExitCode> {
             let list = m.list()?;
             print(opt, &list, || {
                 println!(
-                    "{:<24} {:<10} {:<8} {:<12} IMAGE",
-                    "NAME", "STATE", "PID", "UIDS"
+                    "{:<24} {:<10} {:<8} {:<15} {:<12} IMAGE",
+                    "NAME", "STATE", "PID", "IP", "UIDS"
                 );
                 for s in &list {
                     println!(
-                        "{:<24} {:<10} {:<8} {:<12} {}",
+                        "{:<24} {:<10} {:<8} {:<15} {:<12} {}",
                         s.config.name,
                         format!("{:?}", s.state).to_lowercase(),
                         s.pid.map_or("-".into(), |p| p.to_string()),
+                        s.ip.as_deref().unwrap_or("-"),
                         s.config
                             .id_range_start
                             .map_or("privileged".into(), |r| r.to_string()),

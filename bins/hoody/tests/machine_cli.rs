@@ -13,6 +13,8 @@ struct Env {
     dir: tempfile::TempDir,
     pool: PathBuf,
     run: PathBuf,
+    net_name: String,
+    net_pool: String,
 }
 
 impl Env {
@@ -24,7 +26,16 @@ impl Env {
             .unwrap();
         let pool = dir.path().join("pool");
         let run = dir.path().join("run");
-        let e = Env { dir, pool, run };
+        // A network configuration of its own: table, namespaces, addresses.
+        let net_name = unique_name("mnet");
+        let net_pool = format!("10.98.{}.0/24", std::process::id() % 250);
+        let e = Env {
+            dir,
+            pool,
+            run,
+            net_name,
+            net_pool,
+        };
         e.ok(&["pool", "init", "--size", "4G"]);
         // Cached after the first build on this machine (a real debootstrap otherwise).
         e.ok(&["image", "build", "debian-13"]);
@@ -38,6 +49,9 @@ impl Env {
             .env("HOODY_POOL_REGISTRY", self.dir.path().join("registry.json"))
             .env("HOODY_RUN_DIR", &self.run)
             .env("HOODY_MONITOR", env!("CARGO_BIN_EXE_hoody-monitor"))
+            .env("HOODY_NET_NAME", &self.net_name)
+            .env("HOODY_NET_POOL", &self.net_pool)
+            .env("HOODY_NET_STATE", self.dir.path().join("net"))
             .output()
             .unwrap()
     }
@@ -80,6 +94,7 @@ impl Drop for Env {
                 let _ = self.hoody(&["machine", "stop", &name, "--force"]);
             }
         }
+        let _ = self.hoody(&["net", "uninstall"]);
         let _ = Command::new("umount").arg(&self.pool).status();
     }
 }
@@ -128,6 +143,27 @@ fn machines_boot_unprivileged_stop_cleanly_and_outlive_their_manager() {
         "failed units: {}",
         env.ok(&["machine", "exec", &a, "--", "systemctl", "--failed"])
     );
+
+    // Its own network: an address from the pool, a default route, and the world through NAT
+    // (apt from the Debian mirror).
+    let st: serde_json::Value =
+        serde_json::from_str(&env.ok(&["machine", "status", &a, "--json"])).unwrap();
+    let ip = st["ip"].as_str().unwrap().to_string();
+    assert!(
+        env.ok(&[
+            "machine", "exec", &a, "--", "ip", "-4", "-o", "addr", "show", "eth0"
+        ])
+        .contains(&format!("inet {ip}/32"))
+    );
+    assert!(
+        env.ok(&["machine", "exec", &a, "--", "ip", "route"])
+            .contains("default via 169.254.1.1")
+    );
+    let hello = env.ok(&[
+        "machine", "exec", &a, "--", "/bin/sh", "-c",
+        "DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hello >/dev/null && hello",
+    ]);
+    assert_eq!(hello.trim(), "Hello, world!");
 
     // Unprivileged, with distinct ranges: root inside is the range start outside.
     let cfg = |n: &str| -> serde_json::Value {
@@ -297,11 +333,15 @@ fn machines_boot_unprivileged_stop_cleanly_and_outlive_their_manager() {
             .contains("not found")
     );
 
-    // Force-stop leaves no process or cgroup.
+    // Force-stop leaves no process, cgroup or network.
     let pid_b = env.pid(&b);
     env.ok(&["machine", "stop", &b, "--force"]);
     assert!(!Path::new(&format!("/proc/{pid_b}")).exists());
     assert!(cgroup_dirs(&b).is_empty());
+    assert!(
+        !env.ok(&["net", "ls"]).contains(&b),
+        "the network of a stopped machine remains"
+    );
     assert!(
         env.err(&["machine", "exec", &b, "--", "true"])
             .contains("is not running")

@@ -36,6 +36,10 @@ pub struct MachineConfig {
     /// Opted into KSM page merging.
     #[serde(default)]
     pub ksm: bool,
+    /// Has its own network (a routed veth and an address from hoody-net, NAT to the world);
+    /// without, only a loopback interface.
+    #[serde(default = "yes")]
+    pub network: bool,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
 }
@@ -75,6 +79,19 @@ pub const MACHINE_CAPABILITIES: &[&str] = &[
     "CAP_SYS_TTY_CONFIG",
 ];
 
+fn yes() -> bool {
+    true
+}
+
+/// A machine's network, as the monitor set it up.
+#[derive(Debug, Clone)]
+pub struct NetPlan {
+    /// The network namespace file PID 1 joins.
+    pub netns: PathBuf,
+    /// The resolv.conf to bind on `/etc/resolv.conf`.
+    pub resolv_conf: PathBuf,
+}
+
 /// Where a machine's files are.
 #[derive(Debug, Clone)]
 pub struct MachinePaths {
@@ -112,6 +129,7 @@ pub fn boot_spec(
     cfg: &MachineConfig,
     rootfs: &Path,
     paths: &MachinePaths,
+    net: Option<&NetPlan>,
 ) -> Result<ContainerSpec, MachineError> {
     let uuid = &cfg.machine_id;
     let container_uuid = format!(
@@ -150,6 +168,11 @@ pub fn boot_spec(
         .bind(paths.notify_socket(), "/run/host/notify", false)
         .file("/run/host/container-manager", "hoody\n")
         .readwrite_path("/proc/sys/net");
+    if let Some(n) = net {
+        b = b
+            .join_network(&n.netns)
+            .bind(&n.resolv_conf, "/etc/resolv.conf", true);
+    }
     if let Some(start) = cfg.id_range_start {
         b = b.id_maps(
             vec![IdMap::range(start, ID_RANGE_SIZE)],

@@ -110,6 +110,9 @@ pub struct CreateOptions {
     /// Let the kernel merge the machine's identical pages with other machines' (KSM; the
     /// host must run KSM: `/sys/kernel/mm/ksm/run` = 1).
     pub ksm: bool,
+    /// No network: only a loopback interface (by default a machine gets its own routed
+    /// network from hoody-net).
+    pub no_network: bool,
 }
 
 /// A machine's state as seen by its manager.
@@ -139,6 +142,8 @@ pub struct MachineStatus {
     pub monitor_pid: Option<i32>,
     /// The last exit status, when stopped.
     pub last_exit: Option<serde_json::Value>,
+    /// Its address, when running with a network.
+    pub ip: Option<String>,
 }
 
 /// The machine manager over one pool.
@@ -284,6 +289,7 @@ impl Machines {
             cpus: opts.cpus,
             pids: opts.pids,
             ksm: opts.ksm,
+            network: !opts.no_network,
             created_at: now_rfc3339(),
         };
         self.pool.create_container(name, image)?;
@@ -401,6 +407,7 @@ impl Machines {
                     _ => MachineState::Starting,
                 },
                 pid: v.get("pid").and_then(|p| p.as_i64()).map(|p| p as i32),
+                ip: v.get("ip").and_then(|p| p.as_str()).map(str::to_string),
                 monitor_pid: v
                     .get("monitor_pid")
                     .and_then(|p| p.as_i64())
@@ -415,6 +422,7 @@ impl Machines {
                 state: MachineState::Stopped,
                 pid: None,
                 monitor_pid: None,
+                ip: None,
             }),
             Err(e) => Err(e),
         }
@@ -474,7 +482,12 @@ impl Machines {
         let pid = st
             .pid
             .ok_or_else(|| MachineError::NotRunning(name.to_string()))?;
-        let spec = config::boot_spec(&cfg, &self.pool.container_path(name)?, &self.paths(name))?;
+        let spec = config::boot_spec(
+            &cfg,
+            &self.pool.container_path(name)?,
+            &self.paths(name),
+            None,
+        )?;
         let mut exec = exec.clone();
         if !exec.env.iter().any(|e| e.starts_with("TERM=")) {
             exec.env.push("TERM=xterm-256color".into());

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use hoody_core::{Container, ExitStatus, spawn};
 use serde_json::json;
 
-use super::config::{MachineConfig, MachinePaths, boot_spec};
+use super::config::{MachineConfig, MachinePaths, NetPlan, boot_spec};
 
 const RING: usize = 128 * 1024;
 
@@ -56,6 +56,7 @@ struct Client {
 
 struct Monitor {
     paths: MachinePaths,
+    ip: Option<String>,
     container: Container,
     master: File,
     log: File,
@@ -98,6 +99,7 @@ impl Monitor {
             "pid": self.container.pid(),
             "ready": self.ready,
             "monitor_pid": std::process::id(),
+            "ip": self.ip,
         })
     }
 
@@ -370,12 +372,32 @@ pub fn monitor_main(args: MonitorArgs) -> i32 {
         state: args.state_dir.clone(),
         run: args.run_dir.clone(),
     };
+    let cfg: MachineConfig = match load_config(&paths) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("ERR {e}");
+            return 1;
+        }
+    };
+    // The network lives as long as the monitor (across reboots of the machine).
+    let mut network = if cfg.network {
+        match MachineNetwork::create(&cfg.name) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                println!("ERR network: {e}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let mut restarts = 0;
     loop {
-        let mut m = match start(&paths, &args.rootfs) {
+        let mut m = match start(&paths, &cfg, &args.rootfs, network.as_ref()) {
             Ok(m) => m,
             Err(e) => {
                 println!("ERR {e}");
+                drop(network);
                 let _ = std::fs::remove_dir_all(&paths.run);
                 return 1;
             }
@@ -398,27 +420,95 @@ pub fn monitor_main(args: MonitorArgs) -> i32 {
         // Dropping the monitor state tears the container down (remaining processes, cgroups)
         // before anyone is told it stopped.
         drop(m);
+        let rebooting = reboot && restarts < 100;
+        if !rebooting {
+            // Everything of the machine is gone before the waiters hear it stopped, so that a
+            // start right after a stop finds no network and no runtime directory in its way.
+            drop(network.take());
+            let _ = std::fs::remove_dir_all(&paths.run);
+        }
         let reply = json!({ "exit": exit }).to_string() + "\n";
         for c in &mut clients {
             if matches!(c.mode, Mode::WaitExit) {
                 let _ = c.stream.write_all(reply.as_bytes());
             }
         }
-        if reboot && restarts < 100 {
+        if rebooting {
             restarts += 1;
             continue;
         }
-        let _ = std::fs::remove_dir_all(&paths.run);
         return 0;
     }
 }
 
-fn start(paths: &MachinePaths, rootfs: &Path) -> Result<Monitor, String> {
-    let cfg: MachineConfig = serde_json::from_slice(
+fn load_config(paths: &MachinePaths) -> Result<MachineConfig, String> {
+    serde_json::from_slice(
         &std::fs::read(paths.config())
             .map_err(|e| format!("read {}: {e}", paths.config().display()))?,
     )
-    .map_err(|e| format!("parse {}: {e}", paths.config().display()))?;
+    .map_err(|e| format!("parse {}: {e}", paths.config().display()))
+}
+
+/// A machine's network from hoody-net, destroyed on drop. The configuration comes from the
+/// environment the monitor was started with: `HOODY_NET_NAME` (table, namespace and alias
+/// tag; default `hoody`), `HOODY_NET_POOL` (CIDR), `HOODY_NET_STATE` (IPAM directory).
+struct MachineNetwork {
+    net: hoody_net::Network,
+    id: String,
+    plan: NetPlan,
+    ip: String,
+}
+
+impl MachineNetwork {
+    fn create(id: &str) -> Result<Self, String> {
+        let mut nc = match std::env::var("HOODY_NET_NAME") {
+            Ok(n) => hoody_net::NetConfig::named(n),
+            Err(_) => hoody_net::NetConfig::new(),
+        };
+        if let Ok(p) = std::env::var("HOODY_NET_POOL") {
+            nc = nc.pool(
+                p.parse()
+                    .map_err(|e| format!("HOODY_NET_POOL {p:?}: {e}"))?,
+            );
+        }
+        if let Ok(d) = std::env::var("HOODY_NET_STATE") {
+            nc = nc.state_dir(d);
+        }
+        let net = hoody_net::Network::new(nc).map_err(|e| e.to_string())?;
+        let att = net
+            .create(id, hoody_net::Owner::current())
+            .map_err(|e| e.to_string())?;
+        let resolv_conf = match net.write_resolv_conf(id) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = net.destroy(id);
+                return Err(e.to_string());
+            }
+        };
+        Ok(MachineNetwork {
+            ip: att.ip.to_string(),
+            plan: NetPlan {
+                netns: att.netns,
+                resolv_conf,
+            },
+            net,
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for MachineNetwork {
+    fn drop(&mut self) {
+        let _ = self.net.destroy(&self.id);
+    }
+}
+
+fn start(
+    paths: &MachinePaths,
+    cfg: &MachineConfig,
+    rootfs: &Path,
+    network: Option<&MachineNetwork>,
+) -> Result<Monitor, String> {
     std::fs::create_dir_all(&paths.run)
         .map_err(|e| format!("create {}: {e}", paths.run.display()))?;
     let _ = std::fs::remove_file(paths.notify_socket());
@@ -439,7 +529,8 @@ fn start(paths: &MachinePaths, rootfs: &Path) -> Result<Monitor, String> {
         .append(true)
         .open(paths.console_log())
         .map_err(|e| format!("open {}: {e}", paths.console_log().display()))?;
-    let spec = boot_spec(&cfg, rootfs, paths).map_err(|e| e.to_string())?;
+    let spec =
+        boot_spec(cfg, rootfs, paths, network.map(|n| &n.plan)).map_err(|e| e.to_string())?;
     let mut container = spawn(&spec).map_err(|e| e.to_string())?;
     let master = container
         .io()
@@ -448,6 +539,7 @@ fn start(paths: &MachinePaths, rootfs: &Path) -> Result<Monitor, String> {
         .ok_or("the machine has no console")?;
     Ok(Monitor {
         paths: paths.clone(),
+        ip: network.map(|n| n.ip.clone()),
         container,
         master,
         log,
