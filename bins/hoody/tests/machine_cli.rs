@@ -333,6 +333,21 @@ fn machines_boot_unprivileged_stop_cleanly_and_outlive_their_manager() {
             .contains("not found")
     );
 
+    // Pause and resume freeze and thaw every process.
+    env.ok(&["machine", "pause", &b]);
+    let events = || {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/unified/hoody/{b}/cgroup.events"))
+            .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/hoody/{b}/cgroup.events")))
+            .unwrap()
+    };
+    assert!(events().contains("frozen 1"), "{}", events());
+    env.ok(&["machine", "resume", &b]);
+    assert!(events().contains("frozen 0"), "{}", events());
+    assert_eq!(
+        env.ok(&["machine", "exec", &b, "--", "echo", "thawed"]),
+        "thawed\n"
+    );
+
     // Force-stop leaves no process, cgroup or network.
     let pid_b = env.pid(&b);
     env.ok(&["machine", "stop", &b, "--force"]);
@@ -346,6 +361,20 @@ fn machines_boot_unprivileged_stop_cleanly_and_outlive_their_manager() {
         env.err(&["machine", "exec", &b, "--", "true"])
             .contains("is not running")
     );
+
+    // The explicit privileged mode: no user namespace, root inside is root outside.
+    let p = unique_name("mp");
+    env.ok(&["machine", "create", &p, "--privileged", "--no-network"]);
+    env.ok(&["machine", "start", &p]);
+    assert_eq!(host_uid(env.pid(&p)), 0);
+    assert_eq!(
+        env.ok(&["machine", "exec", &p, "--", "cat", "/proc/self/uid_map"])
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
+    env.ok(&["machine", "stop", &p]);
+    env.ok(&["machine", "rm", &p]);
 
     env.ok(&["machine", "stop", &a]);
     env.ok(&["machine", "rm", &a]);
