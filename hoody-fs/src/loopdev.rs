@@ -170,19 +170,32 @@ fn mount_image(image: &Path, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Unmounts a loop pool (the loop device is released by autoclear).
+/// Unmounts a loop pool (the loop device is released by autoclear). Retries for up to two
+/// seconds while the file system is busy (a process forked elsewhere may briefly hold an
+/// inherited descriptor into it until it executes), then detaches it lazily: it disappears
+/// from the mount table at once and goes away when its last user does.
 pub fn unmount_pool(path: &Path) -> Result<()> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| FsError::io("unmount", path, std::io::ErrorKind::InvalidInput.into()))?;
-    // SAFETY: c is a valid C string.
-    if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
-        return Err(FsError::io(
-            "unmount",
-            path,
-            std::io::Error::last_os_error(),
-        ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        // SAFETY: c is a valid C string.
+        if unsafe { libc::umount2(c.as_ptr(), 0) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EBUSY) {
+            return Err(FsError::io("unmount", path, e));
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: c is a valid C string.
+            if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {
+                return Ok(());
+            }
+            return Err(FsError::io("unmount", path, std::io::Error::last_os_error()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Ok(())
 }
 
 /// Creates (if needed), mounts (if needed) and records a loop-backed btrfs pool, then opens
