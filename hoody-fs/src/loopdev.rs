@@ -192,7 +192,11 @@ pub fn unmount_pool(path: &Path) -> Result<()> {
             if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } == 0 {
                 return Ok(());
             }
-            return Err(FsError::io("unmount", path, std::io::Error::last_os_error()));
+            return Err(FsError::io(
+                "unmount",
+                path,
+                std::io::Error::last_os_error(),
+            ));
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
