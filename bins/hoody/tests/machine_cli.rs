@@ -333,6 +333,14 @@ fn machines_boot_unprivileged_stop_cleanly_and_outlive_their_manager() {
             .contains("not found")
     );
 
+    // Limits go through the cgroup layer (v1 memory on a hybrid host, memory.max on v2).
+    let limit = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory/hoody/{b}/memory.limit_in_bytes"
+    ))
+    .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/hoody/{b}/memory.max")))
+    .unwrap();
+    assert_eq!(limit.trim(), (512u64 << 20).to_string());
+
     // Pause and resume freeze and thaw every process.
     env.ok(&["machine", "pause", &b]);
     let events = || {
