@@ -43,7 +43,7 @@ pub mod name;
 pub mod pool;
 pub mod send;
 pub mod snapshot;
-mod time;
+pub mod time;
 pub mod usage;
 
 pub use backend::Backend;
