@@ -21,35 +21,9 @@ fn main() -> anyhow::Result<()> {
         .idmapped_rootfs(true)
         .cgroup_delegation(true)
         .console(true)
-        .capabilities(CapabilitySet::from_names(&[
-            "CAP_AUDIT_CONTROL",
-            "CAP_AUDIT_WRITE",
-            "CAP_CHOWN",
-            "CAP_DAC_OVERRIDE",
-            "CAP_DAC_READ_SEARCH",
-            "CAP_FOWNER",
-            "CAP_FSETID",
-            "CAP_IPC_OWNER",
-            "CAP_KILL",
-            "CAP_LEASE",
-            "CAP_LINUX_IMMUTABLE",
-            "CAP_MKNOD",
-            "CAP_NET_BIND_SERVICE",
-            "CAP_NET_BROADCAST",
-            "CAP_NET_RAW",
-            "CAP_NET_ADMIN",
-            "CAP_SETFCAP",
-            "CAP_SETGID",
-            "CAP_SETPCAP",
-            "CAP_SETUID",
-            "CAP_SYS_ADMIN",
-            "CAP_SYS_BOOT",
-            "CAP_SYS_CHROOT",
-            "CAP_SYS_NICE",
-            "CAP_SYS_PTRACE",
-            "CAP_SYS_RESOURCE",
-            "CAP_SYS_TTY_CONFIG",
-        ])?)
+        .capabilities(CapabilitySet::from_names(
+            hoody::machine::config::MACHINE_CAPABILITIES,
+        )?)
         .seccomp(hoody::core::SeccompProfile::Default)
         .tmpfs("/run", None)
         .tmpfs("/run/lock", Some(5 << 20))
