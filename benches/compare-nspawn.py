@@ -15,11 +15,16 @@ prints "Reached target multi-user.target" (Debian's default target is graphical.
 which follows right after; READY=1 comes after the default target). The snapshot for nspawn
 is made before its timer starts.
 
-Needs a pool with the debian-13 image (scripts/setup makes one) and systemd-container.
+Needs a pool with the debian-13 image (scripts/setup makes one); installs systemd-container
+(systemd-nspawn) when it is missing.
 """
 import os, pty, select, statistics, subprocess, sys, time
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+if subprocess.run(["sh", "-c", "command -v systemd-nspawn"], capture_output=True).returncode != 0:
+    # Not in scripts/setup: on Debian 12 it also upgrades the host's systemd.
+    print("installing systemd-container for systemd-nspawn", file=sys.stderr)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "systemd-container"], check=True)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 subprocess.run(["cargo", "build", "--release", "-q", "-p", "hoody-cli"], cwd=ROOT, check=True)
 HOODY = os.path.join(ROOT, "target/release/hoody")
