@@ -99,10 +99,8 @@ impl Env {
         let ns = std::fs::File::open(format!("/run/netns/{outside}")).unwrap();
         let listener = std::thread::spawn(move || {
             // SAFETY: setns on this short-lived thread with a valid namespace fd.
-            assert_eq!(
-                unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
-                0
-            );
+            let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0);
             TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).unwrap()
         })
         .join()
