@@ -50,6 +50,9 @@ struct WarmEntry {
 #[derive(Debug, Default)]
 struct WarmState {
     entries: VecDeque<WarmEntry>,
+    /// Creates that took an entry and are still configuring it: the refill waits for them,
+    /// so it never competes with a create for the rtnl lock and the CPU.
+    in_flight: usize,
     stop: bool,
     last_error: Option<String>,
 }
@@ -194,7 +197,9 @@ impl Network {
         }
         self.ensure_firewall()?;
         if let Some(entry) = self.take_warm() {
-            return self.create_from_warm(id, owner, entry);
+            let r = self.create_from_warm(id, owner, entry);
+            self.warm_done();
+            return r;
         }
         let path = self.netns_path(id);
         let att = self.record(id, &path, true, owner)?;
@@ -292,9 +297,19 @@ impl Network {
         let pool = self.warm.as_ref()?;
         let mut st = pool.lock();
         let e = st.entries.pop_front();
-        drop(st);
-        pool.changed.notify_all();
+        if e.is_some() {
+            st.in_flight += 1;
+        }
         e
+    }
+
+    fn warm_done(&self) {
+        if let Some(pool) = &self.warm {
+            let mut st = pool.lock();
+            st.in_flight = st.in_flight.saturating_sub(1);
+            drop(st);
+            pool.changed.notify_all();
+        }
     }
 
     fn create_from_warm(
@@ -660,7 +675,7 @@ fn refill_loop(cfg: &NetConfig, tag: &PoolTag, pool: &WarmPool) {
     loop {
         {
             let mut st = pool.lock();
-            while !st.stop && st.entries.len() >= pool.target {
+            while !st.stop && (st.entries.len() >= pool.target || st.in_flight > 0) {
                 st = pool.changed.wait(st).unwrap_or_else(|p| p.into_inner());
             }
             if st.stop {
