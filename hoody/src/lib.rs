@@ -1,7 +1,7 @@
 //! # hoody: the SDK facade
 //!
 //! What an embedder `cargo add`s. It re-exports the isolation engine ([`hoody_core`], as
-//! [`core`]) and storage ([`hoody_fs`], as [`fs`]), and composes them into [`machine`]s:
+//! [`core`]), storage ([`hoody_fs`], as [`fs`]) and networking ([`hoody_net`], as [`net`]), and composes them into [`machine`]s:
 //! Debian 13 containers booting systemd, unprivileged, kept by a monitor process that outlives
 //! their manager. The `Host` (state store, network, API) and the HTTP `Client` arrive with
 //! issue #6.
@@ -17,5 +17,6 @@
 
 pub use hoody_core as core;
 pub use hoody_fs as fs;
+pub use hoody_net as net;
 
 pub mod machine;
