@@ -356,9 +356,16 @@ impl Machines {
         }
         let _ = child.wait();
         if !report.starts_with("OK ") {
+            let message = match report.trim() {
+                "" => format!(
+                    "the monitor {} exited without a report",
+                    self.monitor_exe.display()
+                ),
+                r => r.trim_start_matches("ERR ").to_string(),
+            };
             return Err(MachineError::Start {
                 name: name.to_string(),
-                message: report.trim().trim_start_matches("ERR ").to_string(),
+                message,
             });
         }
         let v = self.request(
