@@ -537,8 +537,17 @@ pub(crate) fn plan(
         );
     }
 
-    // Extra mounts. Their mount points are created in the child: they may lie in a tmpfs
-    // mounted just before (such as /run).
+    // Extra mounts. Mount points on the rootfs are created here, as host root (an
+    // unprivileged root inside may not write a rootfs it does not own); those inside a tmpfs
+    // the spec mounts (such as /run) can only be created in the child, after that mount. The
+    // child steps are no-ops for what already exists.
+    let under_tmpfs = |d: &Path| {
+        spec.mounts.iter().any(|o| {
+            matches!(o.kind, MountKind::Tmpfs { .. })
+                && d != o.destination
+                && d.starts_with(&o.destination)
+        })
+    };
     for m in &spec.mounts {
         let dest = in_root(&m.destination.to_string_lossy())?;
         let dest_c = cstr(&dest)?;
@@ -547,6 +556,9 @@ pub(crate) fn plan(
             MountKind::Bind { source } => {
                 let meta = std::fs::metadata(source)
                     .map_err(|e| Error::io(format!("bind mount source {}", source.display()), e))?;
+                if !under_tmpfs(&m.destination) {
+                    ensure_mount_point(&dest, !meta.is_dir())?;
+                }
                 child_mount_point(&root, &dest, !meta.is_dir(), &shown.to_string(), &mut step)?;
                 step(
                     FsOp::Mount {
@@ -560,6 +572,9 @@ pub(crate) fn plan(
                 );
             }
             MountKind::Tmpfs { size, mode } => {
+                if !under_tmpfs(&m.destination) {
+                    ensure_mount_point(&dest, false)?;
+                }
                 child_mount_point(&root, &dest, false, &shown.to_string(), &mut step)?;
                 let data = match size {
                     Some(s) => format!("mode={mode:o},size={s}"),

@@ -234,6 +234,11 @@ pub fn mkdir_exist_ok(path: &CStr, mode: libc::mode_t) -> SysResult<()> {
 
 /// Creates an empty regular file if nothing exists at `path` (a bind-mount target).
 pub fn touch(path: &CStr) -> SysResult<()> {
+    // Something already there is a fine mount point (and opening it for writing could be
+    // refused to an unprivileged root).
+    if lstat_kind(path)?.is_some() {
+        return Ok(());
+    }
     // SAFETY: path is a valid C string; the flags create the file without following a final
     // symlink.
     let fd = check_int(unsafe {

@@ -164,3 +164,27 @@ fn user_namespace_container_cannot_write_host_owned_files() {
         "{out:?}"
     );
 }
+
+#[test]
+fn bind_mount_points_are_made_even_in_a_rootfs_root_inside_cannot_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let rootfs = TestRootfs::new();
+    let src = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(src.path(), "hello-bind\n").unwrap();
+    std::fs::set_permissions(src.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let spec = builder(&rootfs, "userns-bind")
+        .user_namespace(2_000_000_000, 65_536)
+        // On the rootfs (made by the host) and inside a tmpfs (made in the child).
+        .bind(src.path(), "/etc/hoody/new.conf", true)
+        .tmpfs("/run", None)
+        .bind(src.path(), "/run/host/x", true)
+        .args(["/bin/sh", "-c", "cat /etc/hoody/new.conf /run/host/x"])
+        .build()
+        .unwrap();
+    let out = run(&spec);
+    assert_eq!(out.stdout, "hello-bind\nhello-bind\n", "{out:?}");
+    assert!(
+        !rootfs.path().join("run/host").exists(),
+        "a tmpfs mount point leaked onto the rootfs"
+    );
+}
