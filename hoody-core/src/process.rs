@@ -304,7 +304,14 @@ impl ChildPlan {
             )
         })?;
         let pid = match forked {
-            Forked::Child => self.child_main(sync_fd, err_fd),
+            Forked::Child => {
+                // The child's copies of the parent's ends: were they kept, a parent that dies
+                // before releasing the child would leave it blocked on the sync pipe forever
+                // instead of reading EOF.
+                sys::close(sync_w.as_raw_fd());
+                sys::close(err_r.as_raw_fd());
+                self.child_main(sync_fd, err_fd)
+            }
             Forked::Parent(pid) => pid,
         };
         // SAFETY: CLONE_PIDFD stored a new fd that we now own.

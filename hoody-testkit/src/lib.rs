@@ -128,6 +128,44 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
     found
 }
 
+/// Kills whatever is left in the cgroups named `name` and removes them (deepest first): the
+/// cleanup for tests that crash a manager on purpose, which leaves its container's groups.
+pub fn remove_cgroups(name: &str) {
+    for dir in cgroup_dirs(name) {
+        let kill = dir.join("cgroup.kill");
+        if kill.exists() {
+            let _ = std::fs::write(&kill, "1");
+        }
+        if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                // SAFETY: kill with a pid read from the test's own cgroup.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut stack = vec![dir.clone()];
+        let mut all = Vec::new();
+        while let Some(d) = stack.pop() {
+            if let Ok(rd) = std::fs::read_dir(&d) {
+                for e in rd.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        stack.push(e.path());
+                    }
+                }
+            }
+            all.push(d);
+        }
+        for d in all.iter().rev() {
+            while std::fs::remove_dir(d).is_err()
+                && d.exists()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
 /// Lines of the host's `/proc/self/mountinfo` that mention `needle`.
 pub fn mounts_mentioning(needle: &str) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")

@@ -276,4 +276,7 @@ fn gc_sweeps_the_network_of_a_crashed_run() {
     assert!(env.leftovers().is_empty(), "{:?}", env.leftovers());
     assert!(!env.net("ls").contains(&id));
     assert!(env.net("gc").contains("nothing to remove"));
+    // The crashed run's cgroups are the daemon's sweep to remove (issue #6); remove them here.
+    hoody_testkit::remove_cgroups(&id);
+    assert!(hoody_testkit::cgroup_dirs(&id).is_empty());
 }
