@@ -695,36 +695,28 @@ impl FsOp {
                 ),
                 Some(_) => sys::mount(Some(null), target, None, libc::MS_BIND, None),
             },
-            FsOp::ReadonlyPath { target } => match sys::lstat_kind(target)? {
-                None => Ok(()),
-                Some(_) => {
-                    sys::mount(
-                        Some(target),
-                        target,
-                        None,
-                        libc::MS_BIND | libc::MS_REC,
-                        None,
-                    )?;
-                    sys::mount_setattr(target, sys::MOUNT_ATTR_RDONLY, 0, true)
-                }
-            },
-            FsOp::ReadwritePath { target } => match sys::lstat_kind(target)? {
-                None => Ok(()),
-                Some(_) => {
-                    sys::mount(
-                        Some(target),
-                        target,
-                        None,
-                        libc::MS_BIND | libc::MS_REC,
-                        None,
-                    )?;
-                    sys::mount_setattr(target, 0, sys::MOUNT_ATTR_RDONLY, true)
-                }
-            },
+            FsOp::ReadonlyPath { target } => rebind(target, sys::MOUNT_ATTR_RDONLY, 0),
+            FsOp::ReadwritePath { target } => rebind(target, 0, sys::MOUNT_ATTR_RDONLY),
             FsOp::Touch { path } => sys::touch(path),
             FsOp::WriteFile { path, content } => sys::write_file(path, content),
         }
     }
+}
+
+/// Bind-mounts `target` (if it exists) onto itself and sets/clears attributes on the new
+/// mount, recursively. Called in the child; does not allocate.
+fn rebind(target: &std::ffi::CStr, set: u64, clear: u64) -> SysResult<()> {
+    if sys::lstat_kind(target)?.is_none() {
+        return Ok(());
+    }
+    sys::mount(
+        Some(target),
+        target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )?;
+    sys::mount_setattr(target, set, clear, true)
 }
 
 /// Enters `root`: `pivot_root(".", ".")` then detaches the old root stacked on top. Called in

@@ -176,6 +176,73 @@ pub fn mounts_mentioning(needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// A network slot 0..64 reserved across test processes (a lock file under
+/// `/run/hoodytest-net-slots` holding our pid, reclaimed when its holder died). It picks the
+/// test's container pool (`10.78.<n>.0/24`) and its "outside" link (`198.51.100.<4n>/30`), so
+/// parallel network tests, in any test binary, never share addresses.
+#[derive(Debug)]
+pub struct NetSlot {
+    /// The slot number.
+    pub n: u8,
+    file: PathBuf,
+}
+
+impl NetSlot {
+    /// Takes a free slot (waits up to 10 s for one).
+    pub fn take() -> NetSlot {
+        let dir = Path::new("/run/hoodytest-net-slots");
+        std::fs::create_dir_all(dir).unwrap();
+        for _ in 0..200 {
+            for n in 0..64u8 {
+                let file = dir.join(n.to_string());
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&file)
+                {
+                    Ok(mut f) => {
+                        use std::io::Write;
+                        write!(f, "{}", std::process::id()).unwrap();
+                        return NetSlot { n, file };
+                    }
+                    Err(_) => {
+                        // Reclaim a slot whose holder died.
+                        let pid = std::fs::read_to_string(&file).unwrap_or_default();
+                        if let Ok(pid) = pid.trim().parse::<u32>()
+                            && !Path::new(&format!("/proc/{pid}")).exists()
+                        {
+                            let _ = std::fs::remove_file(&file);
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("no free test network slot");
+    }
+
+    /// The container pool of this slot.
+    pub fn pool(&self) -> String {
+        format!("10.78.{}.0/24", self.n)
+    }
+
+    /// The host's end of the outside link.
+    pub fn outside_host_ip(&self) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::new(198, 51, 100, self.n * 4 + 1)
+    }
+
+    /// The outside namespace's end of the link.
+    pub fn outside_ip(&self) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::new(198, 51, 100, self.n * 4 + 2)
+    }
+}
+
+impl Drop for NetSlot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
 /// Whether a process with this pid still exists (zombies count as existing).
 pub fn pid_exists(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()

@@ -8,13 +8,12 @@
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hoody_testkit::{TestRootfs, require_root, unique_name};
+use hoody_testkit::{NetSlot as Slot, TestRootfs, require_root, unique_name};
 
 fn hoody() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hoody"))
@@ -28,47 +27,6 @@ fn sh(cmd: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A slot shared with hoody-net's tests (same lock directory): pool 10.78.<n>.0/24, outside
-/// link 198.51.100.<4n>/30.
-struct Slot {
-    n: u8,
-    file: PathBuf,
-}
-
-impl Slot {
-    fn take() -> Slot {
-        let dir = Path::new("/run/hoodytest-net-slots");
-        std::fs::create_dir_all(dir).unwrap();
-        for _ in 0..200 {
-            for n in 0..64u8 {
-                let file = dir.join(n.to_string());
-                if let Ok(mut f) = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&file)
-                {
-                    write!(f, "{}", std::process::id()).unwrap();
-                    return Slot { n, file };
-                }
-                let pid = std::fs::read_to_string(&file).unwrap_or_default();
-                if let Ok(pid) = pid.trim().parse::<u32>()
-                    && !Path::new(&format!("/proc/{pid}")).exists()
-                {
-                    let _ = std::fs::remove_file(&file);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("no free test network slot");
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.file);
-    }
 }
 
 /// The net options of one test, and the "outside" namespace with a server answering with
@@ -138,18 +96,18 @@ impl Env {
             "--net-name".into(),
             self.name.clone(),
             "--net-pool".into(),
-            format!("10.78.{}.0/24", self.slot.n),
+            self.slot.pool(),
             "--net-state-dir".into(),
             self.state.path().display().to_string(),
         ]
     }
 
     fn outside_ip(&self) -> String {
-        format!("198.51.100.{}", self.slot.n * 4 + 2)
+        self.slot.outside_ip().to_string()
     }
 
     fn host_ip(&self) -> String {
-        format!("198.51.100.{}", self.slot.n * 4 + 1)
+        self.slot.outside_host_ip().to_string()
     }
 
     fn net(&self, verb: &str) -> String {

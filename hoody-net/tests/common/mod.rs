@@ -12,64 +12,8 @@ use std::time::Duration;
 
 use hoody_net::{NetConfig, Network};
 
-/// A slot number 0..64 reserved for this test across processes (a lock file holding our
-/// pid); it picks the test's container pool (10.78.<slot>.0/24) and outside link
-/// (198.51.100.<4 slot>/30), so parallel tests never share addresses.
-pub struct Slot {
-    pub n: u8,
-    file: PathBuf,
-}
-
-impl Slot {
-    pub fn take() -> Slot {
-        let dir = Path::new("/run/hoodytest-net-slots");
-        std::fs::create_dir_all(dir).unwrap();
-        for _ in 0..200 {
-            for n in 0..64u8 {
-                let file = dir.join(n.to_string());
-                match std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&file)
-                {
-                    Ok(mut f) => {
-                        write!(f, "{}", std::process::id()).unwrap();
-                        return Slot { n, file };
-                    }
-                    Err(_) => {
-                        // Reclaim a slot whose holder died.
-                        let pid = std::fs::read_to_string(&file).unwrap_or_default();
-                        if let Ok(pid) = pid.trim().parse::<u32>()
-                            && !Path::new(&format!("/proc/{pid}")).exists()
-                        {
-                            let _ = std::fs::remove_file(&file);
-                        }
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("no free test network slot");
-    }
-
-    pub fn pool(&self) -> String {
-        format!("10.78.{}.0/24", self.n)
-    }
-
-    pub fn outside_host_ip(&self) -> Ipv4Addr {
-        Ipv4Addr::new(198, 51, 100, self.n * 4 + 1)
-    }
-
-    pub fn outside_ip(&self) -> Ipv4Addr {
-        Ipv4Addr::new(198, 51, 100, self.n * 4 + 2)
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.file);
-    }
-}
+/// The test's network slot (pool and outside link), shared with the CLI tests.
+pub use hoody_testkit::NetSlot as Slot;
 
 /// A network manager with a unique name, its own pool and state; uninstalled on drop.
 pub struct TestNet {

@@ -73,15 +73,8 @@ fn exit_json(s: &ExitStatus) -> serde_json::Value {
         "code": s.code,
         "signal": s.signal,
         "oom_killed": s.oom_killed,
-        "finished_at": hoody_fs_time_now(),
+        "finished_at": hoody_fs::time::now_secs(),
     })
-}
-
-fn hoody_fs_time_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn set_nonblocking(fd: i32) {
