@@ -19,4 +19,6 @@ pub use hoody_core as core;
 pub use hoody_fs as fs;
 pub use hoody_net as net;
 
+pub mod api;
+pub mod client;
 pub mod machine;

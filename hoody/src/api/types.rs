@@ -1,0 +1,732 @@
+//! Request and response bodies. Requests reject unknown fields (a typo is an error, not a
+//! silently ignored setting); responses are plain data.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The response envelope: `{statusCode, message, data}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// The HTTP status.
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    /// What happened, for people.
+    pub message: String,
+    /// The payload.
+    pub data: T,
+}
+
+/// A container's state (reference §1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Being made; it starts by itself when done (unless `autostart` is false).
+    Creating,
+    /// Booted.
+    Running,
+    /// Every process frozen.
+    Paused,
+    /// Powered off, storage kept.
+    Stopped,
+    /// An operation failed; `error` says which. It can be started again or deleted.
+    Failed,
+    /// Being made as a copy of another container.
+    Copying,
+    /// Being deleted.
+    Deleting,
+}
+
+impl ContainerStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerStatus::Creating => "creating",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Paused => "paused",
+            ContainerStatus::Stopped => "stopped",
+            ContainerStatus::Failed => "failed",
+            ContainerStatus::Copying => "copying",
+            ContainerStatus::Deleting => "deleting",
+        }
+    }
+
+    /// Parses a lowercase name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "creating" => ContainerStatus::Creating,
+            "running" => ContainerStatus::Running,
+            "paused" => ContainerStatus::Paused,
+            "stopped" => ContainerStatus::Stopped,
+            "failed" => ContainerStatus::Failed,
+            "copying" => ContainerStatus::Copying,
+            "deleting" => ContainerStatus::Deleting,
+            _ => return None,
+        })
+    }
+
+    /// Whether an operation is in progress (no other operation is accepted meanwhile).
+    pub fn is_busy(self) -> bool {
+        matches!(
+            self,
+            ContainerStatus::Creating | ContainerStatus::Copying | ContainerStatus::Deleting
+        )
+    }
+}
+
+impl std::fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A lifecycle operation (`POST /api/v1/containers/{id}/{operation}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    /// Boot a stopped container.
+    Start,
+    /// Clean shutdown.
+    Stop,
+    /// Kill every process at once.
+    ForceStop,
+    /// Stop (if running) and start.
+    Restart,
+    /// Freeze every process.
+    Pause,
+    /// Thaw.
+    Resume,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 6] = [
+        Operation::Start,
+        Operation::Stop,
+        Operation::ForceStop,
+        Operation::Restart,
+        Operation::Pause,
+        Operation::Resume,
+    ];
+
+    /// The path segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Start => "start",
+            Operation::Stop => "stop",
+            Operation::ForceStop => "force-stop",
+            Operation::Restart => "restart",
+            Operation::Pause => "pause",
+            Operation::Resume => "resume",
+        }
+    }
+
+    /// Parses a path segment.
+    pub fn parse(s: &str) -> Option<Self> {
+        Operation::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// Pagination of a list (`page` from 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pagination {
+    /// Items in all pages.
+    pub total: u64,
+    /// This page.
+    pub page: u64,
+    /// Items per page.
+    pub limit: u64,
+    /// Number of pages.
+    #[serde(rename = "totalPages")]
+    pub total_pages: u64,
+}
+
+/// Query of a paginated list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page, from 1 (default 1).
+    pub page: Option<u64>,
+    /// Items per page, at most 100 (default 20 for containers, 10 for projects and logs).
+    pub limit: Option<u64>,
+    /// Field to sort by.
+    pub sort_by: Option<String>,
+    /// `asc` or `desc`.
+    pub sort_order: Option<String>,
+    /// Include containers being deleted (containers only).
+    pub include_deleting: Option<bool>,
+}
+
+// ---- server ------------------------------------------------------------------------------
+
+/// This server (`GET /api/v1/servers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Server {
+    /// 24 hex digits, fixed at first start.
+    pub id: String,
+    /// Its DNS label, used in Kit hostnames (`…{server}.containers.{domain}`).
+    pub name: String,
+    /// `ready` while hoodyd serves.
+    pub status: String,
+    /// hoody's version.
+    pub version: String,
+    /// CPUs, memory and disk of the machine.
+    pub specs: ServerSpecs,
+    /// Containers on this server.
+    pub container_count: u64,
+    /// Whether this is the server answering (always true until clusters arrive).
+    pub is_local: bool,
+}
+
+/// What a server has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSpecs {
+    /// CPUs online.
+    pub cpu_cores: u64,
+    /// Memory, GB.
+    pub ram_gb: f64,
+    /// The pool's size, GB.
+    pub disk_gb: f64,
+}
+
+/// `GET /api/v1/servers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerList {
+    /// The servers.
+    pub servers: Vec<Server>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
+// ---- projects ----------------------------------------------------------------------------
+
+/// A project: a group of containers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    /// 24 hex digits.
+    pub id: String,
+    /// Its name, unique on this server (1–100 characters).
+    pub alias: String,
+    /// `#RRGGBB`.
+    pub color: String,
+    /// Most containers it may hold (`null`: unlimited).
+    pub max_containers: Option<u64>,
+    /// Realm labels.
+    pub realm_ids: Vec<String>,
+    /// Containers it holds.
+    pub container_count: u64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// `POST /api/v1/projects`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    /// Name, 1–100 characters, unique.
+    pub alias: String,
+    /// `#RGB` or `#RRGGBB` (`#` optional); random when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// Most containers (`null`: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_containers: Option<u64>,
+    /// Realm labels (24 hex each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm_ids: Option<Vec<String>>,
+}
+
+/// `PUT /api/v1/projects/{id}`: omitted fields are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProject {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// New color.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// New limit; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_containers: Option<Option<u64>>,
+    /// New realm labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm_ids: Option<Vec<String>>,
+}
+
+/// `GET /api/v1/projects`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectList {
+    /// This page.
+    pub projects: Vec<Project>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
+// ---- containers --------------------------------------------------------------------------
+
+/// A container (reference §1.3's container object; fields hoody does not have yet, such as
+/// ramdisk and kvm, are absent rather than faked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Container {
+    /// 24 hex digits.
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Its project's name.
+    pub project_alias: String,
+    /// The server it lives on.
+    pub server_id: String,
+    /// That server's DNS label.
+    pub server_name: String,
+    /// Unique within its project.
+    pub name: String,
+    /// `#RRGGBB`.
+    pub color: String,
+    /// The image its root file system came from.
+    pub container_image: String,
+    /// Kit services requested.
+    pub hoody_kit: bool,
+    /// Developer toolchain requested (fixed at creation).
+    pub dev_kit: bool,
+    /// AI features requested.
+    pub ai: bool,
+    /// Started when hoodyd starts after a reboot (and right after creation).
+    pub autostart: bool,
+    /// Its state.
+    pub status: ContainerStatus,
+    /// Environment of its services (applied at its next start).
+    pub environment_vars: BTreeMap<String, String>,
+    /// An SSH public key for the container.
+    pub ssh_public_key: Option<String>,
+    /// Free text.
+    pub comment: Option<String>,
+    /// Realm labels.
+    pub realm_ids: Vec<String>,
+    /// The container it was copied from.
+    pub source_container_id: Option<String>,
+    /// Its IPv4 address while running.
+    pub ip: Option<String>,
+    /// Why the last operation failed (status `failed`).
+    pub error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// `POST /api/v1/projects/{id}/containers` (reference §1.3's create body). Fields hoody does
+/// not implement yet are refused when they ask for the feature (`kvm: true`, `ramdisk: true`
+/// ...) and accepted when they decline it, so clients that send Hoody's defaults still work.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContainer {
+    /// The server to place it on: this server's id or name.
+    pub server_id: String,
+    /// 3–100 of `[A-Za-z0-9_-]`; absent or `"rand"`: a random name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `#RGB` / `#RRGGBB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// Image name (`debian`, `debian-13`, `debian:13`, `debian/13` all mean `debian-13`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_image: Option<String>,
+    /// AI features (recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai: Option<bool>,
+    /// Environment variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_vars: Option<BTreeMap<String, String>>,
+    /// SSH public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_public_key: Option<String>,
+    /// Free text, at most 16,000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Kit services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hoody_kit: Option<bool>,
+    /// Developer toolchain (defaults to `hoody_kit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_kit: Option<bool>,
+    /// Start now and on every host boot (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autostart: Option<bool>,
+    /// Realm labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm_ids: Option<Vec<String>>,
+    /// `/dev/kvm` passthrough: not supported yet (only `false` accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kvm: Option<bool>,
+    /// Alias of `kvm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_kvm: Option<bool>,
+    /// `/ramdisk`: not supported yet (only `false` accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramdisk: Option<bool>,
+    /// Cached images: every image is cached in hoody; accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
+    /// Internal to Hoody: `true` is refused (403).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prespawn: Option<bool>,
+    /// No prespawn pool exists yet, so always bypassed; accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bypass_prespawn: Option<bool>,
+}
+
+/// `PUT|PATCH /api/v1/containers/{id}`: omitted fields are kept; `null` clears the nullable
+/// ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContainer {
+    /// New name (unique within the project).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New color.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    /// AI features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai: Option<bool>,
+    /// Autostart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autostart: Option<bool>,
+    /// Replaces all environment variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_vars: Option<BTreeMap<String, String>>,
+    /// New SSH key; `null` clears.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ssh_public_key: Option<Option<String>>,
+    /// New comment; `null` clears.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub comment: Option<Option<String>>,
+    /// New realm labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm_ids: Option<Vec<String>>,
+}
+
+/// A container list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerList {
+    /// This page.
+    pub containers: Vec<Container>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
+/// Result of a lifecycle operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationResult {
+    /// What was done.
+    pub operation: Operation,
+    /// The container.
+    pub container_id: String,
+    /// Its project.
+    pub project_id: String,
+    /// What happened.
+    pub message: String,
+    /// The state afterwards.
+    pub status: ContainerStatus,
+}
+
+/// One recorded state transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusLog {
+    /// 24 hex digits.
+    pub id: String,
+    /// The container.
+    pub container_id: String,
+    /// The state before (`null` for the first).
+    pub from_status: Option<ContainerStatus>,
+    /// The state after.
+    pub to_status: ContainerStatus,
+    /// RFC 3339 with milliseconds.
+    pub transition_time: String,
+    /// How long the operation took.
+    pub duration_ms: Option<u64>,
+    /// `api`, `hoodyd` (recovery, autostart) or `machine` (it stopped by itself).
+    pub triggered_by: String,
+    /// Details (the operation, an error).
+    pub metadata: serde_json::Value,
+}
+
+/// `GET /api/v1/containers/{id}/status-logs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusLogList {
+    /// This page.
+    pub status_logs: Vec<StatusLog>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
+/// Live counters (`GET /api/v1/containers/{id}/stats`; names as in the reference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerStats {
+    /// The container.
+    pub id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Its project's name.
+    pub project_name: String,
+    /// The server.
+    pub server_name: String,
+    /// Its state.
+    pub status: ContainerStatus,
+    /// Processes and threads in it.
+    pub processes: u64,
+    /// CPU.
+    pub cpu: CpuStats,
+    /// Memory.
+    pub memory: MemoryStats,
+    /// Disk.
+    pub disk: DiskStats,
+    /// Interfaces inside it.
+    pub network: Vec<NetworkStats>,
+    /// How long gathering these took, ms.
+    pub processing_time: f64,
+}
+
+/// CPU counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuStats {
+    /// CPU time used, nanoseconds.
+    pub usage: u64,
+}
+
+/// Memory counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryStats {
+    /// Bytes in use.
+    pub usage: u64,
+    /// Highest use seen, bytes.
+    pub usage_peak: u64,
+    /// The limit, bytes (`null`: none).
+    pub total: Option<u64>,
+}
+
+/// Disk counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskStats {
+    /// The root file system.
+    pub root: DiskUsage,
+}
+
+/// One file system's use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskUsage {
+    /// Bytes used.
+    pub usage: u64,
+}
+
+/// One interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkStats {
+    /// Its name inside the container.
+    pub interface: String,
+    /// Counters.
+    pub counters: NetworkCounters,
+}
+
+/// Interface counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkCounters {
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Packets received.
+    pub packets_received: u64,
+    /// Packets sent.
+    pub packets_sent: u64,
+}
+
+/// `GET /api/v1/containers/{id}/env`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvVars {
+    /// The variables.
+    pub environment_vars: BTreeMap<String, String>,
+}
+
+/// `PUT /api/v1/containers/{id}/env/{key}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvValue {
+    /// The value.
+    pub value: String,
+}
+
+/// `POST /api/v1/containers/{id}/copy`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyContainer {
+    /// The project the copy goes to.
+    pub target_project_id: String,
+    /// The server (default: the source's; must be this server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_server_id: Option<String>,
+    /// The copy's name (default: `<source>-copy`, made unique).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The copy's SSH key (not inherited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_public_key: Option<String>,
+    /// Copy this snapshot's content instead of the current file system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_snapshot: Option<String>,
+    /// No firewall rules exist yet; accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_firewall_rules: Option<bool>,
+    /// No network rules exist yet; accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_network_rules: Option<bool>,
+}
+
+// ---- snapshots ---------------------------------------------------------------------------
+
+/// A snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// `snap-YYYYMMDD-HHMMSS` unless named.
+    pub name: String,
+    /// A second name.
+    pub alias: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// When it expires (RFC 3339).
+    pub expires_at: Option<String>,
+    /// Always false: snapshots hold the file system, not processes.
+    pub stateful: bool,
+    /// Bytes it holds exclusively (`null` when not known).
+    pub size: Option<u64>,
+}
+
+/// `GET /api/v1/containers/{id}/snapshots`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotList {
+    /// The container.
+    pub container_id: String,
+    /// Its project.
+    pub project_id: String,
+    /// Newest first.
+    pub snapshots: Vec<Snapshot>,
+    /// How many.
+    pub snapshot_count: u64,
+    /// No cap (`null`).
+    pub max_snapshots: Option<u64>,
+}
+
+/// `POST /api/v1/containers/{id}/snapshots` (a JSON body is required, `{}` is fine).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSnapshot {
+    /// A second name, at most 100 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// Days until it is deleted, 1–3650.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<u64>,
+}
+
+/// `PUT|PATCH /api/v1/containers/{id}/snapshots/{name}/alias`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotAlias {
+    /// The alias; `null` removes it.
+    pub alias: Option<String>,
+}
+
+// ---- tokens ------------------------------------------------------------------------------
+
+/// An API token as listed (the secret is never shown again after creation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    /// 24 hex digits.
+    pub id: String,
+    /// Its name.
+    pub alias: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339 (`null`: never).
+    pub expires_at: Option<String>,
+    /// Last accepted use (RFC 3339).
+    pub last_used_at: Option<String>,
+}
+
+/// `POST /api/v1/auth/tokens`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// 1–254 of `[A-Za-z0-9 _-]`.
+    pub alias: String,
+    /// Days until it expires (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u64>,
+}
+
+/// A new token, with its secret (shown this once; stored only as a hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// The secret: `hdy_` and 48 hex digits.
+    pub token: String,
+    /// The token's record.
+    #[serde(flatten)]
+    pub info: Token,
+}
+
+/// `GET /api/v1/auth/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenList {
+    /// The tokens.
+    pub tokens: Vec<Token>,
+}
+
+// ---- events ------------------------------------------------------------------------------
+
+/// A state change, as streamed by `GET /api/v1/events/stream` (server-sent events; the SSE
+/// `event` is [`Event::kind`], `id` is [`Event::seq`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Increasing number within one hoodyd run.
+    pub seq: u64,
+    /// `container.created`, `container.status`, `container.updated`, `container.deleted`,
+    /// `project.created`, `project.updated`, `project.deleted`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The project.
+    pub project_id: Option<String>,
+    /// The container.
+    pub container_id: Option<String>,
+    /// The container's state after the change.
+    pub status: Option<ContainerStatus>,
+    /// The container's address.
+    pub ip: Option<String>,
+    /// RFC 3339 with milliseconds.
+    pub time: String,
+}
+
+/// Deserializes a field that distinguishes absent (`None`) from `null` (`Some(None)`).
+fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
