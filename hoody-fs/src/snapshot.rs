@@ -128,25 +128,70 @@ impl Pool {
             expires_at_secs: expires,
             size_bytes: None,
         };
-        let dst = dir.join(&name);
+        self.place_snapshot(&live, &dir.join(&name), &info)?;
+        Ok(info)
+    }
+
+    /// Makes `dst` a read-only snapshot of `src` described by `info`, visible only once
+    /// complete (metadata last).
+    fn place_snapshot(&self, src: &Path, dst: &Path, info: &SnapshotInfo) -> Result<()> {
         match self.backend() {
             // Atomic: the read-only snapshot appears complete or not at all (and a read-only
             // subvolume could not be moved in from staging).
-            Backend::Btrfs => self.backend().snapshot(&live, &dst, true)?,
+            Backend::Btrfs => self.backend().snapshot(src, dst, true)?,
             Backend::Directory => {
                 let stage = self.staging_path("snapshot");
-                self.backend().snapshot(&live, &stage, true)?;
-                if let Err(e) = std::fs::rename(&stage, &dst) {
+                self.backend().snapshot(src, &stage, true)?;
+                if let Err(e) = std::fs::rename(&stage, dst) {
                     self.backend().delete(&stage)?;
-                    return Err(FsError::io("move snapshot into place", &dst, e));
+                    return Err(FsError::io("move snapshot into place", dst, e));
                 }
             }
         }
-        if let Err(e) = write_json(&crate::pool::meta_path(&dst), &info) {
-            self.backend().delete(&dst)?;
+        if let Err(e) = write_json(&crate::pool::meta_path(dst), info) {
+            self.backend().delete(dst)?;
             return Err(e);
         }
+        Ok(())
+    }
+
+    /// Creates container `new_container` as a writable copy of `container`'s current file
+    /// system (a copy-on-write snapshot on btrfs: instant whatever the size; a running
+    /// container's copy is crash-consistent).
+    pub fn copy_container(&self, container: &str, new_container: &str) -> Result<ContainerInfo> {
+        validate("container", new_container)?;
+        let src = self.container_path(container)?;
+        let image = self.container(container).ok().and_then(|c| c.image);
+        let info = ContainerInfo {
+            name: new_container.to_string(),
+            image,
+            branched_from: Some(container.to_string()),
+            created_at: time::rfc3339(time::now_secs()),
+        };
+        self.place_container(&src, &info)?;
         Ok(info)
+    }
+
+    /// Copies every snapshot of `from` to `to` (names, aliases and expiry kept). Snapshots
+    /// `to` already has are skipped, so an interrupted copy can simply be run again.
+    pub fn copy_snapshots(&self, from: &str, to: &str) -> Result<usize> {
+        self.container_path(to)?;
+        let dir = self.snapshots_dir(to);
+        std::fs::create_dir_all(&dir).map_err(|e| FsError::io("create", &dir, e))?;
+        let mut n = 0;
+        for s in self.snapshots(from)? {
+            let dst = dir.join(&s.name);
+            if dst.exists() && crate::pool::meta_path(&dst).exists() {
+                continue;
+            }
+            if dst.exists() {
+                self.backend().delete(&dst)?;
+            }
+            let (_, src) = self.find_snapshot(from, &s.name)?;
+            self.place_snapshot(&src, &dst, &s)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// The container's snapshots, oldest first, with sizes.

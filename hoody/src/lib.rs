@@ -21,4 +21,6 @@ pub use hoody_net as net;
 
 pub mod api;
 pub mod client;
+pub mod host;
 pub mod machine;
+pub mod store;

@@ -162,6 +162,7 @@ pub fn machine(opt: &PoolOpt, cmd: &MachineCmd) -> anyhow::Result<ExitCode> {
                     privileged: *privileged,
                     ksm: *ksm,
                     no_network: *no_network,
+                    ..Default::default()
                 },
             )?;
             print(opt, &cfg, || {

@@ -1,5 +1,6 @@
 //! A machine's persistent configuration, its paths, and the container spec it boots with.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hoody_core::spec::IdMap;
@@ -42,6 +43,14 @@ pub struct MachineConfig {
     pub network: bool,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
+    /// Its hostname (default: its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Environment variables every service inside gets (systemd's `DefaultEnvironment`,
+    /// from a file on the machine's `/run`, so the user's `/etc` stays theirs). Applied at
+    /// boot.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 /// The capabilities a machine's root keeps: systemd-nspawn's default set plus
@@ -141,7 +150,9 @@ pub fn boot_spec(
         &uuid[20..32]
     );
     let hostname: String = cfg
-        .name
+        .hostname
+        .as_deref()
+        .unwrap_or(&cfg.name)
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
@@ -168,6 +179,9 @@ pub fn boot_spec(
         .bind(paths.notify_socket(), "/run/host/notify", false)
         .file("/run/host/container-manager", "hoody\n")
         .readwrite_path("/proc/sys/net");
+    if !cfg.env.is_empty() {
+        b = b.file(ENV_DROP_IN, default_environment(&cfg.env));
+    }
     if let Some(n) = net {
         b = b
             .join_network(&n.netns)
@@ -190,4 +204,49 @@ pub fn boot_spec(
         b = b.pids_limit(p);
     }
     Ok(b.ksm(cfg.ksm).build()?)
+}
+
+/// Where a machine's environment variables are given to its systemd.
+pub const ENV_DROP_IN: &str = "/run/systemd/system.conf.d/50-hoody-env.conf";
+
+/// A `system.conf` drop-in setting `DefaultEnvironment=` to `env` (each assignment quoted,
+/// `"` and `\` escaped, as systemd's config parser unquotes them).
+pub fn default_environment(env: &BTreeMap<String, String>) -> String {
+    let mut line = String::from("[Manager]\nDefaultEnvironment=");
+    for (i, (k, v)) in env.iter().enumerate() {
+        if i > 0 {
+            line.push(' ');
+        }
+        line.push('"');
+        for c in format!("{k}={v}").chars() {
+            match c {
+                '"' | '\\' => {
+                    line.push('\\');
+                    line.push(c);
+                }
+                '\n' => line.push_str("\\n"),
+                c => line.push(c),
+            }
+        }
+        line.push('"');
+    }
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_environment_quotes_values() {
+        let env = BTreeMap::from([
+            ("A".to_string(), "plain".to_string()),
+            ("B".to_string(), "with space \"q\" \\".to_string()),
+        ]);
+        assert_eq!(
+            default_environment(&env),
+            "[Manager]\nDefaultEnvironment=\"A=plain\" \"B=with space \\\"q\\\" \\\\\"\n"
+        );
+    }
 }

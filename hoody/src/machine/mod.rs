@@ -113,6 +113,26 @@ pub struct CreateOptions {
     /// No network: only a loopback interface (by default a machine gets its own routed
     /// network from hoody-net).
     pub no_network: bool,
+    /// Hostname (default: the machine's name).
+    pub hostname: Option<String>,
+    /// Environment variables for every service inside (see [`MachineConfig::env`]).
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// Where a new machine's root file system comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A writable snapshot of an image.
+    Image(&'a str),
+    /// A copy of another machine's current file system, and of all its snapshots.
+    Machine(&'a str),
+    /// A copy of one snapshot of another machine, and of all its snapshots.
+    Snapshot {
+        /// The machine.
+        machine: &'a str,
+        /// Its snapshot (name or alias).
+        snapshot: &'a str,
+    },
 }
 
 /// A machine's state as seen by its manager.
@@ -222,12 +242,31 @@ impl Machines {
     /// Creates a machine: its root file system (a writable snapshot of `image`), its id range,
     /// a stable machine-id and hostname. Nothing is half-made on error.
     pub fn create(&self, name: &str, image: &str, opts: &CreateOptions) -> Result<MachineConfig> {
+        self.create_from(name, Source::Image(image), opts)
+    }
+
+    /// Creates a machine from any [`Source`]. A copy gets its own machine-id, hostname, id
+    /// range and (when started) network; its files need no re-owning, since ids on disk are
+    /// never shifted (each machine sees them through an idmapped mount into its own range).
+    /// Nothing is half-made on error.
+    pub fn create_from(
+        &self,
+        name: &str,
+        source: Source<'_>,
+        opts: &CreateOptions,
+    ) -> Result<MachineConfig> {
         hoody_fs::name::validate("machine", name)?;
         let paths = self.paths(name);
         if paths.state.exists() {
             return Err(MachineError::Exists(name.to_string()));
         }
-        self.pool.image_path(image)?;
+        let image = match source {
+            Source::Image(image) => {
+                self.pool.image_path(image)?;
+                image.to_string()
+            }
+            Source::Machine(m) | Source::Snapshot { machine: m, .. } => self.load(m)?.image,
+        };
         if let Some(c) = opts.cpus {
             hoody_core::CpuQuota::from_cpus(c)?;
         }
@@ -263,7 +302,7 @@ impl Machines {
             name: name.to_string(),
             id: random_hex(12),
             machine_id: random_hex(16),
-            image: image.to_string(),
+            image,
             id_range_start,
             memory: opts.memory,
             cpus: opts.cpus,
@@ -271,29 +310,118 @@ impl Machines {
             ksm: opts.ksm,
             network: !opts.no_network,
             created_at: now_rfc3339(),
+            hostname: opts.hostname.clone(),
+            env: opts.env.clone(),
         };
-        self.pool.create_container(name, image)?;
         let made = (|| -> Result<()> {
+            match source {
+                Source::Image(image) => {
+                    self.pool.create_container(name, image)?;
+                }
+                Source::Machine(m) => {
+                    self.pool.copy_container(m, name)?;
+                }
+                Source::Snapshot { machine, snapshot } => {
+                    self.pool.branch(machine, snapshot, name)?;
+                }
+            }
+            if let Source::Machine(m) | Source::Snapshot { machine: m, .. } = source {
+                self.pool.copy_snapshots(m, name)?;
+            }
+            // No re-owning: root file systems hold unshifted ids on disk and every machine
+            // sees them through an idmapped mount into its own range.
             let root = self.pool.container_path(name)?;
+            let hostname = opts.hostname.as_deref().unwrap_or(name);
             for (file, content) in [
                 ("etc/machine-id", format!("{}\n", cfg.machine_id)),
-                ("etc/hostname", format!("{name}\n")),
+                ("etc/hostname", format!("{hostname}\n")),
             ] {
                 let p = root.join(file);
                 std::fs::write(&p, content).map_err(|e| state_err("write", &p, e))?;
             }
             std::fs::create_dir_all(&paths.state)
                 .map_err(|e| state_err("create", &paths.state, e))?;
-            let data = serde_json::to_vec_pretty(&cfg)
-                .map_err(|e| state_err("serialize", &paths.config(), std::io::Error::other(e)))?;
-            std::fs::write(paths.config(), data).map_err(|e| state_err("write", &paths.config(), e))
+            self.save(&cfg)
         })();
         if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&paths.state);
-            let _ = self.pool.remove_container(name);
+            if self.pool.container_path(name).is_ok() {
+                let _ = self.pool.remove_container(name);
+            }
             return Err(e);
         }
         Ok(cfg)
+    }
+
+    fn save(&self, cfg: &MachineConfig) -> Result<()> {
+        let p = self.paths(&cfg.name).config();
+        let data = serde_json::to_vec_pretty(cfg)
+            .map_err(|e| state_err("serialize", &p, std::io::Error::other(e)))?;
+        // Written whole then renamed: a reader never sees half a config.
+        let tmp = p.with_extension("json.tmp");
+        std::fs::write(&tmp, data).map_err(|e| state_err("write", &tmp, e))?;
+        std::fs::rename(&tmp, &p).map_err(|e| state_err("rename", &p, e))
+    }
+
+    /// Replaces a machine's environment variables (applied at its next boot).
+    pub fn set_env(
+        &self,
+        name: &str,
+        env: std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut cfg = self.load(name)?;
+        cfg.env = env;
+        self.save(&cfg)
+    }
+
+    /// Whether a machine's monitor answers (cheap: one connect).
+    pub fn is_running(&self, name: &str) -> bool {
+        self.running(name)
+    }
+
+    /// Removes whatever exists of machine `name`, in any state, even half-made: kills it if
+    /// its monitor answers (the monitor then removes its network and cgroups), deletes its root
+    /// file system and snapshots, its state and runtime directories. Idempotent: used to
+    /// finish interrupted deletes and to roll back interrupted creates.
+    pub fn purge(&self, name: &str) -> Result<()> {
+        hoody_fs::name::validate("machine", name)?;
+        if self.running(name) {
+            match self.request(name, "KILL", Duration::from_secs(30)) {
+                Ok(_) | Err(MachineError::NotRunning(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.pool.container_path(name).is_ok() {
+            self.pool.remove_container(name)?;
+        }
+        let p = self.paths(name);
+        for dir in [&p.state, &p.run] {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(state_err("remove", dir, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Live counters of a running machine: its cgroup's CPU, memory and process counts, and
+    /// its interfaces' counters as its PID 1 sees them.
+    pub fn stats(&self, name: &str) -> Result<MachineStats> {
+        let st = self.status(name)?;
+        let pid = st
+            .pid
+            .ok_or_else(|| MachineError::NotRunning(name.to_string()))?;
+        let cg = hoody_core::cgroup::open(&CgroupConfig::default(), name)
+            .map_err(hoody_core::Error::from)?;
+        let stats = cg.stats().map_err(hoody_core::Error::from)?;
+        let net = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+            .map(|s| parse_net_dev(&s))
+            .unwrap_or_default();
+        Ok(MachineStats {
+            cgroup: stats,
+            interfaces: net,
+        })
     }
 
     fn request(&self, name: &str, line: &str, timeout: Duration) -> Result<serde_json::Value> {
@@ -532,6 +660,30 @@ impl Machines {
         let _ = std::fs::remove_dir_all(&p.run);
         Ok(())
     }
+}
+
+/// Counters of a running machine.
+#[derive(Debug, Clone)]
+pub struct MachineStats {
+    /// CPU, memory, processes.
+    pub cgroup: hoody_core::Stats,
+    /// Interfaces inside it: (name, bytes received, bytes sent, packets received, packets sent).
+    pub interfaces: Vec<(String, u64, u64, u64, u64)>,
+}
+
+/// Parses `/proc/<pid>/net/dev`.
+fn parse_net_dev(s: &str) -> Vec<(String, u64, u64, u64, u64)> {
+    s.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (f.len() >= 10).then(|| (name.trim().to_string(), f[0], f[8], f[1], f[9]))
+        })
+        .collect()
 }
 
 /// Host limits that a few machines exhaust at their defaults. Every machine's systemd,

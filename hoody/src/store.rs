@@ -1,0 +1,497 @@
+//! hoodyd's state: one SQLite database (WAL) beside the pool it describes
+//! (`<pool>/hoodyd/state.db`), so the record moves and is backed up with the data.
+//!
+//! Tables: `meta` (server identity, last boot id), `projects`, `containers` (indexed columns
+//! plus the whole [`Container`] as JSON), `status_logs`, `tokens` (SHA-256 of the secret only)
+//! and `operations`: the journal. A multi-step operation (create, copy, restore, delete) is
+//! written there in the same transaction as its first state change, and removed in the same
+//! transaction as its last, so after a crash the journal names exactly the operations to
+//! complete or roll back ([`crate::host`] does that at start).
+//!
+//! The store is a plain struct over one connection; [`crate::host::Host`] serialises access
+//! with a mutex (SQLite writes are serial anyway, and each call here is microseconds).
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiError, Container, ContainerStatus, Project, StatusLog, Token};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// A journalled operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Journal {
+    /// Creating `container` (its row exists with status `creating`).
+    Create {
+        /// The container.
+        container: String,
+    },
+    /// Copying `source` into `container` (its row exists with status `copying`).
+    Copy {
+        /// The source.
+        source: String,
+        /// The new container.
+        container: String,
+        /// A snapshot of the source to copy instead of its live file system.
+        snapshot: Option<String>,
+    },
+    /// Restoring `container` from `snapshot`.
+    Restore {
+        /// The container.
+        container: String,
+        /// The snapshot.
+        snapshot: String,
+        /// Whether it ran before (it is started again afterwards).
+        was_running: bool,
+        /// Its state before.
+        previous: ContainerStatus,
+    },
+    /// Deleting `container` (status `deleting`).
+    Delete {
+        /// The container.
+        container: String,
+    },
+}
+
+/// The database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY, alias TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id), name TEXT NOT NULL,
+    status TEXT NOT NULL, doc TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    UNIQUE (project_id, name));
+CREATE INDEX IF NOT EXISTS containers_project ON containers(project_id);
+CREATE TABLE IF NOT EXISTS status_logs (
+    id TEXT PRIMARY KEY, container_id TEXT NOT NULL, transition_time TEXT NOT NULL,
+    from_status TEXT, to_status TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS status_logs_container ON status_logs(container_id, transition_time);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS operations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, container_id TEXT NOT NULL, doc TEXT NOT NULL,
+    started_at TEXT NOT NULL);
+";
+
+fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| ApiError::internal(format!("serialize state: {e}")))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Sort order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+impl Order {
+    fn sql(self) -> &'static str {
+        match self {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ApiError::internal(format!("create state directory {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| {
+            ApiError::internal(format!("open state database {}: {e}", path.display()))
+        })?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn })
+    }
+
+    /// A transaction: everything `f` writes lands together or not at all.
+    pub fn tx<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction()?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Reads (outside any transaction).
+    pub fn read(&self) -> Tx<'_> {
+        Tx { tx: &self.conn }
+    }
+}
+
+/// Reads and writes, inside [`Store::tx`] or from [`Store::read`].
+#[derive(Debug)]
+pub struct Tx<'a> {
+    tx: &'a Connection,
+}
+
+impl Tx<'_> {
+    /// A `meta` value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a `meta` value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    // ---- projects ----
+
+    /// Inserts or replaces a project.
+    pub fn put_project(&self, p: &Project) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO projects(id, alias, doc, created_at, updated_at) VALUES (?1,?2,?3,?4,?5)
+             ON CONFLICT(id) DO UPDATE SET alias=excluded.alias, doc=excluded.doc,
+             updated_at=excluded.updated_at",
+            params![p.id, p.alias, to_json(p)?, p.created_at, p.updated_at],
+        )?;
+        Ok(())
+    }
+
+    /// A project (with its current container count).
+    pub fn project(&self, id: &str) -> Result<Option<Project>> {
+        let p: Option<String> = self
+            .tx
+            .query_row("SELECT doc FROM projects WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        match p {
+            None => Ok(None),
+            Some(doc) => {
+                let mut p: Project = from_json(&doc)?;
+                p.container_count = self.count_containers(Some(id))?;
+                Ok(Some(p))
+            }
+        }
+    }
+
+    /// The project named `alias`.
+    pub fn project_by_alias(&self, alias: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row("SELECT id FROM projects WHERE alias = ?1", [alias], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// A page of projects; `sort` is a column name already validated by the caller.
+    pub fn projects(
+        &self,
+        sort: &str,
+        order: Order,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<Project>, u64)> {
+        let total: u64 = self
+            .tx
+            .query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0))?;
+        let sql = format!(
+            "SELECT p.doc, (SELECT COUNT(*) FROM containers c WHERE c.project_id = p.id)
+             FROM projects p ORDER BY p.{sort} {}, p.id LIMIT ?1 OFFSET ?2",
+            order.sql()
+        );
+        let mut st = self.tx.prepare_cached(&sql)?;
+        let rows = st.query_map(params![limit, offset], |r| {
+            let mut p: Project = from_json(&r.get::<_, String>(0)?)?;
+            p.container_count = r.get(1)?;
+            Ok(p)
+        })?;
+        Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+    }
+
+    /// Deletes a project.
+    pub fn delete_project(&self, id: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM projects WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    // ---- containers ----
+
+    /// Inserts or replaces a container.
+    pub fn put_container(&self, c: &Container) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO containers(id, project_id, name, status, doc, created_at, updated_at)
+             VALUES (?1,?2,?3,?4,?5,?6,?7)
+             ON CONFLICT(id) DO UPDATE SET project_id=excluded.project_id, name=excluded.name,
+             status=excluded.status, doc=excluded.doc, updated_at=excluded.updated_at",
+            params![
+                c.id,
+                c.project_id,
+                c.name,
+                c.status.as_str(),
+                to_json(c)?,
+                c.created_at,
+                c.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A container.
+    pub fn container(&self, id: &str) -> Result<Option<Container>> {
+        let doc: Option<String> = self
+            .tx
+            .query_row("SELECT doc FROM containers WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// The container named `name` in `project`.
+    pub fn container_by_name(&self, project: &str, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT id FROM containers WHERE project_id = ?1 AND name = ?2",
+                [project, name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// How many containers (in `project`, or all).
+    pub fn count_containers(&self, project: Option<&str>) -> Result<u64> {
+        Ok(match project {
+            Some(p) => self.tx.query_row(
+                "SELECT COUNT(*) FROM containers WHERE project_id = ?1",
+                [p],
+                |r| r.get(0),
+            )?,
+            None => self
+                .tx
+                .query_row("SELECT COUNT(*) FROM containers", [], |r| r.get(0))?,
+        })
+    }
+
+    /// A page of containers; `sort` is a column name already validated by the caller.
+    pub fn containers(
+        &self,
+        project: Option<&str>,
+        include_deleting: bool,
+        sort: &str,
+        order: Order,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<Container>, u64)> {
+        let filter = format!(
+            "WHERE (?1 IS NULL OR project_id = ?1) {}",
+            if include_deleting {
+                ""
+            } else {
+                "AND status <> 'deleting'"
+            }
+        );
+        let total: u64 = self.tx.query_row(
+            &format!("SELECT COUNT(*) FROM containers {filter}"),
+            params![project],
+            |r| r.get(0),
+        )?;
+        let sql = format!(
+            "SELECT doc FROM containers {filter} ORDER BY {sort} {}, id LIMIT ?2 OFFSET ?3",
+            order.sql()
+        );
+        let mut st = self.tx.prepare_cached(&sql)?;
+        let rows = st.query_map(params![project, limit, offset], |r| {
+            from_json::<Container>(&r.get::<_, String>(0)?)
+        })?;
+        Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+    }
+
+    /// Every container.
+    pub fn all_containers(&self) -> Result<Vec<Container>> {
+        let mut st = self.tx.prepare_cached("SELECT doc FROM containers")?;
+        let rows = st.query_map([], |r| from_json::<Container>(&r.get::<_, String>(0)?))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes a container and its status logs.
+    pub fn delete_container(&self, id: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM status_logs WHERE container_id = ?1", [id])?;
+        self.tx
+            .execute("DELETE FROM containers WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    // ---- status logs ----
+
+    /// Records a transition.
+    pub fn add_status_log(&self, l: &StatusLog) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO status_logs(id, container_id, transition_time, from_status, to_status,
+             created_at, doc) VALUES (?1,?2,?3,?4,?5,?3,?6)",
+            params![
+                l.id,
+                l.container_id,
+                l.transition_time,
+                l.from_status.map(|s| s.as_str()),
+                l.to_status.as_str(),
+                to_json(l)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A page of a container's transitions.
+    pub fn status_logs(
+        &self,
+        container: &str,
+        sort: &str,
+        order: Order,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<StatusLog>, u64)> {
+        let total: u64 = self.tx.query_row(
+            "SELECT COUNT(*) FROM status_logs WHERE container_id = ?1",
+            [container],
+            |r| r.get(0),
+        )?;
+        let sql = format!(
+            "SELECT doc FROM status_logs WHERE container_id = ?1
+             ORDER BY {sort} {o}, rowid {o} LIMIT ?2 OFFSET ?3",
+            o = order.sql()
+        );
+        let mut st = self.tx.prepare_cached(&sql)?;
+        let rows = st.query_map(params![container, limit, offset], |r| {
+            from_json::<StatusLog>(&r.get::<_, String>(0)?)
+        })?;
+        Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+    }
+
+    // ---- tokens ----
+
+    /// Stores a token under the hash of its secret.
+    pub fn put_token(&self, t: &Token, hash: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO tokens(id, hash, doc) VALUES (?1,?2,?3)
+             ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
+            params![t.id, hash, to_json(t)?],
+        )?;
+        Ok(())
+    }
+
+    /// The token whose secret hashes to `hash`.
+    pub fn token_by_hash(&self, hash: &str) -> Result<Option<Token>> {
+        let doc: Option<String> = self
+            .tx
+            .query_row("SELECT doc FROM tokens WHERE hash = ?1", [hash], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// Every token.
+    pub fn tokens(&self) -> Result<Vec<Token>> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT doc FROM tokens ORDER BY id")?;
+        let rows = st.query_map([], |r| from_json::<Token>(&r.get::<_, String>(0)?))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes a token; whether it existed.
+    pub fn delete_token(&self, id: &str) -> Result<bool> {
+        Ok(self.tx.execute("DELETE FROM tokens WHERE id = ?1", [id])? > 0)
+    }
+
+    // ---- journal ----
+
+    /// Journals an operation; its number.
+    pub fn begin_op(&self, op: &Journal, now: &str) -> Result<i64> {
+        let container = match op {
+            Journal::Create { container }
+            | Journal::Copy { container, .. }
+            | Journal::Restore { container, .. }
+            | Journal::Delete { container } => container,
+        };
+        self.tx.execute(
+            "INSERT INTO operations(container_id, doc, started_at) VALUES (?1,?2,?3)",
+            params![container, to_json(op)?, now],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Removes a finished operation.
+    pub fn end_op(&self, id: i64) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM operations WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Unfinished operations, oldest first.
+    pub fn pending_ops(&self) -> Result<Vec<(i64, Journal)>> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT id, doc FROM operations ORDER BY id")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, from_json(&r.get::<_, String>(1)?)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn journal_round_trip_and_transactions_roll_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let op = Journal::Restore {
+            container: "c".into(),
+            snapshot: "snap".into(),
+            was_running: true,
+            previous: ContainerStatus::Running,
+        };
+        let id = s.tx(|t| t.begin_op(&op, "now")).unwrap();
+        assert_eq!(s.read().pending_ops().unwrap(), vec![(id, op)]);
+        // A failing transaction leaves nothing.
+        let r: Result<()> = s.tx(|t| {
+            t.set_meta("k", "v")?;
+            Err(ApiError::internal("boom"))
+        });
+        assert!(r.is_err());
+        assert_eq!(s.read().meta("k").unwrap(), None);
+        s.tx(|t| t.end_op(id)).unwrap();
+        assert!(s.read().pending_ops().unwrap().is_empty());
+    }
+}
