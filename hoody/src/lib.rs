@@ -23,4 +23,5 @@ pub mod api;
 pub mod client;
 pub mod host;
 pub mod machine;
+pub mod server;
 pub mod store;

@@ -1,9 +1,134 @@
-//! `hoodyd`: the hoody daemon (REST API over the SDK's Host).
-//!
-//! Not built yet (issue #6). Until then the binary says so and exits non-zero, rather
-//! than pretending to serve anything.
+//! `hoodyd`: the hoody daemon. Opens the server ([`hoody::host::Host`]) and serves its REST API
+//! ([`hoody::server`]) on a root-only unix socket, and on TCP with bearer tokens when asked.
+//! Containers outlive it: stopping or killing hoodyd leaves them running, and the next hoodyd
+//! adopts them.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("hoodyd: not implemented yet (planned in issue #6); use `hoody run` for now");
-    std::process::ExitCode::from(2)
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use hoody::host::{Host, HostConfig};
+
+#[derive(Parser, Debug)]
+#[command(name = "hoodyd", version, about = "The hoody daemon: the control API over HTTP")]
+struct Args {
+    /// The storage pool (made with `hoody pool init`).
+    #[arg(long, env = "HOODY_POOL", default_value = "/var/lib/hoody")]
+    pool: PathBuf,
+    /// Unix socket to serve on (mode 0600).
+    #[arg(long, env = "HOODY_SOCKET", default_value = "/run/hoody/hoodyd.sock")]
+    socket: PathBuf,
+    /// Also serve on this TCP address (e.g. 127.0.0.1:7007); every request then needs a
+    /// bearer token from `hoody tokens create`.
+    #[arg(long, env = "HOODYD_LISTEN")]
+    listen: Option<String>,
+    /// This server's DNS label (kept from the last run by default, else the host name).
+    #[arg(long, env = "HOODY_SERVER_NAME")]
+    server_name: Option<String>,
+    /// The state database (default <pool>/hoodyd/state.db).
+    #[arg(long, env = "HOODYD_STATE_DB")]
+    state_db: Option<PathBuf>,
+    /// Runtime directory of the machines' monitors.
+    #[arg(long, env = "HOODY_RUN_DIR", default_value = hoody::machine::DEFAULT_RUN_DIR)]
+    run_dir: PathBuf,
+    /// The monitor program (default: hoody-monitor beside hoodyd).
+    #[arg(long, env = "HOODY_MONITOR")]
+    monitor: Option<PathBuf>,
+    /// Where `hoody pool init` records loop-mounted pools (remounted at start).
+    #[arg(long, env = "HOODY_POOL_REGISTRY", default_value = hoody::fs::loopdev::DEFAULT_REGISTRY)]
+    pool_registry: PathBuf,
+    /// How long a boot may take, seconds.
+    #[arg(long, default_value_t = 120)]
+    boot_timeout: u64,
+    /// Test hook: SIGKILL myself on reaching these points (see HostConfig::crash_points).
+    #[arg(long, env = "HOODYD_CRASH_AT", value_delimiter = ',', hide = true)]
+    crash_at: Vec<String>,
+}
+
+fn monitor_beside_me() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("hoody-monitor")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("/usr/local/bin/hoody-monitor"))
+}
+
+/// Tells systemd (Type=notify) that we serve.
+fn sd_notify_ready() {
+    if let Some(path) = std::env::var_os("NOTIFY_SOCKET")
+        && let Ok(s) = std::os::unix::net::UnixDatagram::unbound()
+    {
+        let _ = s.send_to(b"READY=1", PathBuf::from(path));
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    hoody::fs::mount_recorded_pools(&args.pool_registry).with_context(|| {
+        format!("mounting the pools recorded in {}", args.pool_registry.display())
+    })?;
+    let mut cfg = HostConfig::new(
+        &args.pool,
+        args.monitor.clone().unwrap_or_else(monitor_beside_me),
+    );
+    cfg.state_db = args.state_db.clone();
+    cfg.run_dir = args.run_dir.clone();
+    cfg.server_name = args.server_name.clone();
+    cfg.boot_timeout = Duration::from_secs(args.boot_timeout);
+    cfg.crash_points = args.crash_at.clone();
+    let host = Host::open(cfg).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
+        let mut servers = Vec::new();
+        let mut rx = tx.subscribe();
+        let socket = args.socket.clone();
+        let h = host.clone();
+        let listener = hoody::server::bind_unix(&socket)
+            .with_context(|| format!("binding {}", socket.display()))?;
+        servers.push(tokio::spawn(async move {
+            hoody::server::serve_unix(h, listener, async move {
+                let _ = rx.recv().await;
+            })
+            .await
+            .with_context(|| format!("serving on {}", socket.display()))
+        }));
+        if let Some(addr) = &args.listen {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}"))?;
+            eprintln!("hoodyd: serving on http://{} (bearer tokens required)", l.local_addr()?);
+            let mut rx = tx.subscribe();
+            let h = host.clone();
+            servers.push(tokio::spawn(async move {
+                hoody::server::serve_tcp(h, l, async move {
+                    let _ = rx.recv().await;
+                })
+                .await
+                .context("serving on TCP")
+            }));
+        }
+        eprintln!(
+            "hoodyd: server {} ({}) serving on {}",
+            host.server_name(),
+            host.server_id(),
+            args.socket.display()
+        );
+        sd_notify_ready();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("hoodyd: shutting down (containers keep running)");
+        let _ = tx.send(());
+        for s in servers {
+            s.await??;
+        }
+        anyhow::Ok(())
+    })
 }

@@ -1,0 +1,615 @@
+//! hoodyd's HTTP layer: the REST API of reference §1 over a [`Host`], on axum.
+//!
+//! Everything here is translation: parse the request (strictly: unknown fields, bad ids,
+//! oversized bodies are errors), run the [`Host`] call on the blocking pool (host calls touch
+//! disks, sockets and SQLite), wrap the result in the envelope. No decisions live here, so an
+//! embedder calling [`Host`] directly gets the same behaviour.
+//!
+//! Listeners: a unix socket (mode 0600: root only; no token needed, the file's permissions
+//! are the authentication) and optionally TCP, where every request needs
+//! `Authorization: Bearer <token>` (tokens from `POST /api/v1/auth/tokens`, stored hashed).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{self, ApiError, Envelope, Operation};
+use crate::host::Host;
+
+/// Largest request body accepted (413 above).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// One implemented endpoint (also the source of `/api/v1/openapi.json`).
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path template (`{id}` parameters).
+    pub path: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+}
+
+macro_rules! endpoints {
+    ($($m:literal $p:literal $s:literal;)*) => {
+        /// Every endpoint hoodyd serves.
+        pub const ENDPOINTS: &[Endpoint] = &[$(Endpoint { method: $m, path: $p, summary: $s }),*];
+    };
+}
+
+endpoints! {
+    "GET" "/api/v1/health" "Liveness: hoodyd answers";
+    "GET" "/api/v1/servers" "List servers (this one)";
+    "GET" "/api/v1/servers/{id}" "Get a server by id or name";
+    "GET" "/api/v1/projects" "List projects";
+    "POST" "/api/v1/projects" "Create a project";
+    "GET" "/api/v1/projects/{id}" "Get a project";
+    "PUT" "/api/v1/projects/{id}" "Update a project";
+    "PATCH" "/api/v1/projects/{id}" "Update a project";
+    "DELETE" "/api/v1/projects/{id}" "Delete an empty project";
+    "GET" "/api/v1/projects/{id}/containers" "List a project's containers";
+    "POST" "/api/v1/projects/{id}/containers" "Create a container (returns with status creating)";
+    "GET" "/api/v1/containers" "List all containers";
+    "GET" "/api/v1/containers/{id}" "Get a container";
+    "PUT" "/api/v1/containers/{id}" "Update a container";
+    "PATCH" "/api/v1/containers/{id}" "Update a container";
+    "DELETE" "/api/v1/containers/{id}" "Delete a container and all its data";
+    "POST" "/api/v1/containers/{id}/start" "Boot a stopped container";
+    "POST" "/api/v1/containers/{id}/stop" "Shut a container down cleanly";
+    "POST" "/api/v1/containers/{id}/force-stop" "Kill every process of a container";
+    "POST" "/api/v1/containers/{id}/restart" "Stop (if running) and start";
+    "POST" "/api/v1/containers/{id}/pause" "Freeze every process";
+    "POST" "/api/v1/containers/{id}/resume" "Thaw a paused container";
+    "GET" "/api/v1/containers/{id}/stats" "Live counters";
+    "GET" "/api/v1/containers/{id}/status-logs" "State transitions";
+    "GET" "/api/v1/containers/{id}/env" "Environment variables";
+    "PUT" "/api/v1/containers/{id}/env" "Merge environment variables";
+    "PUT" "/api/v1/containers/{id}/env/{key}" "Set one environment variable";
+    "DELETE" "/api/v1/containers/{id}/env/{key}" "Remove one environment variable";
+    "GET" "/api/v1/containers/{id}/snapshots" "List snapshots";
+    "POST" "/api/v1/containers/{id}/snapshots" "Create a snapshot";
+    "PUT" "/api/v1/containers/{id}/snapshots/{name}" "Restore a snapshot";
+    "PATCH" "/api/v1/containers/{id}/snapshots/{name}" "Restore a snapshot";
+    "DELETE" "/api/v1/containers/{id}/snapshots/{name}" "Delete a snapshot";
+    "PUT" "/api/v1/containers/{id}/snapshots/{name}/alias" "Set or remove a snapshot's alias";
+    "PATCH" "/api/v1/containers/{id}/snapshots/{name}/alias" "Set or remove a snapshot's alias";
+    "POST" "/api/v1/containers/{id}/copy" "Copy a container into a project (returns with status copying)";
+    "GET" "/api/v1/auth/tokens" "List API tokens";
+    "POST" "/api/v1/auth/tokens" "Create an API token (its secret is shown once)";
+    "DELETE" "/api/v1/auth/tokens/{id}" "Revoke an API token";
+    "GET" "/api/v1/events/stream" "Server-sent events of state changes";
+    "GET" "/api/v1/openapi.json" "This document";
+}
+
+/// The OpenAPI 3.1 document of [`ENDPOINTS`].
+pub fn openapi() -> serde_json::Value {
+    let mut paths = serde_json::Map::new();
+    for e in ENDPOINTS {
+        let params: Vec<serde_json::Value> = e
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|p| {
+                serde_json::json!({"name": p, "in": "path", "required": true,
+                    "schema": {"type": "string"}})
+            })
+            .collect();
+        let entry = paths
+            .entry(e.path.to_string())
+            .or_insert_with(|| serde_json::json!({}));
+        entry[e.method.to_ascii_lowercase()] = serde_json::json!({
+            "summary": e.summary,
+            "parameters": params,
+            "responses": {
+                "default": {"description": "Envelope {statusCode, message, data} or error {statusCode, error, message}"}
+            }
+        });
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "hoodyd", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "The hoody control API (shaped like Hoody's control plane)"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, json_bytes(&self)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if self.status == 401 {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hoodyd\""),
+            );
+        }
+        r
+    }
+}
+
+fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_else(|e| {
+        format!(r#"{{"statusCode":500,"error":"INTERNAL_ERROR","message":"serialize: {e}"}}"#)
+            .into_bytes()
+    })
+}
+
+fn envelope<T: Serialize>(status: u16, message: &str, data: T) -> Response {
+    let body = json_bytes(&Envelope {
+        status_code: status,
+        message: message.to_string(),
+        data,
+    });
+    let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Runs a host call on the blocking pool and wraps its result.
+async fn run<T, F>(status: u16, message: &'static str, f: F) -> Response
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => envelope(status, message, v),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format!("the operation panicked: {e}")).into_response(),
+    }
+}
+
+/// Parses a JSON request body strictly. Empty bodies read as `{}` when `empty_ok`.
+fn body<T: DeserializeOwned>(
+    b: Result<Bytes, BytesRejection>,
+    empty_ok: bool,
+) -> Result<T, ApiError> {
+    let b = b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            )
+        } else {
+            ApiError::new(400, "INVALID_BODY", format!("reading the body: {e}"))
+        }
+    })?;
+    let text: &[u8] = if b.iter().all(u8::is_ascii_whitespace) {
+        if empty_ok {
+            b"{}"
+        } else {
+            return Err(ApiError::new(
+                400,
+                "INVALID_JSON",
+                "a JSON body is required",
+            ));
+        }
+    } else {
+        &b
+    };
+    serde_json::from_slice(text).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                400,
+                "INVALID_JSON",
+                format!("the body is not valid JSON: {e}"),
+            ),
+            Category::Data => {
+                let msg = e.to_string();
+                let field = msg
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| msg.contains("field"))
+                    .unwrap_or("");
+                ApiError::validation(field, msg.clone())
+            }
+        }
+    })
+}
+
+fn query(q: Result<Query<api::ListQuery>, QueryRejection>) -> Result<api::ListQuery, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::validation("query", e.body_text()))
+}
+
+fn op_route(op: Operation) -> axum::routing::MethodRouter<Host> {
+    post(
+        move |State(h): State<Host>,
+              UrlPath(id): UrlPath<String>,
+              b: Result<Bytes, BytesRejection>| async move {
+            if let Err(e) = body::<serde_json::Value>(b, true) {
+                return e.into_response();
+            }
+            run(200, "Operation completed", move || h.operate(&id, op)).await
+        },
+    )
+}
+
+/// The API's routes over `host`; with `require_token`, every request needs a valid bearer
+/// token (for TCP listeners).
+pub fn router(host: Host, require_token: bool) -> Router {
+    let mut r = Router::new()
+        .route(
+            "/api/v1/health",
+            get(|| async { envelope(200, "ok", serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/api/v1/servers",
+            get(|State(h): State<Host>| run(200, "Servers", move || h.servers())),
+        )
+        .route(
+            "/api/v1/servers/{id}",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Server", move || {
+                    let s = h.server()?;
+                    if id == s.id || id == s.name {
+                        Ok(s)
+                    } else {
+                        Err(ApiError::not_found("server", &id))
+                    }
+                })
+            }),
+        )
+        .route(
+            "/api/v1/projects",
+            get(|State(h): State<Host>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                match query(q) {
+                    Ok(q) => run(200, "Projects", move || h.list_projects(&q)).await,
+                    Err(e) => e.into_response(),
+                }
+            })
+            .post(|State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
+                match body(b, false) {
+                    Ok(req) => run(201, "Project created successfully", move || h.create_project(req)).await,
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/projects/{id}",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Project", move || h.get_project(&id))
+            })
+            .put(update_project)
+            .patch(update_project)
+            .delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Project deleted successfully", move || h.delete_project(&id))
+            }),
+        )
+        .route(
+            "/api/v1/projects/{id}/containers",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                match query(q) {
+                    Ok(q) => run(200, "Containers", move || h.list_containers(Some(&id), &q)).await,
+                    Err(e) => e.into_response(),
+                }
+            })
+            .post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
+                match body(b, false) {
+                    Ok(req) => run(201, "Container created successfully", move || h.create_container(&id, req)).await,
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/containers",
+            get(|State(h): State<Host>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                match query(q) {
+                    Ok(q) => run(200, "Containers", move || h.list_containers(None, &q)).await,
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Container", move || h.get_container(&id))
+            })
+            .put(update_container)
+            .patch(update_container)
+            .delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Container deleted successfully", move || h.delete_container(&id))
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/stats",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Container stats", move || h.stats(&id))
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/status-logs",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                match query(q) {
+                    Ok(q) => run(200, "Status logs", move || h.status_logs(&id, &q)).await,
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/env",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Environment variables", move || h.get_env(&id))
+            })
+            .put(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
+                match body::<BTreeMap<String, String>>(b, false) {
+                    Ok(vars) => run(200, "Environment variables updated", move || h.set_env(&id, vars)).await,
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/env/{key}",
+            put(|State(h): State<Host>, UrlPath((id, key)): UrlPath<(String, String)>, b: Result<Bytes, BytesRejection>| async move {
+                match body::<api::EnvValue>(b, false) {
+                    Ok(v) => run(200, "Environment variable set", move || h.set_env_var(&id, &key, v.value)).await,
+                    Err(e) => e.into_response(),
+                }
+            })
+            .delete(|State(h): State<Host>, UrlPath((id, key)): UrlPath<(String, String)>| {
+                run(200, "Environment variable deleted", move || h.delete_env_var(&id, &key))
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/snapshots",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Snapshots", move || h.list_snapshots(&id))
+            })
+            .post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
+                match body(b, false) {
+                    Ok(req) => run(201, "Snapshot created successfully", move || h.create_snapshot(&id, req)).await,
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/snapshots/{name}",
+            put(restore_snapshot)
+                .patch(restore_snapshot)
+                .delete(|State(h): State<Host>, UrlPath((id, name)): UrlPath<(String, String)>| {
+                    run(200, "Snapshot deleted successfully", move || h.delete_snapshot(&id, &name))
+                }),
+        )
+        .route(
+            "/api/v1/containers/{id}/snapshots/{name}/alias",
+            put(snapshot_alias).patch(snapshot_alias),
+        )
+        .route(
+            "/api/v1/containers/{id}/copy",
+            post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
+                match body(b, false) {
+                    Ok(req) => run(202, "Container copy started", move || h.copy_container(&id, req)).await,
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/api/v1/auth/tokens",
+            get(|State(h): State<Host>| run(200, "Tokens", move || h.list_tokens())).post(
+                |State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
+                    match body(b, false) {
+                        Ok(req) => run(201, "Token created: store its secret now, it is not shown again", move || h.create_token(req)).await,
+                        Err(e) => e.into_response(),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/api/v1/auth/tokens/{id}",
+            axum::routing::delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Token revoked", move || h.delete_token(&id))
+            }),
+        )
+        .route("/api/v1/events/stream", get(events))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async {
+                let mut r = json_bytes(&openapi()).into_response();
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                r
+            }),
+        );
+    for op in Operation::ALL {
+        r = r.route(
+            &format!("/api/v1/containers/{{id}}/{}", op.as_str()),
+            op_route(op),
+        );
+    }
+    let mut r = r
+        .fallback(|req: Request| async move {
+            ApiError::new(
+                404,
+                "ROUTE_NOT_FOUND",
+                format!("no endpoint {} {}", req.method(), req.uri().path()),
+            )
+        })
+        .method_not_allowed_fallback(|req: Request| async move {
+            ApiError::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("{} is not allowed on {}", req.method(), req.uri().path()),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    if require_token {
+        r = r.layer(middleware::from_fn_with_state(host.clone(), bearer_auth));
+    }
+    r.with_state(host)
+}
+
+async fn update_project(
+    State(h): State<Host>,
+    UrlPath(id): UrlPath<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    match body(b, false) {
+        Ok(req) => {
+            run(200, "Project updated successfully", move || {
+                h.update_project(&id, req)
+            })
+            .await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn update_container(
+    State(h): State<Host>,
+    UrlPath(id): UrlPath<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    match body(b, false) {
+        Ok(req) => {
+            run(200, "Container updated successfully", move || {
+                h.update_container(&id, req)
+            })
+            .await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn restore_snapshot(
+    State(h): State<Host>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Response {
+    run(200, "Snapshot restored successfully", move || {
+        h.restore_snapshot(&id, &name)
+    })
+    .await
+}
+
+async fn snapshot_alias(
+    State(h): State<Host>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    match body(b, false) {
+        Ok(req) => {
+            run(200, "Snapshot alias updated", move || {
+                h.set_snapshot_alias(&id, &name, req)
+            })
+            .await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/v1/events/stream`: server-sent events, a keep-alive comment every 15 s.
+async fn events(State(h): State<Host>) -> Response {
+    let rx = h.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let chunk = match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
+            Err(_) => Bytes::from_static(b": keepalive\n\n"),
+            Ok(Ok(ev)) => {
+                let data = String::from_utf8_lossy(&json_bytes(&ev)).into_owned();
+                Bytes::from(format!(
+                    "id: {}\nevent: {}\ndata: {data}\n\n",
+                    ev.seq, ev.kind
+                ))
+            }
+            // A slow reader missed events: tell it (it should re-list).
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+                Bytes::from(format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n"))
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+        };
+        Some((Ok::<_, std::io::Error>(chunk), rx))
+    });
+    let mut r = Body::from_stream(stream).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+async fn bearer_auth(State(h): State<Host>, req: Request, next: Next) -> Response {
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let Some(auth) = auth else {
+        return ApiError::new(
+            401,
+            "MISSING_TOKEN",
+            "this listener needs Authorization: Bearer <token> (create one with `hoody tokens create`)",
+        )
+        .into_response();
+    };
+    let secret = auth.strip_prefix("Bearer ").unwrap_or(&auth).to_string();
+    match tokio::task::spawn_blocking(move || h.verify_token(&secret)).await {
+        Ok(Ok(_)) => next.run(req).await,
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => ApiError::internal(format!("token check panicked: {e}")).into_response(),
+    }
+}
+
+/// Binds the API's unix socket at `path` (mode 0600: root only), replacing a stale one.
+pub fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    // Created with no permissions for group and others from the start.
+    // SAFETY: umask only changes this process's file creation mask.
+    let old = unsafe { libc::umask(0o077) };
+    let l = tokio::net::UnixListener::bind(path);
+    // SAFETY: as above, restoring the previous mask.
+    unsafe { libc::umask(old) };
+    l
+}
+
+/// Serves the API on a bound unix socket (no token: the socket's permissions are the
+/// authentication) until `shutdown` resolves.
+pub async fn serve_unix(
+    host: Host,
+    listener: tokio::net::UnixListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(host, false))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves the API on TCP (bearer tokens required) until `shutdown` resolves.
+pub async fn serve_tcp(
+    host: Host,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(host, true))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
