@@ -1071,7 +1071,12 @@ impl Host {
     fn finish_create(&self, c: &Container, op: i64, kind: &str, started: Instant) {
         // A copy always starts (reference §1.6); a create when `autostart`.
         let start = kind == "copy" || c.autostart;
-        let outcome = if start {
+        let outcome = if start && self.inner.machines.is_running(&c.id) {
+            // Recovery after a crash between boot and record: it runs; adopt it.
+            Ok(Some(
+                self.inner.machines.status(&c.id).ok().and_then(|s| s.ip),
+            ))
+        } else if start {
             self.boot(&c.id).map(Some)
         } else {
             Ok(None)

@@ -11,7 +11,11 @@ use clap::Parser;
 use hoody::host::{Host, HostConfig};
 
 #[derive(Parser, Debug)]
-#[command(name = "hoodyd", version, about = "The hoody daemon: the control API over HTTP")]
+#[command(
+    name = "hoodyd",
+    version,
+    about = "The hoody daemon: the control API over HTTP"
+)]
 struct Args {
     /// The storage pool (made with `hoody pool init`).
     #[arg(long, env = "HOODY_POOL", default_value = "/var/lib/hoody")]
@@ -66,7 +70,10 @@ fn sd_notify_ready() {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     hoody::fs::mount_recorded_pools(&args.pool_registry).with_context(|| {
-        format!("mounting the pools recorded in {}", args.pool_registry.display())
+        format!(
+            "mounting the pools recorded in {}",
+            args.pool_registry.display()
+        )
     })?;
     let mut cfg = HostConfig::new(
         &args.pool,
@@ -101,7 +108,10 @@ fn main() -> anyhow::Result<()> {
             let l = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("listening on {addr}"))?;
-            eprintln!("hoodyd: serving on http://{} (bearer tokens required)", l.local_addr()?);
+            eprintln!(
+                "hoodyd: serving on http://{} (bearer tokens required)",
+                l.local_addr()?
+            );
             let mut rx = tx.subscribe();
             let h = host.clone();
             servers.push(tokio::spawn(async move {

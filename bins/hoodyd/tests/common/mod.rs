@@ -165,7 +165,10 @@ impl Daemon {
             if let Some(s) = c.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "hoodyd did not crash at its crash point");
+            assert!(
+                Instant::now() < deadline,
+                "hoodyd did not crash at its crash point"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -177,11 +180,25 @@ impl Daemon {
     /// One request over the unix socket: (status, body as JSON or Null).
     pub fn try_api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
         let mut c = Command::new("curl");
-        c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--unix-socket"])
-            .arg(self.socket())
-            .arg(format!("http://hoodyd{path}"));
+        c.args([
+            "-s",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+            "--unix-socket",
+        ])
+        .arg(self.socket())
+        .arg(format!("http://hoodyd{path}"));
         if body.is_some() {
-            c.args(["-H", "content-type: application/json", "--data-binary", "@-"]);
+            c.args([
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                "@-",
+            ]);
         }
         raw(c, body)
     }
@@ -201,7 +218,12 @@ impl Daemon {
     pub fn api(&self, method: &str, path: &str, body: Option<Value>, want: u16) -> Value {
         let b = body.map(|b| b.to_string());
         let (st, v) = self.try_api(method, path, b.as_deref());
-        assert_eq!(st, want, "{method} {path}: {v}\nhoodyd log:\n{}", self.log());
+        assert_eq!(
+            st,
+            want,
+            "{method} {path}: {v}\nhoodyd log:\n{}",
+            self.log()
+        );
         v["data"].clone()
     }
 
@@ -213,7 +235,12 @@ impl Daemon {
     }
 
     pub fn project(&self, alias: &str) -> String {
-        self.api("POST", "/api/v1/projects", Some(json!({"alias": alias})), 201)["id"]
+        self.api(
+            "POST",
+            "/api/v1/projects",
+            Some(json!({"alias": alias})),
+            201,
+        )["id"]
             .as_str()
             .unwrap()
             .to_string()
@@ -282,7 +309,10 @@ impl Daemon {
         }
         let net = std::fs::read_to_string(self.path("net").join("ipam.json")).unwrap_or_default();
         if net.contains(id) {
-            t.push(format!("an address of network {} is still held", self.net_name));
+            t.push(format!(
+                "an address of network {} is still held",
+                self.net_name
+            ));
         }
         t
     }
@@ -313,7 +343,11 @@ impl Drop for Daemon {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.start(&[])));
         }
         if self.child.is_some() {
-            let (_, v) = self.try_api("GET", "/api/v1/containers?limit=100&include_deleting=true", None);
+            let (_, v) = self.try_api(
+                "GET",
+                "/api/v1/containers?limit=100&include_deleting=true",
+                None,
+            );
             if let Some(list) = v["data"]["containers"].as_array() {
                 for c in list {
                     let id = c["id"].as_str().unwrap_or_default();
