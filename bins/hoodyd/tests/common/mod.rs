@@ -338,6 +338,13 @@ fn raw(mut c: Command, body: Option<&str>) -> (u16, Value) {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // A test that failed while hoodyd was down (crashed at a crash point, not yet
+        // restarted): bring it back so it recovers and everything can be deleted through it.
+        if let Some(c) = self.child.as_mut()
+            && !matches!(c.try_wait(), Ok(None))
+        {
+            self.child = None;
+        }
         if self.child.is_none() && self.socket().exists() {
             // Crashed test: bring it back so everything can be deleted through it.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.start(&[])));
