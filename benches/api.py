@@ -165,7 +165,7 @@ def main():
         print(f"hoodyd RSS after the list runs     {list_rss / 1024:7.1f} MiB")
     finally:
         try:
-            for page in range(1, 100):
+            while True:
                 p = call(sock, "GET", "/api/v1/containers?limit=100")
                 if not p["containers"]:
                     break
@@ -176,8 +176,9 @@ def main():
         d.terminate()
         d.wait()
         subprocess.run([f"{BIN}/hoody", "net", "uninstall"], env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(["umount", f"{tmp}/pool"])
-        subprocess.run(["rm", "-rf", tmp])
+        if subprocess.run(["umount", f"{tmp}/pool"], stderr=subprocess.DEVNULL).returncode == 0 \
+                or not os.path.ismount(f"{tmp}/pool"):
+            subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

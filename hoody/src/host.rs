@@ -29,7 +29,7 @@
 //! different containers run in parallel. Create and copy return at once with status `creating`
 //! / `copying` and finish on their own thread.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -105,7 +105,9 @@ struct Inner {
     server_name: String,
     events: tokio::sync::broadcast::Sender<Event>,
     seq: AtomicU64,
-    busy: Mutex<HashSet<String>>,
+    /// Containers with an operation in progress; `true`: held by the watcher for a moment
+    /// (others wait for it rather than fail).
+    busy: Mutex<HashMap<String, bool>>,
 }
 
 /// Holds a container's operation slot; released on drop.
@@ -414,7 +416,7 @@ impl Host {
                 server_name,
                 events,
                 seq: AtomicU64::new(0),
-                busy: Mutex::new(HashSet::new()),
+                busy: Mutex::new(HashMap::new()),
             }),
         };
         host.recover()?;
@@ -476,16 +478,38 @@ impl Host {
     }
 
     fn claim(&self, id: &str) -> Result<Busy> {
-        if !lock(&self.inner.busy).insert(id.to_string()) {
-            return Err(ApiError::conflict(
-                "CONTAINER_BUSY",
-                format!("container {id} has an operation in progress; try again when it ends"),
-            ));
+        self.claim_as(id, false)
+    }
+
+    /// Takes a container's operation slot. A slot the watcher holds is waited for (it holds
+    /// it for one socket connect); a slot an operation holds is a 409 `CONTAINER_BUSY`, and
+    /// the watcher itself never waits.
+    fn claim_as(&self, id: &str, watcher: bool) -> Result<Busy> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            {
+                let mut busy = lock(&self.inner.busy);
+                match busy.get(id) {
+                    None => {
+                        busy.insert(id.to_string(), watcher);
+                        return Ok(Busy {
+                            host: self.inner.clone(),
+                            id: id.to_string(),
+                        });
+                    }
+                    Some(true) if !watcher && Instant::now() < deadline => {}
+                    Some(_) => {
+                        return Err(ApiError::conflict(
+                            "CONTAINER_BUSY",
+                            format!(
+                                "container {id} has an operation in progress; try again when it ends"
+                            ),
+                        ));
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        Ok(Busy {
-            host: self.inner.clone(),
-            id: id.to_string(),
-        })
     }
 
     // ---- server ----------------------------------------------------------------------
@@ -1954,7 +1978,7 @@ impl Host {
                             continue;
                         }
                         // Skip containers mid-operation: the operation records the outcome.
-                        let Ok(_busy) = host.claim(&c.id) else {
+                        let Ok(_busy) = host.claim_as(&c.id, true) else {
                             continue;
                         };
                         if let Ok(fresh) = host.get_container(&c.id) {
