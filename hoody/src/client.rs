@@ -1,1 +1,1812 @@
-//! The HTTP client (being written).
+//! The blocking HTTP client of hoodyd's REST API: the same [`crate::api`] types the server
+//! speaks, one method per route.
+//!
+//! ```no_run
+//! use hoody::api::{CreateContainer, ContainerStatus};
+//! use hoody::client::Client;
+//!
+//! let client = Client::from_env()?;
+//! let c = client.create_container(
+//!     "65f0c0ffee0123456789abcd",
+//!     &CreateContainer { server_id: "local".into(), hoody_kit: Some(true), ..Default::default() },
+//! )?;
+//! let c = client.wait_for(&c.id, |c| !c.status.is_busy(), std::time::Duration::from_secs(600))?;
+//! assert_eq!(c.status, ContainerStatus::Running);
+//! # Ok::<(), hoody::client::ClientError>(())
+//! ```
+//!
+//! # Why a hand-written HTTP/1.1 client
+//!
+//! Embedders who drive a local hoodyd should not have to pull an async runtime and an HTTP
+//! stack into their program to send a few JSON requests over a unix socket. So this client is
+//! std + serde_json: one connection per request (`Connection: close`), a request written in
+//! one go, and a response read as HTTP/1.1 allows (status line, headers, then a body delimited
+//! by `Content-Length`, by chunked transfer-encoding, or by the end of the connection). Plain
+//! `http://` only: TLS belongs to the proxy in front of hoodyd. A keep-alive pool can come
+//! later without changing this API.
+//!
+//! # Where it connects
+//!
+//! [`Client::from_env`] reads `HOODY_API_URL` (`http://HOST:PORT` for TCP, `unix:/PATH` for a
+//! socket), else `HOODY_SOCKET`, else [`DEFAULT_SOCKET`]; the bearer token comes from
+//! `HOODY_TOKEN` (needed over TCP; the root-only socket needs none).
+//!
+//! # Errors
+//!
+//! A non-2xx answer is [`ClientError::Api`] carrying the server's [`ApiError`] (its stable
+//! `code`, e.g. `CONTAINER_NOT_FOUND`); a daemon that cannot be reached is
+//! [`ClientError::Connect`], whose message says where it looked and what to do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    self, ApiError, Container, ContainerList, ContainerStats, CopyContainer, CreateContainer,
+    CreateProject, CreateSnapshot, CreateToken, CreatedToken, EnvValue, EnvVars, Envelope, Event,
+    ListQuery, Operation, OperationResult, Project, ProjectList, Server, ServerList, Snapshot,
+    SnapshotAlias, SnapshotList, StatusLogList, TokenList, UpdateContainer, UpdateProject,
+};
+
+/// hoodyd's unix socket when nothing else is configured.
+pub const DEFAULT_SOCKET: &str = "/run/hoody/hoodyd.sock";
+/// How long a request may wait for its answer by default (creating and copying return at
+/// once; stop and restart can take a while).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long connecting over TCP may take by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often [`Client::wait_for`] polls.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Largest status line plus headers accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Largest response body accepted (hoodyd's are a few kilobytes).
+const MAX_BODY: u64 = 64 << 20;
+/// Largest line of a chunked body's framing or of an event stream.
+const MAX_LINE: u64 = 1 << 20;
+/// How much of an unexpected body an error message quotes.
+const MAX_QUOTE: usize = 500;
+
+/// A client result.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// What can go wrong talking to hoodyd.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// hoodyd answered with an error (any non-2xx status).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// hoodyd could not be reached at all.
+    #[error("cannot reach hoodyd at {addr}: {} ({})", io_reason(.source), connect_hint(.source))]
+    Connect {
+        /// The socket path or URL tried.
+        addr: String,
+        /// Why connecting failed.
+        #[source]
+        source: io::Error,
+    },
+    /// Sending the request or reading the answer failed after connecting (including read
+    /// timeouts).
+    #[error("{request}: {source}")]
+    Io {
+        /// The request and where it went, e.g. `GET /api/v1/containers on /run/hoody/hoodyd.sock`.
+        request: String,
+        /// What failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The answer was not the HTTP or JSON the API promises.
+    #[error("{0}")]
+    Protocol(String),
+    /// An address (`HOODY_API_URL`, [`Client::tcp`]) that this client cannot use.
+    #[error("invalid hoodyd address {url:?}: {reason}")]
+    InvalidUrl {
+        /// The address given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// [`Client::wait_for`] gave up.
+    #[error("{0}")]
+    Timeout(String),
+    /// The event stream dropped events because this reader was too slow; re-list what you
+    /// track, then keep reading.
+    #[error("the event stream lagged: {missed} event(s) were dropped (re-list to catch up)")]
+    Lagged {
+        /// How many events were dropped.
+        missed: u64,
+    },
+}
+
+impl ClientError {
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// The stable code of an API error (`CONTAINER_NOT_FOUND`, ...).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api(e) => Some(&e.code),
+            _ => None,
+        }
+    }
+
+    /// Whether hoodyd answered 404.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// An I/O error's text without the `(os error N)` suffix.
+fn io_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .unwrap_or(&text)
+            .to_string(),
+        None => text,
+    }
+}
+
+fn connect_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            "the socket is root-only: run as root, or reach hoodyd over TCP with HOODY_API_URL and HOODY_TOKEN"
+        }
+        _ => "is hoodyd running? `hoodyd` or `systemctl start hoodyd`",
+    }
+}
+
+/// Where hoodyd listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Endpoint {
+    /// A unix socket.
+    Unix(PathBuf),
+    /// TCP: `authority` is `host:port` as given (the `Host` header), `prefix` a path the API
+    /// is mounted under (empty, or `/x` without a trailing slash).
+    Tcp {
+        host: String,
+        port: u16,
+        authority: String,
+        prefix: String,
+    },
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Unix(p) => write!(f, "{}", p.display()),
+            Endpoint::Tcp {
+                authority, prefix, ..
+            } => write!(f, "http://{authority}{prefix}"),
+        }
+    }
+}
+
+/// A client of one hoodyd. Cheap to clone; every request opens its own connection, so one
+/// client can be used from many threads.
+#[derive(Clone)]
+pub struct Client {
+    endpoint: Endpoint,
+    token: Option<String>,
+    connect_timeout: Duration,
+    read_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint.to_string())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish()
+    }
+}
+
+/// An answer as received, whatever its status (see [`Client::request_raw`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The reason phrase of the status line.
+    pub reason: String,
+    /// Headers in the order received (names as sent).
+    pub headers: Vec<(String, String)>,
+    /// The body, with any transfer coding removed.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error this answer stands for: its [`ApiError`] body, or one made of the status
+    /// and the body's text when the body is not one.
+    pub fn api_error(&self) -> ApiError {
+        if let Ok(e) = serde_json::from_slice::<ApiError>(&self.body) {
+            return e;
+        }
+        let text = self.text();
+        let text = text.trim();
+        let message = if text.is_empty() {
+            format!("HTTP {} {}", self.status, self.reason)
+        } else {
+            quote(text)
+        };
+        ApiError::new(self.status, &format!("HTTP_{}", self.status), message)
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// At most [`MAX_QUOTE`] characters of `s`.
+fn quote(s: &str) -> String {
+    match s.char_indices().nth(MAX_QUOTE) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+impl Client {
+    /// A client of the hoodyd listening on the unix socket `path`.
+    pub fn unix(path: impl Into<PathBuf>) -> Client {
+        Client {
+            endpoint: Endpoint::Unix(path.into()),
+            token: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: Some(DEFAULT_READ_TIMEOUT),
+        }
+    }
+
+    /// A client of the hoodyd at `base_url` (`http://HOST[:PORT][/PREFIX]`), sending `token`
+    /// as `Authorization: Bearer`. `https://` is refused: TLS is the proxy's job.
+    pub fn tcp(base_url: &str, token: Option<String>) -> Result<Client> {
+        let bad = |reason: &str| ClientError::InvalidUrl {
+            url: base_url.to_string(),
+            reason: reason.to_string(),
+        };
+        let (scheme, rest) = base_url
+            .split_once("://")
+            .ok_or_else(|| bad("expected http://HOST:PORT"))?;
+        if scheme.eq_ignore_ascii_case("https") {
+            return Err(bad(
+                "https is not supported by this client: hoodyd speaks plain HTTP (TLS is the \
+                 proxy's job); use http:// on a trusted network, or the unix socket",
+            ));
+        }
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(bad("expected http://HOST:PORT (or unix:/PATH)"));
+        }
+        if rest.contains(['?', '#']) {
+            return Err(bad("a base URL has no query or fragment"));
+        }
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if authority.contains('@') {
+            return Err(bad(
+                "credentials do not go in the URL: use the token (HOODY_TOKEN)",
+            ));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("unclosed [ in the host"))?;
+            match after {
+                "" => (h, None),
+                p => (
+                    h,
+                    Some(
+                        p.strip_prefix(':')
+                            .ok_or_else(|| bad("expected :PORT after ]"))?,
+                    ),
+                ),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?,
+            None => 80,
+        };
+        Ok(Client {
+            endpoint: Endpoint::Tcp {
+                host: host.to_string(),
+                port,
+                authority: authority.to_string(),
+                prefix: prefix.to_string(),
+            },
+            token,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: Some(DEFAULT_READ_TIMEOUT),
+        })
+    }
+
+    /// A client of the address `url`: `http://HOST:PORT` (see [`Client::tcp`]) or
+    /// `unix:/PATH` (also `unix:///PATH`).
+    pub fn from_url(url: &str, token: Option<String>) -> Result<Client> {
+        if let Some(path) = url.strip_prefix("unix:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if !path.starts_with('/') {
+                return Err(ClientError::InvalidUrl {
+                    url: url.to_string(),
+                    reason: "expected unix:/ABSOLUTE/PATH".into(),
+                });
+            }
+            return Ok(Client::unix(path).with_token(token));
+        }
+        Client::tcp(url, token)
+    }
+
+    /// The client the environment asks for: `HOODY_API_URL` (`http://…` or `unix:/…`), else
+    /// the socket `HOODY_SOCKET`, else [`DEFAULT_SOCKET`]; the token from `HOODY_TOKEN`.
+    pub fn from_env() -> Result<Client> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let token = var("HOODY_TOKEN");
+        if let Some(url) = var("HOODY_API_URL") {
+            return Client::from_url(&url, token);
+        }
+        let socket = var("HOODY_SOCKET").unwrap_or_else(|| DEFAULT_SOCKET.to_string());
+        Ok(Client::unix(socket).with_token(token))
+    }
+
+    /// Sends `token` as `Authorization: Bearer` (over the socket it is not needed, and
+    /// harmless).
+    pub fn with_token(mut self, token: Option<String>) -> Client {
+        self.token = token;
+        self
+    }
+
+    /// How long connecting over TCP may take.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Client {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a request may wait for data of its answer (`None` or zero: forever).
+    pub fn with_read_timeout(mut self, timeout: Option<Duration>) -> Client {
+        self.read_timeout = timeout.filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Where this client connects: the socket's path or the base URL.
+    pub fn address(&self) -> String {
+        self.endpoint.to_string()
+    }
+
+    // ---- the routes ----------------------------------------------------------------------
+
+    /// `GET /api/v1/health`: whether hoodyd answers.
+    pub fn health(&self) -> Result<serde_json::Value> {
+        self.get("/api/v1/health")
+    }
+
+    /// `GET /api/v1/servers`.
+    pub fn servers(&self) -> Result<ServerList> {
+        self.get("/api/v1/servers")
+    }
+
+    /// `GET /api/v1/servers/{id}` (an id or a name).
+    pub fn get_server(&self, id: &str) -> Result<Server> {
+        self.get(&format!("/api/v1/servers/{}", segment("server", id)?))
+    }
+
+    /// `GET /api/v1/projects`.
+    pub fn list_projects(&self, q: &ListQuery) -> Result<ProjectList> {
+        self.get(&format!("/api/v1/projects{}", query_string(q)))
+    }
+
+    /// `POST /api/v1/projects`.
+    pub fn create_project(&self, req: &CreateProject) -> Result<Project> {
+        self.send_json("POST", "/api/v1/projects", req)
+    }
+
+    /// `GET /api/v1/projects/{id}`.
+    pub fn get_project(&self, id: &str) -> Result<Project> {
+        self.get(&project_path(id)?)
+    }
+
+    /// `PUT /api/v1/projects/{id}`: omitted fields are kept.
+    pub fn update_project(&self, id: &str, req: &UpdateProject) -> Result<Project> {
+        self.send_json("PUT", &project_path(id)?, req)
+    }
+
+    /// `DELETE /api/v1/projects/{id}` (the project must be empty).
+    pub fn delete_project(&self, id: &str) -> Result<()> {
+        self.call("DELETE", &project_path(id)?, None)
+    }
+
+    /// `GET /api/v1/projects/{project}/containers`, or `GET /api/v1/containers` (every
+    /// project's) when `project` is `None`.
+    pub fn list_containers(&self, project: Option<&str>, q: &ListQuery) -> Result<ContainerList> {
+        let base = match project {
+            Some(p) => format!("{}/containers", project_path(p)?),
+            None => "/api/v1/containers".to_string(),
+        };
+        self.get(&format!("{base}{}", query_string(q)))
+    }
+
+    /// `POST /api/v1/projects/{project_id}/containers`: returns at once with status
+    /// `creating`; creation continues in hoodyd (see [`Client::wait_for`]).
+    pub fn create_container(&self, project_id: &str, req: &CreateContainer) -> Result<Container> {
+        self.send_json(
+            "POST",
+            &format!("{}/containers", project_path(project_id)?),
+            req,
+        )
+    }
+
+    /// `GET /api/v1/containers/{id}`.
+    pub fn get_container(&self, id: &str) -> Result<Container> {
+        self.get(&container_path(id, "")?)
+    }
+
+    /// `PUT /api/v1/containers/{id}`: omitted fields are kept.
+    pub fn update_container(&self, id: &str, req: &UpdateContainer) -> Result<Container> {
+        self.send_json("PUT", &container_path(id, "")?, req)
+    }
+
+    /// `DELETE /api/v1/containers/{id}`: the container and all its data.
+    pub fn delete_container(&self, id: &str) -> Result<()> {
+        self.call("DELETE", &container_path(id, "")?, None)
+    }
+
+    /// `POST /api/v1/containers/{id}/{operation}`: returns when the operation is done.
+    pub fn operate(&self, id: &str, op: Operation) -> Result<OperationResult> {
+        self.call(
+            "POST",
+            &container_path(id, &format!("/{}", op.as_str()))?,
+            Some(b"{}"),
+        )
+    }
+
+    /// `GET /api/v1/containers/{id}/stats`.
+    pub fn stats(&self, id: &str) -> Result<ContainerStats> {
+        self.get(&container_path(id, "/stats")?)
+    }
+
+    /// `GET /api/v1/containers/{id}/status-logs`.
+    pub fn status_logs(&self, id: &str, q: &ListQuery) -> Result<StatusLogList> {
+        self.get(&format!(
+            "{}{}",
+            container_path(id, "/status-logs")?,
+            query_string(q)
+        ))
+    }
+
+    /// `GET /api/v1/containers/{id}/env`.
+    pub fn get_env(&self, id: &str) -> Result<EnvVars> {
+        self.get(&container_path(id, "/env")?)
+    }
+
+    /// `PUT /api/v1/containers/{id}/env`: merges `vars` into the container's variables
+    /// (applied at its next start).
+    pub fn set_env(&self, id: &str, vars: &BTreeMap<String, String>) -> Result<EnvVars> {
+        self.send_json("PUT", &container_path(id, "/env")?, vars)
+    }
+
+    /// `PUT /api/v1/containers/{id}/env/{key}`.
+    pub fn set_env_var(&self, id: &str, key: &str, value: &str) -> Result<EnvVars> {
+        let path = container_path(id, &format!("/env/{}", name_segment("key", key)?))?;
+        self.send_json(
+            "PUT",
+            &path,
+            &EnvValue {
+                value: value.to_string(),
+            },
+        )
+    }
+
+    /// `DELETE /api/v1/containers/{id}/env/{key}`.
+    pub fn delete_env_var(&self, id: &str, key: &str) -> Result<EnvVars> {
+        let path = container_path(id, &format!("/env/{}", name_segment("key", key)?))?;
+        self.call("DELETE", &path, None)
+    }
+
+    /// `GET /api/v1/containers/{id}/snapshots`.
+    pub fn list_snapshots(&self, id: &str) -> Result<SnapshotList> {
+        self.get(&container_path(id, "/snapshots")?)
+    }
+
+    /// `POST /api/v1/containers/{id}/snapshots`.
+    pub fn create_snapshot(&self, id: &str, req: &CreateSnapshot) -> Result<Snapshot> {
+        self.send_json("POST", &container_path(id, "/snapshots")?, req)
+    }
+
+    /// `PUT /api/v1/containers/{id}/snapshots/{name}`: rolls the container's files back to
+    /// the snapshot `name` (a name or an alias); returns the container afterwards.
+    pub fn restore_snapshot(&self, id: &str, name: &str) -> Result<Container> {
+        self.call("PUT", &snapshot_path(id, name, "")?, None)
+    }
+
+    /// `PUT /api/v1/containers/{id}/snapshots/{name}/alias` (`alias: None` removes it).
+    pub fn set_snapshot_alias(
+        &self,
+        id: &str,
+        name: &str,
+        alias: &SnapshotAlias,
+    ) -> Result<Snapshot> {
+        self.send_json("PUT", &snapshot_path(id, name, "/alias")?, alias)
+    }
+
+    /// `DELETE /api/v1/containers/{id}/snapshots/{name}`.
+    pub fn delete_snapshot(&self, id: &str, name: &str) -> Result<()> {
+        self.call("DELETE", &snapshot_path(id, name, "")?, None)
+    }
+
+    /// `POST /api/v1/containers/{id}/copy`: returns at once with the new container, status
+    /// `copying` (see [`Client::wait_for`]).
+    pub fn copy_container(&self, id: &str, req: &CopyContainer) -> Result<Container> {
+        self.send_json("POST", &container_path(id, "/copy")?, req)
+    }
+
+    /// `GET /api/v1/auth/tokens`.
+    pub fn list_tokens(&self) -> Result<TokenList> {
+        self.get("/api/v1/auth/tokens")
+    }
+
+    /// `POST /api/v1/auth/tokens`: the answer holds the secret, which is never shown again.
+    pub fn create_token(&self, req: &CreateToken) -> Result<CreatedToken> {
+        self.send_json("POST", "/api/v1/auth/tokens", req)
+    }
+
+    /// `DELETE /api/v1/auth/tokens/{id}`: revokes the token.
+    pub fn delete_token(&self, id: &str) -> Result<()> {
+        self.call(
+            "DELETE",
+            &format!("/api/v1/auth/tokens/{}", segment("token", id)?),
+            None,
+        )
+    }
+
+    /// `GET /api/v1/openapi.json`: the OpenAPI document (not enveloped).
+    pub fn openapi(&self) -> Result<serde_json::Value> {
+        let path = "/api/v1/openapi.json";
+        let r = self.request_raw("GET", path, None, &[])?;
+        if !r.is_success() {
+            return Err(ClientError::Api(r.api_error()));
+        }
+        serde_json::from_slice(&r.body).map_err(|e| bad_body("GET", path, &r, &e))
+    }
+
+    /// `GET /api/v1/events/stream`: state changes as they happen, until hoodyd stops or the
+    /// [`Events`] is dropped. Reads have no timeout (hoodyd sends a keep-alive every 15 s).
+    pub fn events(&self) -> Result<Events> {
+        let path = "/api/v1/events/stream";
+        let (head, mut body) = self.open("GET", path, None, &[("Accept", "text/event-stream")])?;
+        if !(200..300).contains(&head.status) {
+            let body = read_body(&mut body, &self.describe("GET", path))?;
+            let r = RawResponse {
+                status: head.status,
+                reason: head.reason,
+                headers: head.headers,
+                body,
+            };
+            return Err(ClientError::Api(r.api_error()));
+        }
+        body.set_read_timeout(None).map_err(|e| ClientError::Io {
+            request: self.describe("GET", path),
+            source: e,
+        })?;
+        Ok(Events {
+            reader: BufReader::new(body),
+            request: self.describe("GET", path),
+            last_event_id: None,
+            done: false,
+        })
+    }
+
+    /// Polls the container every [`POLL_INTERVAL`] until `pred` holds for it, and returns it
+    /// then; [`ClientError::Timeout`] after `timeout`. Typical predicate:
+    /// `|c| !c.status.is_busy()` (creation or copying finished).
+    pub fn wait_for(
+        &self,
+        id: &str,
+        pred: impl Fn(&Container) -> bool,
+        timeout: Duration,
+    ) -> Result<Container> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = self.get_container(id)?;
+            if pred(&c) {
+                return Ok(c);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ClientError::Timeout(format!(
+                    "container {id} did not reach the awaited state within {}s (it is {})",
+                    timeout.as_secs_f64(),
+                    c.status
+                )));
+            }
+            std::thread::sleep(POLL_INTERVAL.min(deadline - now));
+        }
+    }
+
+    // ---- HTTP ------------------------------------------------------------------------------
+
+    /// Sends one request and returns the answer whatever its status. `path` (with any query)
+    /// is sent as given, after the base URL's prefix; `headers` replace the defaults of the
+    /// same name (`Host`, `User-Agent`, `Accept`, `Connection`, `Authorization`,
+    /// `Content-Type: application/json`, `Content-Length`), so tests can send malformed
+    /// requests on purpose. Only CR and LF are refused (they would split the request).
+    pub fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<RawResponse> {
+        let (head, mut reader) = self.open(method, path, body, headers)?;
+        let body = if method.eq_ignore_ascii_case("HEAD") {
+            Vec::new()
+        } else {
+            read_body(&mut reader, &self.describe(method, path))?
+        };
+        Ok(RawResponse {
+            status: head.status,
+            reason: head.reason,
+            headers: head.headers,
+            body,
+        })
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call("GET", path, None)
+    }
+
+    fn send_json<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            ClientError::Protocol(format!("{method} {path}: encoding the request body: {e}"))
+        })?;
+        self.call(method, path, Some(&body))
+    }
+
+    /// Sends a request and unwraps the envelope's `data`.
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<T> {
+        let r = self.request_raw(method, path, body, &[])?;
+        if !r.is_success() {
+            return Err(ClientError::Api(r.api_error()));
+        }
+        serde_json::from_slice::<Envelope<T>>(&r.body)
+            .map(|e| e.data)
+            .map_err(|e| bad_body(method, path, &r, &e))
+    }
+
+    fn describe(&self, method: &str, path: &str) -> String {
+        format!("{method} {path} on {}", self.endpoint)
+    }
+
+    /// Connects, sends the request and reads the answer's head; the body is left to read.
+    fn open(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<(Head, BodyReader<BufReader<Conn>>)> {
+        let request = self.encode_request(method, path, body, headers)?;
+        let mut conn = self.connect()?;
+        let io_err = |source: io::Error| ClientError::Io {
+            request: self.describe(method, path),
+            source: timeout_message(source, self.read_timeout),
+        };
+        conn.write_all(&request).map_err(io_err)?;
+        conn.flush().map_err(io_err)?;
+        let mut reader = BufReader::new(conn);
+        let head = read_head(&mut reader).map_err(|e| match e {
+            HeadError::Io(e) => io_err(e),
+            HeadError::Protocol(m) => {
+                ClientError::Protocol(format!("{}: {m}", self.describe(method, path)))
+            }
+        })?;
+        let no_body = method.eq_ignore_ascii_case("HEAD") || matches!(head.status, 204 | 304);
+        let body = BodyReader::new(reader, &head.headers, no_body)
+            .map_err(|m| ClientError::Protocol(format!("{}: {m}", self.describe(method, path))))?;
+        Ok((head, body))
+    }
+
+    fn encode_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<u8>> {
+        let bad = |what: &str| {
+            ClientError::Protocol(format!("{method} {path}: {what} must not contain CR or LF"))
+        };
+        let crlf = |s: &str| s.contains(['\r', '\n']);
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+            return Err(ClientError::Protocol(format!(
+                "invalid HTTP method {method:?}"
+            )));
+        }
+        if crlf(path) {
+            return Err(bad("the path"));
+        }
+        for (n, v) in headers {
+            if crlf(n) || crlf(v) || n.contains(':') {
+                return Err(bad("a header"));
+            }
+        }
+        let (authority, prefix) = match &self.endpoint {
+            Endpoint::Unix(_) => ("localhost", ""),
+            Endpoint::Tcp {
+                authority, prefix, ..
+            } => (authority.as_str(), prefix.as_str()),
+        };
+        let mut out = format!("{method} {prefix}{path} HTTP/1.1\r\n");
+        let given = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        let mut default = |name: &str, value: &str| {
+            if !given(name) {
+                out.push_str(&format!("{name}: {value}\r\n"));
+            }
+        };
+        default("Host", authority);
+        default(
+            "User-Agent",
+            concat!("hoody-client/", env!("CARGO_PKG_VERSION")),
+        );
+        default("Accept", "application/json");
+        default("Connection", "close");
+        if let Some(t) = &self.token {
+            if crlf(t) {
+                return Err(bad("the token"));
+            }
+            default("Authorization", &format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            default("Content-Type", "application/json");
+        }
+        let sends_body = body.is_some()
+            || ["POST", "PUT", "PATCH"]
+                .iter()
+                .any(|m| method.eq_ignore_ascii_case(m));
+        if sends_body {
+            default("Content-Length", &body.map_or(0, <[u8]>::len).to_string());
+        }
+        for (n, v) in headers {
+            out.push_str(&format!("{n}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        let mut out = out.into_bytes();
+        out.extend_from_slice(body.unwrap_or_default());
+        Ok(out)
+    }
+
+    fn connect(&self) -> Result<Conn> {
+        let connect_err = |source: io::Error| ClientError::Connect {
+            addr: self.endpoint.to_string(),
+            source,
+        };
+        let conn = match &self.endpoint {
+            Endpoint::Unix(path) => Conn::Unix(UnixStream::connect(path).map_err(connect_err)?),
+            Endpoint::Tcp { host, port, .. } => {
+                let addrs = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(connect_err)?;
+                let mut last = io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{host} resolves to no address"),
+                );
+                let mut stream = None;
+                for a in addrs {
+                    match TcpStream::connect_timeout(&a, self.connect_timeout) {
+                        Ok(s) => {
+                            stream = Some(s);
+                            break;
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                let s = stream.ok_or_else(|| connect_err(last))?;
+                // Requests are written in one go; no point delaying them.
+                let _ = s.set_nodelay(true);
+                Conn::Tcp(s)
+            }
+        };
+        conn.set_read_timeout(self.read_timeout)
+            .and_then(|()| conn.set_write_timeout(self.read_timeout))
+            .map_err(connect_err)?;
+        Ok(conn)
+    }
+}
+
+fn bad_body(method: &str, path: &str, r: &RawResponse, e: &serde_json::Error) -> ClientError {
+    ClientError::Protocol(format!(
+        "{method} {path}: unexpected answer (HTTP {}): {e}: {}",
+        r.status,
+        quote(r.text().trim())
+    ))
+}
+
+/// Says which timeout expired instead of "Resource temporarily unavailable".
+fn timeout_message(e: io::Error, timeout: Option<Duration>) -> io::Error {
+    match (e.kind(), timeout) {
+        (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(t)) => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer within {}s", t.as_secs_f64()),
+        ),
+        _ => e,
+    }
+}
+
+fn read_body(body: &mut impl Read, request: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    body.take(MAX_BODY + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ClientError::Io {
+            request: request.to_string(),
+            source: e,
+        })?;
+    if out.len() as u64 > MAX_BODY {
+        return Err(ClientError::Protocol(format!(
+            "{request}: the answer is larger than {MAX_BODY} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+// ---- paths -------------------------------------------------------------------------------
+
+/// Percent-encodes `s` for a path segment or a query value: everything but `A-Z a-z 0-9 - . _
+/// ~`, and the dots too when the segment is `.` or `..` (which URL normalisers would remove).
+fn encode(s: &str) -> String {
+    let dots_only = s.bytes().all(|b| b == b'.');
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'~')
+            || (b == b'.' && !dots_only);
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An id as a path segment; empty is the server's own `INVALID_ID_FORMAT` (an empty segment
+/// would name another route).
+fn segment(what: &str, id: &str) -> Result<String> {
+    if id.is_empty() {
+        api::id::check(what, id)?;
+    }
+    Ok(encode(id))
+}
+
+/// A name (snapshot, env key) as a path segment.
+fn name_segment(what: &str, name: &str) -> Result<String> {
+    if name.is_empty() {
+        return Err(ApiError::validation(what, "must not be empty").into());
+    }
+    Ok(encode(name))
+}
+
+fn project_path(id: &str) -> Result<String> {
+    Ok(format!("/api/v1/projects/{}", segment("project", id)?))
+}
+
+fn container_path(id: &str, rest: &str) -> Result<String> {
+    Ok(format!(
+        "/api/v1/containers/{}{rest}",
+        segment("container", id)?
+    ))
+}
+
+fn snapshot_path(id: &str, name: &str, rest: &str) -> Result<String> {
+    container_path(
+        id,
+        &format!("/snapshots/{}{rest}", name_segment("name", name)?),
+    )
+}
+
+/// `?page=…&limit=…` of the fields set (empty when none is).
+fn query_string(q: &ListQuery) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = q.page {
+        parts.push(format!("page={p}"));
+    }
+    if let Some(l) = q.limit {
+        parts.push(format!("limit={l}"));
+    }
+    if let Some(s) = &q.sort_by {
+        parts.push(format!("sort_by={}", encode(s)));
+    }
+    if let Some(s) = &q.sort_order {
+        parts.push(format!("sort_order={}", encode(s)));
+    }
+    if let Some(d) = q.include_deleting {
+        parts.push(format!("include_deleting={d}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+// ---- connections and HTTP/1.1 framing ------------------------------------------------------
+
+/// A connection to hoodyd.
+#[derive(Debug)]
+enum Conn {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Conn {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(t),
+            Conn::Tcp(s) => s.set_read_timeout(t),
+        }
+    }
+
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_write_timeout(t),
+            Conn::Tcp(s) => s.set_write_timeout(t),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.read(buf),
+            Conn::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write(buf),
+            Conn::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.flush(),
+            Conn::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+/// A response's status line and headers.
+#[derive(Debug)]
+struct Head {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+enum HeadError {
+    Io(io::Error),
+    Protocol(String),
+}
+
+impl From<io::Error> for HeadError {
+    fn from(e: io::Error) -> Self {
+        HeadError::Io(e)
+    }
+}
+
+/// Reads one line (up to `limit` bytes, LF included); `None` at the end of the input.
+fn read_line(r: &mut impl BufRead, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let n = r.take(limit).read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') && n as u64 == limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a line longer than {limit} bytes"),
+        ));
+    }
+    while matches!(line.last(), Some(b'\n' | b'\r')) {
+        line.pop();
+    }
+    Ok(Some(line))
+}
+
+/// Reads the status line and headers, skipping interim (1xx) responses.
+fn read_head(r: &mut impl BufRead) -> Result<Head, HeadError> {
+    loop {
+        let mut budget = MAX_HEAD as u64;
+        let status_line = match read_line(r, budget)? {
+            Some(l) => l,
+            None => {
+                return Err(HeadError::Protocol(
+                    "hoodyd closed the connection without answering".into(),
+                ));
+            }
+        };
+        budget = budget.saturating_sub(status_line.len() as u64);
+        let status_line = String::from_utf8_lossy(&status_line).into_owned();
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or_default();
+        let code = parts.next().unwrap_or_default();
+        let reason = parts.next().unwrap_or_default().to_string();
+        if !version.starts_with("HTTP/1.") {
+            return Err(HeadError::Protocol(format!(
+                "not an HTTP/1.x answer: {:?}",
+                quote(&status_line)
+            )));
+        }
+        let status = code
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (100..1000).contains(s) && code.len() == 3)
+            .ok_or_else(|| HeadError::Protocol(format!("bad status line {status_line:?}")))?;
+        let mut headers = Vec::new();
+        loop {
+            if budget == 0 {
+                return Err(HeadError::Protocol(format!(
+                    "the answer's headers exceed {MAX_HEAD} bytes"
+                )));
+            }
+            let line = read_line(r, budget)?.ok_or_else(|| {
+                HeadError::Protocol("the connection ended inside the answer's headers".into())
+            })?;
+            budget = budget.saturating_sub(line.len() as u64 + 2);
+            if line.is_empty() {
+                break;
+            }
+            let line = String::from_utf8_lossy(&line);
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| HeadError::Protocol(format!("bad header line {line:?}")))?;
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+        // 1xx answers (100 Continue, 103 Early Hints) come before the real one; 101 would
+        // switch protocols, which no request of this client asks for.
+        if (100..200).contains(&status) && status != 101 {
+            continue;
+        }
+        return Ok(Head {
+            status,
+            reason,
+            headers,
+        });
+    }
+}
+
+/// A response body, framed as its headers say.
+#[derive(Debug)]
+enum BodyReader<R> {
+    /// No body (HEAD, 204, 304).
+    Empty(R),
+    /// `Content-Length` bytes.
+    Length {
+        inner: R,
+        remaining: u64,
+        total: u64,
+    },
+    /// Chunked transfer-encoding.
+    Chunked {
+        inner: R,
+        /// Bytes left in the current chunk.
+        remaining: u64,
+        state: ChunkState,
+    },
+    /// Until the connection ends.
+    Eof(R),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside a chunk's data.
+    Data,
+    /// After the last chunk.
+    Done,
+}
+
+impl<R: BufRead> BodyReader<R> {
+    fn new(inner: R, headers: &[(String, String)], no_body: bool) -> Result<Self, String> {
+        if no_body {
+            return Ok(BodyReader::Empty(inner));
+        }
+        let chunked = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .rfind(|c| !c.is_empty())
+            .map(|c| c.eq_ignore_ascii_case("chunked"));
+        match chunked {
+            Some(true) => {
+                return Ok(BodyReader::Chunked {
+                    inner,
+                    remaining: 0,
+                    state: ChunkState::Size,
+                });
+            }
+            // A transfer coding other than chunked last: the body runs to the end.
+            Some(false) => return Ok(BodyReader::Eof(inner)),
+            None => {}
+        }
+        let mut length = None;
+        for (_, v) in headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            for part in v.split(',') {
+                let n: u64 = part
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad Content-Length {v:?}"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err("conflicting Content-Length headers".into());
+                }
+                length = Some(n);
+            }
+        }
+        Ok(match length {
+            Some(n) => BodyReader::Length {
+                inner,
+                remaining: n,
+                total: n,
+            },
+            None => BodyReader::Eof(inner),
+        })
+    }
+}
+
+impl BodyReader<BufReader<Conn>> {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            BodyReader::Empty(inner)
+            | BodyReader::Eof(inner)
+            | BodyReader::Length { inner, .. }
+            | BodyReader::Chunked { inner, .. } => inner.get_ref().set_read_timeout(t),
+        }
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+impl<R: BufRead> Read for BodyReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match self {
+            BodyReader::Empty(_) => Ok(0),
+            BodyReader::Eof(inner) => inner.read(buf),
+            BodyReader::Length {
+                inner,
+                remaining,
+                total,
+            } => {
+                if *remaining == 0 {
+                    return Ok(0);
+                }
+                let want = buf
+                    .len()
+                    .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                let n = inner.read(&mut buf[..want])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the answer ended after {} of its {total} bytes",
+                            *total - *remaining
+                        ),
+                    ));
+                }
+                *remaining -= n as u64;
+                Ok(n)
+            }
+            BodyReader::Chunked {
+                inner,
+                remaining,
+                state,
+            } => loop {
+                match *state {
+                    ChunkState::Done => return Ok(0),
+                    ChunkState::Size => {
+                        let line = read_line(inner, MAX_LINE)?.ok_or_else(|| {
+                            io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the answer ended before its last chunk",
+                            )
+                        })?;
+                        let line = String::from_utf8_lossy(&line);
+                        let size = line.split(';').next().unwrap_or_default().trim();
+                        let size = u64::from_str_radix(size, 16)
+                            .map_err(|_| invalid(format!("bad chunk size line {line:?}")))?;
+                        if size == 0 {
+                            // Trailers, up to an empty line (or the end of the connection).
+                            while let Some(l) = read_line(inner, MAX_LINE)? {
+                                if l.is_empty() {
+                                    break;
+                                }
+                            }
+                            *state = ChunkState::Done;
+                            return Ok(0);
+                        }
+                        *remaining = size;
+                        *state = ChunkState::Data;
+                    }
+                    ChunkState::Data if *remaining == 0 => {
+                        let crlf = read_line(inner, 2)?;
+                        if crlf.as_ref().is_none_or(|l| !l.is_empty()) {
+                            return Err(invalid("a chunk is not followed by CRLF".into()));
+                        }
+                        *state = ChunkState::Size;
+                    }
+                    ChunkState::Data => {
+                        let want = buf
+                            .len()
+                            .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                        let n = inner.read(&mut buf[..want])?;
+                        if n == 0 {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the answer ended inside a chunk",
+                            ));
+                        }
+                        *remaining -= n as u64;
+                        return Ok(n);
+                    }
+                }
+            },
+        }
+    }
+}
+
+// ---- events --------------------------------------------------------------------------------
+
+/// The event stream of [`Client::events`]: an iterator of [`Event`]s that blocks until the
+/// next one. It ends when hoodyd closes the stream; after an I/O error it ends too.
+/// [`ClientError::Lagged`] is not fatal: re-list, then keep iterating.
+pub struct Events {
+    reader: BufReader<BodyReader<BufReader<Conn>>>,
+    request: String,
+    last_event_id: Option<String>,
+    done: bool,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("request", &self.request)
+            .field("last_event_id", &self.last_event_id)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Events {
+    /// The `id` of the last event received (its [`Event::seq`]).
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.last_event_id.as_deref()
+    }
+
+    /// Sets a read timeout on the stream (`None`: wait forever, the default). hoodyd sends a
+    /// keep-alive every 15 s, so a timeout above that detects a vanished daemon.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(timeout.filter(|t| !t.is_zero()))
+    }
+}
+
+impl Iterator for Events {
+    type Item = Result<Event>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut kind: Option<String> = None;
+        let mut data: Option<String> = None;
+        loop {
+            let line = match read_line(&mut self.reader, MAX_LINE) {
+                Ok(Some(l)) => String::from_utf8_lossy(&l).into_owned(),
+                // The end of the stream; an unterminated event is dropped, as SSE says.
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(ClientError::Io {
+                        request: self.request.clone(),
+                        source: e,
+                    }));
+                }
+            };
+            if line.is_empty() {
+                let Some(data) = data.take() else {
+                    kind = None;
+                    continue;
+                };
+                return Some(dispatch(kind.as_deref(), &data));
+            }
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = match line.split_once(':') {
+                Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                None => (line.as_str(), ""),
+            };
+            match field {
+                "event" => kind = Some(value.to_string()),
+                "data" => match &mut data {
+                    Some(d) => {
+                        d.push('\n');
+                        d.push_str(value);
+                    }
+                    None => data = Some(value.to_string()),
+                },
+                "id" => self.last_event_id = Some(value.to_string()),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One complete server-sent event.
+fn dispatch(kind: Option<&str>, data: &str) -> Result<Event> {
+    if kind == Some("lagged") {
+        #[derive(serde::Deserialize)]
+        struct Lagged {
+            missed: u64,
+        }
+        return match serde_json::from_str::<Lagged>(data) {
+            Ok(l) => Err(ClientError::Lagged { missed: l.missed }),
+            Err(e) => Err(ClientError::Protocol(format!(
+                "bad lagged event {:?}: {e}",
+                quote(data)
+            ))),
+        };
+    }
+    serde_json::from_str(data).map_err(|e| {
+        ClientError::Protocol(format!(
+            "bad event {:?} in the event stream: {e}",
+            quote(data)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::thread;
+
+    /// Serves `answers`, one per connection, on 127.0.0.1; the requests received arrive on
+    /// the channel (head and body as text).
+    fn serve(answers: Vec<Vec<u8>>) -> (Client, mpsc::Receiver<String>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for answer in answers {
+                let (s, _) = l.accept().unwrap();
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut req = String::new();
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    r.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    req.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).unwrap();
+                req.push_str(&String::from_utf8(body).unwrap());
+                tx.send(req).unwrap();
+                let mut s = s;
+                s.write_all(&answer).unwrap();
+            }
+        });
+        let c = Client::tcp(
+            &format!("http://127.0.0.1:{port}"),
+            Some("hdy_secret".into()),
+        )
+        .unwrap()
+        .with_read_timeout(Some(Duration::from_secs(10)));
+        (c, rx)
+    }
+
+    fn container_json(status: &str) -> String {
+        format!(
+            r##"{{"id":"65f0c0ffee0123456789abcd","project_id":"65f0c0ffee0123456789abce",
+            "project_alias":"p","server_id":"65f0c0ffee0123456789abcf","server_name":"local",
+            "name":"dev","color":"#112233","container_image":"debian-13","hoody_kit":true,
+            "dev_kit":true,"ai":false,"autostart":true,"status":"{status}","environment_vars":{{}},
+            "ssh_public_key":null,"comment":null,"realm_ids":[],"source_container_id":null,
+            "ip":null,"error":null,"created_at":"2026-01-01T00:00:00Z",
+            "updated_at":"2026-01-01T00:00:00Z"}}"##
+        )
+    }
+
+    fn envelope(status: u16, data: &str) -> String {
+        format!(r#"{{"statusCode":{status},"message":"ok","data":{data}}}"#)
+    }
+
+    fn with_length(status: &str, body: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn chunked(status: &str, body: &str, sizes: &[usize]) -> Vec<u8> {
+        let mut out =
+            format!("HTTP/1.1 {status}\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+        let mut rest = body.as_bytes();
+        for (i, s) in sizes.iter().cycle().enumerate() {
+            if rest.is_empty() {
+                break;
+            }
+            let n = (*s).min(rest.len());
+            // Chunk extensions are allowed and ignored.
+            let ext = if i % 2 == 0 { ";x=y" } else { "" };
+            out.extend_from_slice(format!("{n:x}{ext}\r\n").as_bytes());
+            out.extend_from_slice(&rest[..n]);
+            out.extend_from_slice(b"\r\n");
+            rest = &rest[n..];
+        }
+        out.extend_from_slice(b"0\r\nX-Trailer: 1\r\n\r\n");
+        out
+    }
+
+    #[test]
+    fn content_length_body_and_request_shape() {
+        let body = envelope(200, &container_json("running"));
+        let (c, rx) = serve(vec![with_length("200 OK", &body)]);
+        let got = c.get_container("65f0c0ffee0123456789abcd").unwrap();
+        assert_eq!(got.status, api::ContainerStatus::Running);
+        let req = rx.recv().unwrap();
+        assert!(
+            req.starts_with("GET /api/v1/containers/65f0c0ffee0123456789abcd HTTP/1.1\r\n"),
+            "{req}"
+        );
+        assert!(
+            req.contains("Authorization: Bearer hdy_secret\r\n"),
+            "{req}"
+        );
+        assert!(req.contains("Connection: close\r\n"), "{req}");
+        assert!(req.contains("Host: 127.0.0.1:"), "{req}");
+    }
+
+    #[test]
+    fn chunked_body_with_extensions_and_trailers() {
+        let body = envelope(200, &container_json("stopped"));
+        let (c, _rx) = serve(vec![chunked("200 OK", &body, &[1, 7, 300, 2])]);
+        let got = c.get_container("65f0c0ffee0123456789abcd").unwrap();
+        assert_eq!(got.status, api::ContainerStatus::Stopped);
+        assert_eq!(got.name, "dev");
+    }
+
+    #[test]
+    fn body_until_eof_and_interim_answers() {
+        let body = envelope(200, r#"{"environment_vars":{"A":"1"}}"#);
+        let answer = format!("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n{body}");
+        let (c, _rx) = serve(vec![answer.into_bytes()]);
+        let env = c.get_env("65f0c0ffee0123456789abcd").unwrap();
+        assert_eq!(env.environment_vars["A"], "1");
+    }
+
+    #[test]
+    fn error_bodies_become_api_errors() {
+        let err = r#"{"statusCode":404,"error":"CONTAINER_NOT_FOUND","message":"container 65f0c0ffee0123456789abcd not found"}"#;
+        let (c, _rx) = serve(vec![
+            chunked("404 Not Found", err, &[10]),
+            with_length("502 Bad Gateway", "upstream <b>down</b>"),
+            with_length("503 Service Unavailable", ""),
+        ]);
+        let e = c.get_container("65f0c0ffee0123456789abcd").unwrap_err();
+        assert!(e.is_not_found(), "{e:?}");
+        assert_eq!(e.code(), Some("CONTAINER_NOT_FOUND"));
+        assert!(e.to_string().contains("65f0c0ffee0123456789abcd"), "{e}");
+
+        let e = c.servers().unwrap_err();
+        let ClientError::Api(a) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!((a.status, a.code.as_str()), (502, "HTTP_502"));
+        assert_eq!(a.message, "upstream <b>down</b>");
+
+        let e = c.servers().unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert!(e.to_string().contains("Service Unavailable"), "{e}");
+    }
+
+    #[test]
+    fn bodies_queries_and_encoded_segments() {
+        let snap = r#"{"name":"a b","alias":"x","created_at":"t","expires_at":null,"stateful":false,"size":null}"#;
+        let list =
+            r#"{"containers":[],"pagination":{"total":0,"page":2,"limit":5,"totalPages":0}}"#;
+        let (c, rx) = serve(vec![
+            with_length("200 OK", &envelope(200, snap)),
+            with_length("200 OK", &envelope(200, list)),
+            with_length("200 OK", &envelope(200, "null")),
+            with_length(
+                "200 OK",
+                &envelope(
+                    200,
+                    r#"{"operation":"force-stop","container_id":"c","project_id":"p","message":"m","status":"stopped"}"#,
+                ),
+            ),
+        ]);
+        let s = c
+            .set_snapshot_alias(
+                "c1",
+                "a b/..",
+                &SnapshotAlias {
+                    alias: Some("x".into()),
+                },
+            )
+            .unwrap();
+        assert_eq!(s.alias.as_deref(), Some("x"));
+        let req = rx.recv().unwrap();
+        assert!(
+            req.starts_with("PUT /api/v1/containers/c1/snapshots/a%20b%2F../alias HTTP/1.1"),
+            "{req}"
+        );
+        assert!(req.contains("Content-Type: application/json\r\n"), "{req}");
+        assert!(req.ends_with("\r\n\r\n{\"alias\":\"x\"}"), "{req}");
+
+        let q = ListQuery {
+            page: Some(2),
+            limit: Some(5),
+            sort_by: Some("created_at".into()),
+            sort_order: Some("a&b".into()),
+            include_deleting: Some(true),
+        };
+        c.list_containers(Some("p1"), &q).unwrap();
+        let req = rx.recv().unwrap();
+        assert!(
+            req.starts_with(
+                "GET /api/v1/projects/p1/containers?page=2&limit=5&sort_by=created_at&sort_order=a%26b&include_deleting=true HTTP/1.1"
+            ),
+            "{req}"
+        );
+
+        c.delete_snapshot("c1", "..").unwrap();
+        let req = rx.recv().unwrap();
+        assert!(
+            req.starts_with("DELETE /api/v1/containers/c1/snapshots/%2E%2E HTTP/1.1"),
+            "{req}"
+        );
+
+        let r = c.operate("c1", Operation::ForceStop).unwrap();
+        assert_eq!(r.operation, Operation::ForceStop);
+        let req = rx.recv().unwrap();
+        assert!(
+            req.starts_with("POST /api/v1/containers/c1/force-stop HTTP/1.1"),
+            "{req}"
+        );
+        assert!(req.contains("Content-Length: 2\r\n"), "{req}");
+
+        // Empty ids fail before any request, with the server's own error.
+        let e = c.get_container("").unwrap_err();
+        assert_eq!(e.code(), Some("INVALID_ID_FORMAT"));
+    }
+
+    #[test]
+    fn raw_requests_send_what_they_are_given() {
+        let (c, rx) = serve(vec![with_length(
+            "400 Bad Request",
+            r#"{"statusCode":400,"error":"INVALID_JSON","message":"nope"}"#,
+        )]);
+        let r = c
+            .request_raw(
+                "POST",
+                "/api/v1/projects",
+                Some(b"{not json"),
+                &[("Content-Type", "text/plain"), ("X-Test", "1")],
+            )
+            .unwrap();
+        assert_eq!(r.status, 400);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.api_error().code, "INVALID_JSON");
+        let req = rx.recv().unwrap();
+        assert!(req.contains("Content-Type: text/plain\r\n"), "{req}");
+        assert!(!req.contains("application/json\r\nContent"), "{req}");
+        assert!(req.contains("X-Test: 1\r\n"), "{req}");
+        assert!(req.ends_with("{not json"), "{req}");
+        assert!(c.request_raw("GET", "/x\r\nEvil: 1", None, &[]).is_err());
+    }
+
+    #[test]
+    fn truncated_and_garbled_answers_are_errors() {
+        let (c, _rx) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"statusCode\"".to_vec(),
+            b"SSH-2.0-OpenSSH\r\n".to_vec(),
+            with_length(
+                "200 OK",
+                "{\"statusCode\":200,\"message\":\"\",\"data\":{}}",
+            ),
+        ]);
+        let e = c.servers().unwrap_err();
+        assert!(matches!(e, ClientError::Io { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("ended after 13 of its 100 bytes"),
+            "{e}"
+        );
+        let e = c.servers().unwrap_err();
+        assert!(matches!(e, ClientError::Protocol(_)), "{e:?}");
+        let e = c.servers().unwrap_err();
+        assert!(e.to_string().contains("unexpected answer"), "{e}");
+    }
+
+    #[test]
+    fn event_stream() {
+        let ev = r#"{"seq":7,"type":"container.status","project_id":"p","container_id":"c","status":"running","ip":"10.0.0.2","time":"t"}"#;
+        let stream = format!(
+            ": keepalive\n\nid: 7\nevent: container.status\ndata: {ev}\n\nevent: lagged\ndata: {{\"missed\":3}}\n\ndata: {{bad\n\n: keepalive\n\n"
+        );
+        let (c, rx) = serve(vec![chunked("200 OK", &stream, &[5, 40])]);
+        let mut events = c.events().unwrap();
+        let first = events.next().unwrap().unwrap();
+        assert_eq!(first.seq, 7);
+        assert_eq!(first.kind, "container.status");
+        assert_eq!(events.last_event_id(), Some("7"));
+        assert!(matches!(
+            events.next(),
+            Some(Err(ClientError::Lagged { missed: 3 }))
+        ));
+        assert!(matches!(events.next(), Some(Err(ClientError::Protocol(_)))));
+        assert!(events.next().is_none());
+        let req = rx.recv().unwrap();
+        assert!(req.contains("Accept: text/event-stream\r\n"), "{req}");
+    }
+
+    #[test]
+    fn wait_for_polls_until_the_predicate_holds() {
+        let answers = ["creating", "creating", "running"]
+            .iter()
+            .map(|s| with_length("200 OK", &envelope(200, &container_json(s))))
+            .collect();
+        let (c, _rx) = serve(answers);
+        let seen = std::cell::RefCell::new(Vec::new());
+        let got = c
+            .wait_for(
+                "65f0c0ffee0123456789abcd",
+                |c| {
+                    seen.borrow_mut().push(c.status);
+                    !c.status.is_busy()
+                },
+                Duration::from_secs(10),
+            )
+            .unwrap();
+        assert_eq!(got.status, api::ContainerStatus::Running);
+        assert_eq!(seen.borrow().len(), 3);
+    }
+
+    #[test]
+    fn addresses() {
+        let e = Client::tcp("https://h:1", None).unwrap_err();
+        assert!(e.to_string().contains("https is not supported"), "{e}");
+        assert!(Client::tcp("ftp://h", None).is_err());
+        assert!(Client::tcp("http://:80", None).is_err());
+        assert!(Client::tcp("http://h:99999", None).is_err());
+        assert!(Client::tcp("http://u:p@h", None).is_err());
+        let c = Client::tcp("http://[::1]:7007/base/", None).unwrap();
+        assert_eq!(c.address(), "http://[::1]:7007/base");
+        assert_eq!(Client::tcp("http://h", None).unwrap().address(), "http://h");
+        let c = Client::from_url("unix:///run/x.sock", None).unwrap();
+        assert_eq!(c.address(), "/run/x.sock");
+        assert!(Client::from_url("unix:relative", None).is_err());
+    }
+
+    #[test]
+    fn a_missing_socket_says_where_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hoodyd.sock");
+        let e = Client::unix(&path).servers().unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, ClientError::Connect { .. }), "{e:?}");
+        assert!(
+            msg.starts_with(&format!("cannot reach hoodyd at {}: ", path.display())),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with(
+                ": No such file or directory (is hoodyd running? `hoodyd` or `systemctl start hoodyd`)"
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unix_sockets_carry_requests_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hoodyd.sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let t = thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut head = Vec::new();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            while let Some(line) = read_line(&mut r, 4096).unwrap() {
+                if line.is_empty() {
+                    break;
+                }
+                head.push(String::from_utf8(line).unwrap());
+            }
+            s.write_all(&with_length("200 OK", &envelope(200, r#"{"status":"ok"}"#)))
+                .unwrap();
+            head
+        });
+        let v = Client::unix(&path).health().unwrap();
+        assert_eq!(v["status"], "ok");
+        let head = t.join().unwrap();
+        assert_eq!(head[0], "GET /api/v1/health HTTP/1.1");
+        assert!(head.contains(&"Host: localhost".to_string()), "{head:?}");
+    }
+}

@@ -1,5 +1,6 @@
 //! `hoody`: the command-line tool. It parses arguments, calls the `hoody` SDK and prints.
 
+mod api_cli;
 mod machine;
 mod net;
 mod storage;
@@ -7,7 +8,7 @@ mod storage;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use hoody::core::{
     CapabilitySet, ContainerSpec, SeccompProfile, foreground,
     spec::{self, parse_cpus, parse_pids, parse_size},
@@ -23,6 +24,8 @@ const EXIT_HOODY_ERROR: u8 = 125;
     about = "Computers as URLs: hoody containers from the command line"
 )]
 struct Cli {
+    #[command(flatten)]
+    api: api_cli::TopApiOpt,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,6 +89,57 @@ enum Command {
         opt: storage::PoolOpt,
         #[command(flatten)]
         args: storage::ReceiveArgs,
+    },
+    /// Containers managed by hoodyd: create, list, get, update, delete, manage, copy, env.
+    #[command(visible_aliases = ["container", "c"])]
+    Containers {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: api_cli::ContainersCmd,
+    },
+    /// Snapshots of a hoodyd container (-c): list, create, restore, update-alias, delete.
+    #[command(visible_alias = "snap")]
+    Snapshots {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: api_cli::SnapshotsCmd,
+    },
+    /// Projects (groups of containers) on hoodyd.
+    #[command(visible_aliases = ["project", "proj"])]
+    Projects {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: api_cli::ProjectsCmd,
+    },
+    /// API tokens for hoodyd's TCP listener.
+    #[command(visible_alias = "token")]
+    Tokens {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: api_cli::TokensCmd,
+    },
+    /// The servers hoodyd manages (this one).
+    #[command(visible_aliases = ["server", "srv"])]
+    Servers {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: api_cli::ServersCmd,
+    },
+    /// Follow hoodyd's state changes as they happen.
+    Events {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+    },
+    /// Print a shell completion script (e.g. `hoody completions bash > /etc/bash_completion.d/hoody`).
+    #[command(visible_alias = "completion")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -280,6 +334,15 @@ fn main() -> ExitCode {
         Command::Snapshot { opt, cmd } => storage::snapshot(opt, cmd),
         Command::Send { opt, args } => storage::send(opt, args),
         Command::Receive { opt, args } => storage::receive(opt, args),
+        Command::Containers { api, cmd } => return api_cli::containers(&cli.api, api, cmd),
+        Command::Snapshots { api, cmd } => return api_cli::snapshots(&cli.api, api, cmd),
+        Command::Projects { api, cmd } => return api_cli::projects(&cli.api, api, cmd),
+        Command::Tokens { api, cmd } => return api_cli::tokens(&cli.api, api, cmd),
+        Command::Servers { api, cmd } => return api_cli::servers(&cli.api, api, cmd),
+        Command::Events { api } => return api_cli::events(&cli.api, api),
+        Command::Completions { shell } => {
+            return api_cli::completions(*shell, &mut Cli::command());
+        }
     };
     result.unwrap_or_else(|e| {
         eprintln!("hoody: {e:#}");
