@@ -163,6 +163,20 @@ fn fs_err(e: hoody_fs::FsError) -> ApiError {
     machine_err(MachineError::Fs(e))
 }
 
+/// A snapshot operation's error, where a taken or invalid alias is the caller's mistake.
+fn alias_err(e: hoody_fs::FsError) -> ApiError {
+    match e {
+        hoody_fs::FsError::AlreadyExists { name, .. } => ApiError::conflict(
+            "SNAPSHOT_ALIAS_TAKEN",
+            format!("snapshot alias {name} is taken"),
+        ),
+        hoody_fs::FsError::InvalidName { name, reason, .. } => {
+            ApiError::validation("alias", format!("{name:?}: {reason}"))
+        }
+        e => fs_err(e),
+    }
+}
+
 /// Normalises `#RGB` / `#RRGGBB` (the `#` optional) to `#RRGGBB`; random when absent.
 fn color(c: Option<&str>) -> Result<String> {
     let Some(c) = c else {
@@ -1075,15 +1089,14 @@ impl Host {
             ),
         };
         if let Err(e) = made {
-            let msg = format!("{kind} failed: {e}");
-            let _ = self.transition(
+            let _ = self.record_outcome(
                 &c.id,
+                Err(ApiError::internal(format!("{kind} failed: {e}"))),
                 ContainerStatus::Failed,
                 "hoodyd",
-                json!({"operation": kind, "error": msg}),
-                Some(started),
-                Some(op),
-                |c| c.error = Some(msg.clone()),
+                json!({"operation": kind}),
+                started,
+                op,
             );
             return;
         }
@@ -1106,54 +1119,53 @@ impl Host {
             Ok(None)
         };
         self.fault(&format!("{kind}:after-start"));
-        let _ = match outcome {
-            Ok(Some(ip)) => self.transition(
-                &c.id,
-                ContainerStatus::Running,
-                "hoodyd",
-                json!({"operation": kind}),
-                Some(started),
-                Some(op),
-                |c| {
-                    c.ip = ip;
-                    c.error = None;
-                },
-            ),
-            Ok(None) => self.transition(
-                &c.id,
-                ContainerStatus::Stopped,
-                "hoodyd",
-                json!({"operation": kind}),
-                Some(started),
-                Some(op),
-                |c| c.error = None,
-            ),
-            Err(e) => self.transition(
-                &c.id,
-                ContainerStatus::Failed,
-                "hoodyd",
-                json!({"operation": kind, "error": e.message}),
-                Some(started),
-                Some(op),
-                |c| c.error = Some(e.message.clone()),
-            ),
+        let _ = self.record_outcome(
+            &c.id,
+            outcome,
+            ContainerStatus::Stopped,
+            "hoodyd",
+            json!({"operation": kind}),
+            started,
+            op,
+        );
+    }
+
+    /// Records how an operation ended, with its journal entry: `Ok(Some(ip))` running,
+    /// `Ok(None)` `otherwise`, `Err` failed (the error kept on the container and in the
+    /// status log).
+    #[allow(clippy::too_many_arguments)]
+    fn record_outcome(
+        &self,
+        id: &str,
+        outcome: Result<Option<Option<String>>>,
+        otherwise: ContainerStatus,
+        by: &str,
+        mut metadata: serde_json::Value,
+        started: Instant,
+        op: i64,
+    ) -> Result<Container> {
+        let (to, ip, error) = match outcome {
+            Ok(Some(ip)) => (ContainerStatus::Running, ip, None),
+            Ok(None) => (otherwise, None, None),
+            Err(e) => {
+                metadata["error"] = e.message.clone().into();
+                (ContainerStatus::Failed, None, Some(e.message))
+            }
         };
+        self.transition(id, to, by, metadata, Some(started), Some(op), |c| {
+            c.ip = ip;
+            c.error = error;
+        })
     }
 
     /// Copies a container (its current file system, or one of its snapshots, and all its
     /// snapshots) into a new container of `target_project_id` on this server. Returns at once
     /// with the new container in status `copying`; it starts when the copy is done.
     pub fn copy_container(&self, id: &str, req: api::CopyContainer) -> Result<Container> {
-        let src = self.get_container(id)?;
+        let src = self.existing(id)?;
         api::id::check("project", &req.target_project_id)?;
         if let Some(s) = &req.target_server_id {
             self.check_server("target_server_id", s)?;
-        }
-        if src.status.is_busy() {
-            return Err(ApiError::conflict(
-                "CONTAINER_BUSY",
-                format!("container {id} is {}; copy it when that ends", src.status),
-            ));
         }
         if let Some(s) = &req.source_snapshot {
             self.inner
@@ -1372,13 +1384,7 @@ impl Host {
     pub fn delete_container(&self, id: &str) -> Result<()> {
         api::id::check("container", id)?;
         let _busy = self.claim(id)?;
-        let c = self.get_container(id)?;
-        if c.status.is_busy() {
-            return Err(ApiError::conflict(
-                "CONTAINER_BUSY",
-                format!("container {id} is {}", c.status),
-            ));
-        }
+        let c = self.existing(id)?;
         let op = self.store().tx(|tx| {
             let mut c2 = c.clone();
             c2.status = ContainerStatus::Deleting;
@@ -1445,13 +1451,7 @@ impl Host {
     pub fn operate(&self, id: &str, op: Operation) -> Result<api::OperationResult> {
         api::id::check("container", id)?;
         let _busy = self.claim(id)?;
-        let c = self.get_container(id)?;
-        if c.status.is_busy() {
-            return Err(ApiError::conflict(
-                "CONTAINER_BUSY",
-                format!("container {id} is {}", c.status),
-            ));
-        }
+        let c = self.existing(id)?;
         let c = self.refresh(c)?;
         use ContainerStatus as S;
         let allowed = match op {
@@ -1566,6 +1566,8 @@ impl Host {
         }
     }
 
+    /// A container that no operation is making, copying or deleting (else 409
+    /// `CONTAINER_BUSY`).
     fn existing(&self, id: &str) -> Result<Container> {
         let c = self.get_container(id)?;
         if c.status.is_busy() {
@@ -1624,16 +1626,7 @@ impl Host {
                     expires_in_days: expiry,
                 },
             )
-            .map_err(|e| match e {
-                hoody_fs::FsError::AlreadyExists { name, .. } => ApiError::conflict(
-                    "SNAPSHOT_ALIAS_TAKEN",
-                    format!("snapshot alias {name} is taken"),
-                ),
-                hoody_fs::FsError::InvalidName { name, reason, .. } => {
-                    ApiError::validation("alias", format!("{name:?}: {reason}"))
-                }
-                e => fs_err(e),
-            })?;
+            .map_err(alias_err)?;
         Ok(Self::snapshot_of(s))
     }
 
@@ -1651,16 +1644,7 @@ impl Host {
             .machines
             .pool()
             .set_snapshot_alias(id, name, req.alias.as_deref())
-            .map_err(|e| match e {
-                hoody_fs::FsError::AlreadyExists { name, .. } => ApiError::conflict(
-                    "SNAPSHOT_ALIAS_TAKEN",
-                    format!("snapshot alias {name} is taken"),
-                ),
-                hoody_fs::FsError::InvalidName { name, reason, .. } => {
-                    ApiError::validation("alias", format!("{name:?}: {reason}"))
-                }
-                e => fs_err(e),
-            })?;
+            .map_err(alias_err)?;
         Ok(Self::snapshot_of(s))
     }
 
@@ -1731,44 +1715,25 @@ impl Host {
         }
         m.pool().restore(id, snapshot).map_err(fs_err)?;
         self.fault("restore:after-fs");
-        let meta = json!({"operation": "restore", "snapshot": snapshot});
-        if *was_running {
-            match self.boot(id) {
-                Ok(ip) => self.transition(
-                    id,
-                    ContainerStatus::Running,
-                    by,
-                    meta,
-                    Some(started),
-                    Some(op_id),
-                    |c| {
-                        c.ip = ip;
-                        c.error = None;
-                    },
-                ),
-                Err(e) => self.transition(
-                    id,
-                    ContainerStatus::Failed,
-                    by,
-                    json!({"operation": "restore", "snapshot": snapshot, "error": e.message}),
-                    Some(started),
-                    Some(op_id),
-                    |c| {
-                        c.ip = None;
-                        c.error = Some(e.message.clone());
-                    },
-                ),
-            }
+        let outcome = if *was_running {
+            self.boot(id).map(Some)
         } else {
-            let to = if *previous == ContainerStatus::Failed {
-                ContainerStatus::Stopped
-            } else {
-                *previous
-            };
-            self.transition(id, to, by, meta, Some(started), Some(op_id), |c| {
-                c.ip = None
-            })
-        }
+            Ok(None)
+        };
+        let otherwise = if *previous == ContainerStatus::Failed {
+            ContainerStatus::Stopped
+        } else {
+            *previous
+        };
+        self.record_outcome(
+            id,
+            outcome,
+            otherwise,
+            by,
+            json!({"operation": "restore", "snapshot": snapshot}),
+            started,
+            op_id,
+        )
     }
 
     // ---- tokens ------------------------------------------------------------------------

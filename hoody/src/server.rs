@@ -178,6 +178,25 @@ where
     }
 }
 
+/// Parses the JSON body, then [`run`]s `f` with it; a body that does not parse is the
+/// response.
+async fn run_with<B, T, F>(
+    b: Result<Bytes, BytesRejection>,
+    status: u16,
+    message: &'static str,
+    f: F,
+) -> Response
+where
+    B: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+    F: FnOnce(B) -> Result<T, ApiError> + Send + 'static,
+{
+    match body::<B>(b, false) {
+        Ok(req) => run(status, message, move || f(req)).await,
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Parses a JSON request body strictly. Empty bodies read as `{}` when `empty_ok`.
 fn body<T: DeserializeOwned>(
     b: Result<Bytes, BytesRejection>,
@@ -228,9 +247,22 @@ fn body<T: DeserializeOwned>(
     })
 }
 
-fn query(q: Result<Query<api::ListQuery>, QueryRejection>) -> Result<api::ListQuery, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::validation("query", e.body_text()))
+/// Parses a list query, then [`run`]s `f` with it; a query that does not parse is the
+/// response (422).
+async fn run_query<T, F>(
+    q: Result<Query<api::ListQuery>, QueryRejection>,
+    status: u16,
+    message: &'static str,
+    f: F,
+) -> Response
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(api::ListQuery) -> Result<T, ApiError> + Send + 'static,
+{
+    match q {
+        Ok(Query(q)) => run(status, message, move || f(q)).await,
+        Err(e) => ApiError::validation("query", e.body_text()).into_response(),
+    }
 }
 
 fn op_route(op: Operation) -> axum::routing::MethodRouter<Host> {
@@ -274,16 +306,10 @@ pub fn router(host: Host, require_token: bool) -> Router {
         .route(
             "/api/v1/projects",
             get(|State(h): State<Host>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                match query(q) {
-                    Ok(q) => run(200, "Projects", move || h.list_projects(&q)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_query(q, 200, "Projects", move |q| h.list_projects(&q)).await
             })
             .post(|State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
-                match body(b, false) {
-                    Ok(req) => run(201, "Project created successfully", move || h.create_project(req)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_with(b, 201, "Project created successfully", move |req| h.create_project(req)).await
             }),
         )
         .route(
@@ -300,25 +326,16 @@ pub fn router(host: Host, require_token: bool) -> Router {
         .route(
             "/api/v1/projects/{id}/containers",
             get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                match query(q) {
-                    Ok(q) => run(200, "Containers", move || h.list_containers(Some(&id), &q)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_query(q, 200, "Containers", move |q| h.list_containers(Some(&id), &q)).await
             })
             .post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                match body(b, false) {
-                    Ok(req) => run(201, "Container created successfully", move || h.create_container(&id, req)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_with(b, 201, "Container created successfully", move |req| h.create_container(&id, req)).await
             }),
         )
         .route(
             "/api/v1/containers",
             get(|State(h): State<Host>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                match query(q) {
-                    Ok(q) => run(200, "Containers", move || h.list_containers(None, &q)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_query(q, 200, "Containers", move |q| h.list_containers(None, &q)).await
             }),
         )
         .route(
@@ -341,10 +358,7 @@ pub fn router(host: Host, require_token: bool) -> Router {
         .route(
             "/api/v1/containers/{id}/status-logs",
             get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                match query(q) {
-                    Ok(q) => run(200, "Status logs", move || h.status_logs(&id, &q)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_query(q, 200, "Status logs", move |q| h.status_logs(&id, &q)).await
             }),
         )
         .route(
@@ -353,19 +367,13 @@ pub fn router(host: Host, require_token: bool) -> Router {
                 run(200, "Environment variables", move || h.get_env(&id))
             })
             .put(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                match body::<BTreeMap<String, String>>(b, false) {
-                    Ok(vars) => run(200, "Environment variables updated", move || h.set_env(&id, vars)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_with::<BTreeMap<String, String>, _, _>(b, 200, "Environment variables updated", move |vars| h.set_env(&id, vars)).await
             }),
         )
         .route(
             "/api/v1/containers/{id}/env/{key}",
             put(|State(h): State<Host>, UrlPath((id, key)): UrlPath<(String, String)>, b: Result<Bytes, BytesRejection>| async move {
-                match body::<api::EnvValue>(b, false) {
-                    Ok(v) => run(200, "Environment variable set", move || h.set_env_var(&id, &key, v.value)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_with::<api::EnvValue, _, _>(b, 200, "Environment variable set", move |v| h.set_env_var(&id, &key, v.value)).await
             })
             .delete(|State(h): State<Host>, UrlPath((id, key)): UrlPath<(String, String)>| {
                 run(200, "Environment variable deleted", move || h.delete_env_var(&id, &key))
@@ -377,10 +385,7 @@ pub fn router(host: Host, require_token: bool) -> Router {
                 run(200, "Snapshots", move || h.list_snapshots(&id))
             })
             .post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                match body(b, false) {
-                    Ok(req) => run(201, "Snapshot created successfully", move || h.create_snapshot(&id, req)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_with(b, 201, "Snapshot created successfully", move |req| h.create_snapshot(&id, req)).await
             }),
         )
         .route(
@@ -398,20 +403,14 @@ pub fn router(host: Host, require_token: bool) -> Router {
         .route(
             "/api/v1/containers/{id}/copy",
             post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                match body(b, false) {
-                    Ok(req) => run(202, "Container copy started", move || h.copy_container(&id, req)).await,
-                    Err(e) => e.into_response(),
-                }
+                run_with(b, 202, "Container copy started", move |req| h.copy_container(&id, req)).await
             }),
         )
         .route(
             "/api/v1/auth/tokens",
             get(|State(h): State<Host>| run(200, "Tokens", move || h.list_tokens())).post(
                 |State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
-                    match body(b, false) {
-                        Ok(req) => run(201, "Token created: store its secret now, it is not shown again", move || h.create_token(req)).await,
-                        Err(e) => e.into_response(),
-                    }
+                    run_with(b, 201, "Token created: store its secret now, it is not shown again", move |req| h.create_token(req)).await
                 },
             ),
         )
@@ -466,15 +465,10 @@ async fn update_project(
     UrlPath(id): UrlPath<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match body(b, false) {
-        Ok(req) => {
-            run(200, "Project updated successfully", move || {
-                h.update_project(&id, req)
-            })
-            .await
-        }
-        Err(e) => e.into_response(),
-    }
+    run_with(b, 200, "Project updated successfully", move |req| {
+        h.update_project(&id, req)
+    })
+    .await
 }
 
 async fn update_container(
@@ -482,15 +476,10 @@ async fn update_container(
     UrlPath(id): UrlPath<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match body(b, false) {
-        Ok(req) => {
-            run(200, "Container updated successfully", move || {
-                h.update_container(&id, req)
-            })
-            .await
-        }
-        Err(e) => e.into_response(),
-    }
+    run_with(b, 200, "Container updated successfully", move |req| {
+        h.update_container(&id, req)
+    })
+    .await
 }
 
 async fn restore_snapshot(
@@ -508,15 +497,10 @@ async fn snapshot_alias(
     UrlPath((id, name)): UrlPath<(String, String)>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match body(b, false) {
-        Ok(req) => {
-            run(200, "Snapshot alias updated", move || {
-                h.set_snapshot_alias(&id, &name, req)
-            })
-            .await
-        }
-        Err(e) => e.into_response(),
-    }
+    run_with(b, 200, "Snapshot alias updated", move |req| {
+        h.set_snapshot_alias(&id, &name, req)
+    })
+    .await
 }
 
 /// `GET /api/v1/events/stream`: server-sent events, a keep-alive comment every 15 s.
