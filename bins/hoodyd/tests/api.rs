@@ -354,6 +354,31 @@ fn crash_at_every_point_is_recovered() {
         check_bystander(&d);
     }
 
+    // Copy: before the copy's machine exists → rolled back; after → completed and running.
+    for (point, completed) in [("copy:after-row", false), ("copy:after-machine", true)] {
+        d.stop();
+        d.start(&[&format!("--crash-at={point}")]);
+        let name = point.replace(':', "-");
+        let (st, v) = d.try_api(
+            "POST",
+            &format!("/api/v1/containers/{bystander}/copy"),
+            Some(&json!({"target_project_id": p, "name": name}).to_string()),
+        );
+        assert!(st == 202 || st == 0, "{st} {v}");
+        d.wait_exit();
+        d.start(&[]);
+        let found = listed(&d).into_iter().find(|c| c["name"] == name.as_str());
+        if completed {
+            let c = found.unwrap_or_else(|| panic!("{point}: copy missing"));
+            assert_eq!(status(&d, c["id"].as_str().unwrap()), "running", "{point}");
+            assert_eq!(c["source_container_id"], bystander.as_str());
+        } else {
+            assert!(found.is_none(), "{point}: should be rolled back");
+        }
+        assert_consistent(&d);
+        check_bystander(&d);
+    }
+
     // Delete: always completed.
     for point in ["delete:after-mark", "delete:after-purge"] {
         let id = d.create(&p, &point.replace(':', "-"));
@@ -592,4 +617,59 @@ fn openapi_lists_every_served_endpoint() {
             assert_ne!(v["error"], "METHOD_NOT_ALLOWED", "{method} {path}");
         }
     }
+}
+
+/// After a host reboot (a new kernel boot id), hoodyd starts the `autostart` containers and
+/// leaves the others stopped.
+#[test]
+fn autostart_containers_start_after_a_reboot() {
+    let mut d = Daemon::new();
+    let p = d.project("hoodytest-boot");
+    let sid = d.server_id();
+    let on = d.create(&p, "autostart-on");
+    let off = d.api(
+        "POST",
+        &format!("/api/v1/projects/{p}/containers"),
+        Some(json!({"server_id": sid, "name": "autostart-off", "autostart": false})),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(d.settle(&on)["status"], "running");
+    assert_eq!(d.settle(&off)["status"], "stopped");
+    d.op(&off, "start");
+    // "Reboot": hoodyd gone, every machine gone, and the recorded boot id is not this boot's.
+    d.stop();
+    for id in [&on, &off] {
+        d.hoody(&["machine", "stop", "--force", id]);
+    }
+    let db = rusqlite::Connection::open(d.pool().join("hoodyd/state.db")).unwrap();
+    db.execute(
+        "UPDATE meta SET value = 'an-earlier-boot' WHERE key = 'boot_id'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    d.start(&[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while status(&d, &on) != "running" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "autostart did not start {on}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(d.pid1(&on).is_some());
+    assert_eq!(
+        status(&d, &off),
+        "stopped",
+        "autostart: false stays stopped"
+    );
+    // A plain restart of hoodyd (same boot) starts nothing.
+    d.op(&on, "stop");
+    d.stop();
+    d.start(&[]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(status(&d, &on), "stopped");
 }
