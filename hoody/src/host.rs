@@ -99,6 +99,8 @@ pub struct Host {
 #[derive(Debug)]
 struct Inner {
     cfg: HostConfig,
+    /// Held (an exclusive `flock`) for the Host's life: one writer per state database.
+    _writer_lock: std::fs::File,
     store: Mutex<Store>,
     machines: Machines,
     server_id: String,
@@ -389,6 +391,7 @@ impl Host {
             .state_db
             .clone()
             .unwrap_or_else(|| cfg.pool.join("hoodyd").join("state.db"));
+        let writer_lock = take_writer_lock(&db)?;
         let mut store = Store::open(&db)?;
         let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
             .unwrap_or_default()
@@ -424,6 +427,7 @@ impl Host {
         let host = Host {
             inner: Arc::new(Inner {
                 cfg,
+                _writer_lock: writer_lock,
                 store: Mutex::new(store),
                 machines,
                 server_id,
@@ -1967,6 +1971,43 @@ fn check_alias(alias: &str) -> Result<()> {
         return Err(ApiError::validation("alias", "must be 1 to 100 characters"));
     }
     Ok(())
+}
+
+/// Takes `<db>.lock` exclusively, or fails naming the process that has it: two Hosts writing
+/// one pool would each journal, recover and reconcile behind the other's back.
+fn take_writer_lock(db: &std::path::Path) -> Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let path = db.with_extension("lock");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ApiError::internal(format!("create state directory {}: {e}", dir.display()))
+        })?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| ApiError::internal(format!("open {}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor we own; released when the file is closed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let mut holder = String::new();
+        let _ = f.read_to_string(&mut holder);
+        return Err(ApiError::conflict(
+            "STATE_IN_USE",
+            format!(
+                "{} is in use by another hoodyd (pid {}); stop it first",
+                db.display(),
+                holder.trim()
+            ),
+        ));
+    }
+    let _ = f.set_len(0);
+    let _ = f.rewind();
+    let _ = write!(f, "{}", std::process::id());
+    Ok(f)
 }
 
 /// Size of the file system holding `path`, bytes.

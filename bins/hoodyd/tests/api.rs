@@ -673,3 +673,21 @@ fn autostart_containers_start_after_a_reboot() {
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(status(&d, &on), "stopped");
 }
+
+/// One writer per pool: a second hoodyd on the same pool refuses to start, naming the first.
+#[test]
+fn a_second_hoodyd_on_the_same_pool_is_refused() {
+    let d = Daemon::new();
+    let out = std::process::Command::new(common::bin("hoodyd"))
+        .env("HOODY_POOL", d.pool())
+        .env("HOODY_POOL_REGISTRY", d.path("registry.json"))
+        .arg("--socket")
+        .arg(d.path("second.sock"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another hoodyd"), "{err}");
+    // The first one still serves.
+    d.api("GET", "/api/v1/servers", None, 200);
+}
