@@ -1,7 +1,18 @@
-//! # hoody-proxy
+//! # hoody-proxy: every service of every container is a URL
 //!
-//! hoody's the URL gateway: hostname grammar, routing, permissions, TLS.
+//! One proxy per server. It parses the host name ([`hostname`]: reference §2.2's grammar),
+//! finds the container in a live in-memory [`routes::RouteMap`] fed by hoodyd's event stream,
+//! and forwards ([`proxy`]) to the service inside: a user port (`http-8080`) or a Kit service
+//! at its reserved port ([`ports`]). HTTP/1.1 and HTTP/2, WebSocket upgrades, streamed bodies,
+//! keep-alive pools, TLS with rustls ([`tls`]). `api.{apex}` reaches hoodyd's API, so one base
+//! URL serves the API and every Kit host.
 //!
-//! **Status: not built yet.** This crate is a placeholder in the workspace so that the crate
-//! graph of `shared/DESIGN.md` exists from the start; it exports nothing, so nothing can
-//! mistake it for a working implementation. Issue #7 builds it.
+//! Not yet: permission documents, aliases, access logs, `https-PORT`/`ssh` upstreams.
+
+pub mod hostname;
+pub mod ports;
+pub mod proxy;
+pub mod routes;
+pub mod tls;
+
+pub use proxy::{Proxy, ProxyConfig};

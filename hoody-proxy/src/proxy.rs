@@ -1,0 +1,499 @@
+//! The forwarding core: accept HTTP/1.1 and HTTP/2 (plain or TLS with ALPN), find the target
+//! from the host name and the [`RouteMap`], forward with bodies streamed both ways and
+//! WebSocket (HTTP/1.1 Upgrade) tunnels spliced, through keep-alive connection pools.
+//!
+//! Host handling is strict, because a host that is read two ways can be routed to the wrong
+//! container: more than one `Host` header, or an absolute-form target (or HTTP/2
+//! `:authority`) that disagrees with `Host`, is a 400; the host is then parsed by
+//! [`crate::hostname`], which rejects anything outside the grammar. Requests are re-framed by
+//! hyper on the way out (its parser refuses `Content-Length` together with
+//! `Transfer-Encoding`), so no upstream ever sees bytes a client framed ambiguously.
+//!
+//! The client's address reaches the upstream in `X-Forwarded-For`, `X-Forwarded-Proto`,
+//! `X-Forwarded-Host` and `Forwarded` (set by the proxy; values a client sent in these
+//! headers are dropped, not trusted).
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri, Version};
+use hyper_util::client::legacy::Client as PoolClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+use crate::hostname::{Domains, Service, Target, parse_host};
+use crate::ports::{INSTANCE_HEADER, kit_port};
+use crate::routes::RouteMap;
+
+/// Response body: upstream bodies streamed as they come, or the proxy's own small answers.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// How the proxy is set up.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Apex domain and server name.
+    pub domains: Domains,
+    /// hoodyd's unix socket (`api.{apex}` is forwarded there).
+    pub api_socket: PathBuf,
+    /// Connecting to an upstream may take this long (then 502).
+    pub connect_timeout: Duration,
+    /// An upstream may take this long to send its response head (then 504).
+    pub response_timeout: Duration,
+    /// A client may take this long to send a request head.
+    pub header_timeout: Duration,
+}
+
+impl ProxyConfig {
+    /// Defaults for `domains`, with hoodyd at its default socket.
+    pub fn new(domains: Domains) -> Self {
+        ProxyConfig {
+            domains,
+            api_socket: PathBuf::from(hoody::client::DEFAULT_SOCKET),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(300),
+            header_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The proxy (cheap to clone, shared).
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: ProxyConfig,
+    routes: RouteMap,
+    pool: PoolClient<HttpConnector, Incoming>,
+}
+
+/// The proxy's own answer: `{statusCode, error, message}`, like hoodyd's errors.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({
+        "statusCode": status.as_u16(),
+        "error": code,
+        "message": message,
+    })
+    .to_string();
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[HeaderName] = &[
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+    let listed: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in listed.iter().chain(HOP_BY_HOP) {
+        if keep_upgrade && (n == header::UPGRADE || n == header::CONNECTION) {
+            continue;
+        }
+        h.remove(n);
+    }
+    h.remove("keep-alive");
+    h.remove("proxy-connection");
+}
+
+fn is_upgrade(h: &HeaderMap) -> bool {
+    h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// The one host a request names, or why it is refused.
+fn request_host<B>(req: &Request<B>) -> Result<String, &'static str> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let header = hosts.next();
+    if hosts.next().is_some() {
+        return Err("more than one Host header");
+    }
+    let header = header
+        .map(|h| h.to_str().map_err(|_| "the Host header is not text"))
+        .transpose()?;
+    let authority = req.uri().authority().map(|a| a.as_str());
+    match (authority, header) {
+        (Some(a), Some(h)) if !a.eq_ignore_ascii_case(h) => {
+            Err("the request target and the Host header name different hosts")
+        }
+        (Some(a), _) => Ok(a.to_string()),
+        (None, Some(h)) => Ok(h.to_string()),
+        (None, None) => Err("no Host header"),
+    }
+}
+
+impl Proxy {
+    /// A proxy over `routes`.
+    pub fn new(cfg: ProxyConfig, routes: RouteMap) -> Self {
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        conn.set_connect_timeout(Some(cfg.connect_timeout));
+        let pool = PoolClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build(conn);
+        Proxy {
+            inner: Arc::new(Inner { cfg, routes, pool }),
+        }
+    }
+
+    /// The route map.
+    pub fn routes(&self) -> &RouteMap {
+        &self.inner.routes
+    }
+
+    /// Answers one request from `peer` (over TLS when `tls`).
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+    ) -> Response<Body> {
+        let host = match request_host(&req) {
+            Ok(h) => h,
+            Err(why) => return error_response(StatusCode::BAD_REQUEST, "BAD_HOST", why),
+        };
+        let target = match parse_host(&host, &self.inner.cfg.domains) {
+            Ok(t) => t,
+            Err(e) => {
+                return error_response(
+                    StatusCode::NOT_FOUND,
+                    "UNKNOWN_HOST",
+                    &format!("no service at {host}: {e}"),
+                );
+            }
+        };
+        match target {
+            Target::Api => self.forward_api(req, peer, tls, &host).await,
+            Target::Alias(alias) => error_response(
+                StatusCode::NOT_FOUND,
+                "ALIAS_NOT_FOUND",
+                &format!("no alias {alias} on this server"),
+            ),
+            Target::Service {
+                project,
+                container,
+                service,
+                sub: _,
+            } => {
+                let unavailable = |why: String| {
+                    error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "CONTAINER_UNAVAILABLE",
+                        &why,
+                    )
+                };
+                let Some(route) = self.inner.routes.get(&container) else {
+                    return unavailable(format!("container {container} is not on this server"));
+                };
+                if route.project_id != project {
+                    return unavailable(format!("container {container} is not on this server"));
+                }
+                let Some(ip) = route.upstream() else {
+                    return unavailable(format!("container {container} is {}", route.status));
+                };
+                let mut req = req;
+                let port = match service {
+                    Service::Http(p) => p,
+                    Service::Kit { kit, index } => {
+                        req.headers_mut()
+                            .insert(INSTANCE_HEADER, HeaderValue::from(index));
+                        kit_port(kit)
+                    }
+                    Service::Https(_) | Service::Ssh => {
+                        return error_response(
+                            StatusCode::NOT_IMPLEMENTED,
+                            "NOT_IMPLEMENTED",
+                            "https-PORT and ssh upstreams are not supported by hoody-proxy yet",
+                        );
+                    }
+                };
+                self.forward(req, SocketAddr::new(IpAddr::V4(ip), port), peer, tls, &host)
+                    .await
+            }
+        }
+    }
+
+    /// Sets the forwarding headers, drops hop-by-hop ones, makes the request HTTP/1.1.
+    fn prepare(req: &mut Request<Incoming>, peer: SocketAddr, tls: bool, host: &str) -> bool {
+        let upgrade = is_upgrade(req.headers());
+        let h = req.headers_mut();
+        strip_hop_by_hop(h, upgrade);
+        for n in [
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "forwarded",
+        ] {
+            h.remove(n);
+        }
+        let proto = if tls { "https" } else { "http" };
+        let ip = peer.ip().to_string();
+        let forwarded = match peer.ip() {
+            IpAddr::V4(_) => format!("for={ip};proto={proto};host={host}"),
+            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto};host={host}"),
+        };
+        for (n, v) in [
+            ("x-forwarded-for", ip),
+            ("x-forwarded-proto", proto.to_string()),
+            ("x-forwarded-host", host.to_string()),
+            ("forwarded", forwarded),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(n, v);
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(host) {
+            h.insert(header::HOST, v);
+        }
+        *req.version_mut() = Version::HTTP_11;
+        upgrade
+    }
+
+    async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        upstream: SocketAddr,
+        peer: SocketAddr,
+        tls: bool,
+        host: &str,
+    ) -> Response<Body> {
+        let upgrade = Self::prepare(&mut req, peer, tls, host);
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string();
+        if upgrade {
+            *req.uri_mut() = match Uri::try_from(path) {
+                Ok(u) => u,
+                Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
+            };
+            return self.tunnel(req, upstream).await;
+        }
+        *req.uri_mut() = match Uri::try_from(format!("http://{upstream}{path}")) {
+            Ok(u) => u,
+            Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
+        };
+        let sent = tokio::time::timeout(
+            self.inner.cfg.response_timeout,
+            self.inner.pool.request(req),
+        );
+        match sent.await {
+            Err(_) => error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                "UPSTREAM_TIMEOUT",
+                &format!("{upstream} did not answer in time"),
+            ),
+            Ok(Err(e)) => error_response(
+                StatusCode::BAD_GATEWAY,
+                "UPSTREAM_UNREACHABLE",
+                &format!("{upstream}: {e}"),
+            ),
+            Ok(Ok(resp)) => {
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers, false);
+                Response::from_parts(parts, body.boxed())
+            }
+        }
+    }
+
+    /// An Upgrade request (WebSocket): its own upstream connection, then, on 101, the two
+    /// upgraded connections spliced until either side closes.
+    async fn tunnel(&self, mut req: Request<Incoming>, upstream: SocketAddr) -> Response<Body> {
+        let bad = |e: String| error_response(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &e);
+        let stream = match tokio::time::timeout(
+            self.inner.cfg.connect_timeout,
+            tokio::net::TcpStream::connect(upstream),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return bad(format!("{upstream}: {e}")),
+            Err(_) => return bad(format!("{upstream}: connect timed out")),
+        };
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Incoming>(
+            TokioIo::new(stream),
+        )
+        .await
+        {
+            Ok(x) => x,
+            Err(e) => return bad(format!("{upstream}: {e}")),
+        };
+        tokio::spawn(conn.with_upgrades());
+        let client_side = hyper::upgrade::on(&mut req);
+        let mut resp = match sender.send_request(req).await {
+            Ok(r) => r,
+            Err(e) => return bad(format!("{upstream}: {e}")),
+        };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let upstream_side = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                if let (Ok(c), Ok(u)) = (client_side.await, upstream_side.await) {
+                    let _ =
+                        tokio::io::copy_bidirectional(&mut TokioIo::new(c), &mut TokioIo::new(u))
+                            .await;
+                }
+            });
+        }
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(
+            &mut parts.headers,
+            parts.status == StatusCode::SWITCHING_PROTOCOLS,
+        );
+        Response::from_parts(parts, body.boxed())
+    }
+
+    /// `api.{apex}`: forwarded to hoodyd's unix socket.
+    async fn forward_api(
+        &self,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+        tls: bool,
+        host: &str,
+    ) -> Response<Body> {
+        let bad = |e: String| error_response(StatusCode::BAD_GATEWAY, "API_UNREACHABLE", &e);
+        Self::prepare(&mut req, peer, tls, host);
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string();
+        *req.uri_mut() = match Uri::try_from(path) {
+            Ok(u) => u,
+            Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
+        };
+        let sock = &self.inner.cfg.api_socket;
+        let stream = match tokio::net::UnixStream::connect(sock).await {
+            Ok(s) => s,
+            Err(e) => return bad(format!("hoodyd at {}: {e}", sock.display())),
+        };
+        let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Incoming>(
+            TokioIo::new(stream),
+        )
+        .await
+        {
+            Ok(x) => x,
+            Err(e) => return bad(format!("hoodyd: {e}")),
+        };
+        tokio::spawn(conn);
+        match sender.send_request(req).await {
+            Ok(resp) => {
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers, false);
+                Response::from_parts(parts, body.boxed())
+            }
+            Err(e) => bad(format!("hoodyd: {e}")),
+        }
+    }
+
+    fn builder(&self) -> auto::Builder<TokioExecutor> {
+        let mut b = auto::Builder::new(TokioExecutor::new());
+        b.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.inner.cfg.header_timeout);
+        b
+    }
+
+    /// Serves one accepted connection (plain or TLS) until it closes.
+    async fn serve_conn<I>(self, io: I, peer: SocketAddr, tls: bool)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let this = self.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let this = this.clone();
+            async move { Ok::<_, Infallible>(this.handle(req, peer, tls).await) }
+        });
+        let _ = self
+            .builder()
+            .serve_connection_with_upgrades(TokioIo::new(io), svc)
+            .await;
+    }
+
+    /// Serves plain HTTP (1.1, and HTTP/2 with prior knowledge) on `listener`, forever.
+    pub async fn serve_plain(self, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of descriptors and the like: wait, do not spin.
+                    eprintln!("hoody-proxy: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(self.clone().serve_conn(stream, peer, false));
+        }
+    }
+
+    /// Serves HTTPS (ALPN h2 or http/1.1) on `listener`, forever.
+    pub async fn serve_tls(
+        self,
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<()> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("hoody-proxy: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let this = self.clone();
+            tokio::spawn(async move {
+                let handshake =
+                    tokio::time::timeout(this.inner.cfg.header_timeout, acceptor.accept(stream));
+                if let Ok(Ok(tls)) = handshake.await {
+                    this.serve_conn(tls, peer, true).await;
+                }
+            });
+        }
+    }
+}

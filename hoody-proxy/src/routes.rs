@@ -1,0 +1,233 @@
+//! The live route map: container id → where and whether to forward, kept in memory and fed by
+//! hoodyd's event stream, so a request costs one hash lookup under a read lock: no database
+//! query and no daemon round trip.
+//!
+//! [`spawn_feed`] keeps a map in sync: it subscribes to `/api/v1/events/stream` first, then
+//! lists every container (so nothing that changes in between is missed), then applies each
+//! event. When the stream breaks or lags, it does the same again after a short pause; until the
+//! first list has arrived, [`RouteMap::is_ready`] is false.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hoody::api::{Container, ContainerStatus, Event, ListQuery};
+use hoody::client::{Client, ClientError};
+
+/// Where a container is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Its project (the host names it too, and must agree).
+    pub project_id: String,
+    /// Its address while running.
+    pub ip: Option<Ipv4Addr>,
+    /// Its state.
+    pub status: ContainerStatus,
+}
+
+impl Route {
+    /// The address to forward to, when the container can take requests.
+    pub fn upstream(&self) -> Option<Ipv4Addr> {
+        match self.status {
+            ContainerStatus::Running => self.ip,
+            _ => None,
+        }
+    }
+}
+
+/// The map (cheap to clone, shared).
+#[derive(Debug, Clone, Default)]
+pub struct RouteMap {
+    routes: Arc<RwLock<HashMap<String, Route>>>,
+    ready: Arc<AtomicBool>,
+}
+
+impl RouteMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The route of container `id`.
+    pub fn get(&self, id: &str) -> Option<Route> {
+        self.routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// How many containers it knows.
+    pub fn len(&self) -> usize {
+        self.routes.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether it knows none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the first full list from hoodyd has arrived.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Sets (or replaces) a container's route.
+    pub fn apply_container(&self, c: &Container) {
+        self.routes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                c.id.clone(),
+                route_of(&c.project_id, c.status, c.ip.as_deref()),
+            );
+    }
+
+    /// Replaces the whole map with `containers`.
+    pub fn replace_all(&self, containers: &[Container]) {
+        let fresh: HashMap<String, Route> = containers
+            .iter()
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    route_of(&c.project_id, c.status, c.ip.as_deref()),
+                )
+            })
+            .collect();
+        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Applies one event from hoodyd.
+    pub fn apply_event(&self, e: &Event) {
+        let (Some(id), Some(project)) = (&e.container_id, &e.project_id) else {
+            return;
+        };
+        let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+        if e.kind == "container.deleted" {
+            routes.remove(id);
+        } else if let Some(status) = e.status {
+            routes.insert(id.clone(), route_of(project, status, e.ip.as_deref()));
+        }
+    }
+}
+
+fn route_of(project: &str, status: ContainerStatus, ip: Option<&str>) -> Route {
+    Route {
+        project_id: project.to_string(),
+        ip: ip.and_then(|i| i.parse().ok()),
+        status,
+    }
+}
+
+/// Lists every container, page by page.
+fn list_all(client: &Client) -> Result<Vec<Container>, ClientError> {
+    let mut all = Vec::new();
+    let mut page = 1;
+    loop {
+        let q = ListQuery {
+            page: Some(page),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let l = client.list_containers(None, &q)?;
+        all.extend(l.containers);
+        if page >= l.pagination.total_pages {
+            return Ok(all);
+        }
+        page += 1;
+    }
+}
+
+/// One subscribe-list-follow round; returns why it ended.
+fn follow(client: &Client, map: &RouteMap) -> ClientError {
+    let events = match client.events() {
+        Ok(e) => e,
+        Err(e) => return e,
+    };
+    match list_all(client) {
+        Ok(all) => map.replace_all(&all),
+        Err(e) => return e,
+    }
+    for ev in events {
+        match ev {
+            Ok(ev) => map.apply_event(&ev),
+            Err(e) => return e,
+        }
+    }
+    ClientError::Protocol("hoodyd closed the event stream".into())
+}
+
+/// Keeps `map` in sync with the hoodyd behind `client`, forever, on a thread of its own.
+/// Problems are reported on stderr once per change of message, then retried every second.
+pub fn spawn_feed(client: Client, map: RouteMap) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("route-feed".into())
+        .spawn(move || {
+            let mut last = String::new();
+            loop {
+                let why = follow(&client, &map).to_string();
+                if why != last {
+                    eprintln!("hoody-proxy: route feed from hoodyd: {why}; retrying");
+                    last = why;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+        .unwrap_or_else(|e| panic!("cannot start the route feed thread: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ev(kind: &str, status: Option<ContainerStatus>, ip: Option<&str>) -> Event {
+        Event {
+            seq: 1,
+            kind: kind.into(),
+            project_id: Some("p".into()),
+            container_id: Some("c".into()),
+            status,
+            ip: ip.map(str::to_string),
+            time: String::new(),
+        }
+    }
+
+    #[test]
+    fn events_move_a_route_through_its_states() {
+        let m = RouteMap::new();
+        assert!(!m.is_ready());
+        m.replace_all(&[]);
+        assert!(m.is_ready());
+        m.apply_event(&ev(
+            "container.created",
+            Some(ContainerStatus::Creating),
+            None,
+        ));
+        assert_eq!(m.get("c").unwrap().upstream(), None);
+        m.apply_event(&ev(
+            "container.status",
+            Some(ContainerStatus::Running),
+            Some("10.77.0.5"),
+        ));
+        assert_eq!(
+            m.get("c").unwrap().upstream(),
+            Some(Ipv4Addr::new(10, 77, 0, 5))
+        );
+        m.apply_event(&ev(
+            "container.status",
+            Some(ContainerStatus::Paused),
+            Some("10.77.0.5"),
+        ));
+        assert_eq!(m.get("c").unwrap().upstream(), None);
+        m.apply_event(&ev(
+            "container.deleted",
+            Some(ContainerStatus::Deleting),
+            None,
+        ));
+        assert!(m.get("c").is_none());
+    }
+}
