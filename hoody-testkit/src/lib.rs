@@ -7,7 +7,11 @@
 //! * [`require_root`]: fails loudly when a root-only test runs without root.
 //! * Leak checks: [`cgroup_dirs`] finds a container's cgroup directories anywhere under
 //!   `/sys/fs/cgroup`; [`mounts_mentioning`] searches the host's mount table.
+//! * [`daemon::Daemon`]: a real hoodyd on a pool and network of its own, for end-to-end tests
+//!   of hoodyd, the CLI and the proxy.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+pub mod daemon;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,11 +2,9 @@
 //! real booted Debian 13 containers, real crashes (SIGKILL at injected points).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::Daemon;
+use hoody_testkit::daemon::Daemon;
 use serde_json::{Value, json};
 
 fn status(d: &Daemon, id: &str) -> String {
@@ -678,7 +676,7 @@ fn autostart_containers_start_after_a_reboot() {
 #[test]
 fn a_second_hoodyd_on_the_same_pool_is_refused() {
     let d = Daemon::new();
-    let out = std::process::Command::new(common::bin("hoodyd"))
+    let out = std::process::Command::new(hoody_testkit::daemon::bin("hoodyd"))
         .env("HOODY_POOL", d.pool())
         .env("HOODY_POOL_REGISTRY", d.path("registry.json"))
         .arg("--socket")

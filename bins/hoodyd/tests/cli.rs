@@ -2,9 +2,7 @@
 //! snapshots, copy and delete, with `--output json` read back.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::Daemon;
+use hoody_testkit::daemon::Daemon;
 use serde_json::Value;
 
 fn json(d: &Daemon, args: &[&str]) -> Value {

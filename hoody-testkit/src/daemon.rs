@@ -2,21 +2,21 @@
 //! image), its own network (name, address range, state), its own runtime directory and
 //! socket; driven over HTTP with curl. Dropping it stops hoodyd, deletes every container it
 //! still knows, removes the network and unmounts the pool.
-#![allow(clippy::unwrap_used, dead_code)]
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hoody_testkit::{require_root, unique_name};
+use crate::{require_root, unique_name};
 use serde_json::{Value, json};
 
-/// A binary of the workspace (scripts/test builds them all before testing).
+/// A binary of the workspace, beside the running test's directory (`target/<profile>/`;
+/// scripts/test builds them all before testing).
 pub fn bin(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_hoodyd"))
-        .parent()
-        .unwrap()
-        .join(name);
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let p = exe.parent().and_then(Path::parent).unwrap().join(name);
     assert!(
         p.exists(),
         "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
@@ -25,12 +25,19 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+#[derive(Debug)]
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub net_name: String,
     pub net_pool: String,
     child: Option<Child>,
     pub tcp: Option<String>,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Daemon {
