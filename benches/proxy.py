@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""hoody-proxy vs nginx vs the upstream directly, same upstream, same run (as root).
+
+  benches/proxy.py [--duration 10] [--connections 64] [--websockets 10000]
+
+A pool, a network and a hoodyd of their own; one Debian 13 container running `hoody-echo` on
+port 8080 (the upstream). Then, with wrk on loopback (2 threads):
+  direct     wrk → container:8080
+  nginx      wrk → nginx (Debian package, reverse proxy, keep-alive upstream pool) → container
+  hoody      wrk → hoody-proxy → container
+each over plain HTTP and over TLS (both proxies use the same certificate), printing requests per
+second and p50/p99 latency, and the ratios. Then --websockets idle WebSockets are opened through
+hoody-proxy and its memory is read.
+
+Installs nginx and wrk with apt when missing. docs/PERFORMANCE.md records a run.
+"""
+import argparse
+import base64
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release")
+APEX = "hoody.bench"
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, **kw)
+
+
+def api(sock, method, path, body=None):
+    cmd = ["curl", "-s", "--unix-socket", sock, "-X", method, f"http://hoodyd{path}"]
+    if body is not None:
+        cmd += ["-H", "content-type: application/json", "-d", json.dumps(body)]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)["data"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wrk(url, host, duration, conns):
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency", "-H", f"Host: {host}", url],
+        check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def lat(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        v, u = float(m.group(1)), m.group(2)
+        return v / 1000 if u == "us" else v if u == "ms" else v * 1000
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        sys.exit(f"{url} ({host}): {errors.group(1)} errors\n{out}")
+    return rps, lat(50), lat(99)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_websockets(port, host, n):
+    socks = []
+    req = (f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+           + base64.b64encode(os.urandom(16)).decode() + "\r\n\r\n").encode()
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(req)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                sys.exit(f"websocket {i}: connection closed")
+            head += chunk
+        if not head.startswith(b"HTTP/1.1 101"):
+            sys.exit(f"websocket {i}: {head[:80]!r}")
+        socks.append(s)
+    return socks
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--websockets", type=int, default=10000)
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("benches/proxy.py: run as root")
+    missing = [p for p, b in (("nginx", "nginx"), ("wrk", "wrk")) if not shutil.which(b)
+               and not os.path.exists(f"/usr/sbin/{b}")]
+    if missing:
+        sh("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing,
+           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), stdout=subprocess.DEVNULL)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    sh("cargo", "build", "--release", "-q", "--workspace", "--bins", cwd=ROOT)
+    tmp = tempfile.mkdtemp(prefix="hoodytest-proxybench-", dir="/var/tmp")
+    os.chmod(tmp, 0o755)
+    env = dict(os.environ,
+               HOODY_POOL=f"{tmp}/pool", HOODY_POOL_REGISTRY=f"{tmp}/registry.json",
+               HOODY_RUN_DIR=f"{tmp}/run", HOODY_MONITOR=f"{BIN}/hoody-monitor",
+               HOODY_NET_NAME="hoodytest-pxb", HOODY_NET_POOL="10.91.0.0/24",
+               HOODY_NET_STATE=f"{tmp}/net", HOODY_SOCKET=f"{tmp}/hoodyd.sock")
+    hoody = lambda *args: sh(f"{BIN}/hoody", *args, env=env, stdout=subprocess.DEVNULL)
+    hoody("pool", "init", "--size", "6G")
+    hoody("image", "build", "debian-13")
+    sock = f"{tmp}/hoodyd.sock"
+    procs = []
+    d = subprocess.Popen([f"{BIN}/hoodyd", "--server-name", "bench-1"], env=env,
+                         stderr=open(f"{tmp}/hoodyd.log", "w"))
+    procs.append(d)
+    try:
+        while not os.path.exists(sock):
+            time.sleep(0.05)
+        time.sleep(0.2)
+        sid = api(sock, "GET", "/api/v1/servers")["servers"][0]["id"]
+        pid = api(sock, "POST", "/api/v1/projects", {"alias": "bench"})["id"]
+        c = api(sock, "POST", f"/api/v1/projects/{pid}/containers",
+                {"server_id": sid, "name": "upstream"})
+        while c["status"] == "creating":
+            time.sleep(0.1)
+            c = api(sock, "GET", f"/api/v1/containers/{c['id']}")
+        assert c["status"] == "running", c
+        cid, ip = c["id"], c["ip"]
+        shutil.copy(f"{BIN}/hoody-echo", f"{tmp}/pool/containers/{cid}/usr/local/bin/hoody-echo")
+        sh(f"{BIN}/hoody", "machine", "exec", cid, "--", "systemd-run", "--unit", "echo",
+           "-p", "LimitNOFILE=65536", "-p", "TasksMax=infinity",
+           "/usr/local/bin/hoody-echo", "--listen", "0.0.0.0:8080", env=env,
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        host = f"{pid}-{cid}-http-8080.bench-1.containers.{APEX}"
+        for _ in range(100):
+            if subprocess.run(["curl", "-sf", f"http://{ip}:8080/"], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+
+        hp, hps, np_, nps = free_port(), free_port(), free_port(), free_port()
+        proxy = subprocess.Popen(
+            [f"{BIN}/hoody-proxy", "--domain", APEX, "--hoodyd-socket", sock,
+             "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls"],
+            stderr=open(f"{tmp}/proxy.log", "w"))
+        procs.append(proxy)
+        for _ in range(100):
+            r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                                f"Host: {host}", f"http://127.0.0.1:{hp}/"], capture_output=True, text=True)
+            if r.stdout == "200":
+                break
+            time.sleep(0.1)
+        os.makedirs(f"{tmp}/nginx", exist_ok=True)
+        conf = f"""worker_processes auto;
+pid {tmp}/nginx/nginx.pid;
+error_log {tmp}/nginx/error.log;
+events {{ worker_connections 20000; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/nginx/body; proxy_temp_path {tmp}/nginx/proxy;
+  fastcgi_temp_path {tmp}/nginx/fcgi; uwsgi_temp_path {tmp}/nginx/uwsgi; scgi_temp_path {tmp}/nginx/scgi;
+  upstream up {{ server {ip}:8080; keepalive 256; }}
+  server {{
+    listen 127.0.0.1:{np_};
+    listen 127.0.0.1:{nps} ssl;
+    http2 on;
+    ssl_certificate {tmp}/tls/cert.pem; ssl_certificate_key {tmp}/tls/key.pem;
+    location / {{
+      proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_buffering off;
+    }}
+  }}
+}}
+"""
+        open(f"{tmp}/nginx/nginx.conf", "w").write(conf)
+        sh("nginx", "-c", f"{tmp}/nginx/nginx.conf")
+        time.sleep(0.5)
+
+        rows = []
+        for name, url in [("direct", f"http://{ip}:8080/"),
+                          ("nginx", f"http://127.0.0.1:{np_}/"),
+                          ("hoody-proxy", f"http://127.0.0.1:{hp}/"),
+                          ("nginx TLS", f"https://127.0.0.1:{nps}/"),
+                          ("hoody-proxy TLS", f"https://127.0.0.1:{hps}/")]:
+            wrk(url, host, 2, a.connections)  # warm-up: pools, TLS sessions
+            rows.append((name, *wrk(url, host, a.duration, a.connections)))
+        r = {n: (rps, p50, p99) for n, rps, p50, p99 in rows}
+        print(f"wrk -t2 -c{a.connections} -d{a.duration}s, upstream hoody-echo in a container")
+        print(f"{'':18} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        for n, rps, p50, p99 in rows:
+            print(f"{n:18} {rps:10.0f} {p50:8.3f} {p99:8.3f}")
+        print(f"hoody-proxy / nginx throughput: plain {r['hoody-proxy'][0] / r['nginx'][0]:.2f}x, "
+              f"TLS {r['hoody-proxy TLS'][0] / r['nginx TLS'][0]:.2f}x")
+        print(f"p50 added over direct: hoody-proxy {(r['hoody-proxy'][1] - r['direct'][1]) * 1000:.0f} us, "
+              f"nginx {(r['nginx'][1] - r['direct'][1]) * 1000:.0f} us")
+
+        if a.websockets:
+            base = rss_kb(proxy.pid)
+            socks = open_websockets(hp, host, a.websockets)
+            time.sleep(1)
+            held = rss_kb(proxy.pid)
+            print(f"{len(socks)} idle WebSockets through hoody-proxy: RSS {base / 1024:.1f} MiB -> "
+                  f"{held / 1024:.1f} MiB ({(held - base) / len(socks):.1f} kB each)")
+            for s in socks:
+                s.close()
+    finally:
+        subprocess.run(["nginx", "-c", f"{tmp}/nginx/nginx.conf", "-s", "stop"],
+                       stderr=subprocess.DEVNULL)
+        try:
+            for c in api(sock, "GET", "/api/v1/containers?limit=100")["containers"]:
+                api(sock, "DELETE", f"/api/v1/containers/{c['id']}")
+        except Exception as e:  # noqa: BLE001
+            print(f"cleanup through the API: {e}", file=sys.stderr)
+        for p in reversed(procs):
+            p.terminate()
+            p.wait()
+        subprocess.run([f"{BIN}/hoody", "net", "uninstall"], env=env, stdout=subprocess.DEVNULL)
+        if subprocess.run(["umount", f"{tmp}/pool"], stderr=subprocess.DEVNULL).returncode == 0 \
+                or not os.path.ismount(f"{tmp}/pool"):
+            subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()
