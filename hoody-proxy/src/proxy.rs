@@ -5,9 +5,12 @@
 //! Host handling is strict, because a host that is read two ways can be routed to the wrong
 //! container: more than one `Host` header, or an absolute-form target (or HTTP/2
 //! `:authority`) that disagrees with `Host`, is a 400; the host is then parsed by
-//! [`crate::hostname`], which rejects anything outside the grammar. Requests are re-framed by
-//! hyper on the way out (its parser refuses `Content-Length` together with
-//! `Transfer-Encoding`), so no upstream ever sees bytes a client framed ambiguously.
+//! [`crate::hostname`], which rejects anything outside the grammar. Requests are parsed by
+//! hyper and re-framed on the way out: a request with both `Content-Length` and
+//! `Transfer-Encoding` is read as chunked with the length dropped (RFC 9112 §6.3, what an
+//! intermediary must do), conflicting lengths are refused, and the upstream receives exactly
+//! the body hyper read, so proxy and upstream cannot disagree about where a request ends (and
+//! hyper closes such a connection after answering: bytes a client hid behind it are never read).
 //!
 //! The client's address reaches the upstream in `X-Forwarded-For`, `X-Forwarded-Proto`,
 //! `X-Forwarded-Host` and `Forwarded` (set by the proxy; values a client sent in these
