@@ -89,6 +89,15 @@ endpoints! {
     "POST" "/api/v1/auth/tokens" "Create an API token (its secret is shown once)";
     "DELETE" "/api/v1/auth/tokens/{id}" "Revoke an API token";
     "GET" "/api/v1/events/stream" "Server-sent events of state changes";
+    "GET" "/api/v1/proxy/aliases" "List proxy aliases";
+    "POST" "/api/v1/proxy/aliases" "Create a proxy alias";
+    "GET" "/api/v1/proxy/aliases/{id}" "Get a proxy alias";
+    "PATCH" "/api/v1/proxy/aliases/{id}" "Update a proxy alias";
+    "PUT" "/api/v1/proxy/aliases/{id}" "Update a proxy alias";
+    "DELETE" "/api/v1/proxy/aliases/{id}" "Delete a proxy alias";
+    "PATCH" "/api/v1/proxy/aliases/{id}/state" "Enable or disable a proxy alias";
+    "GET" "/api/v1/proxy/state" "Aliases and permission documents (what hoody-proxy loads)";
+    "GET" "/api/v1/containers/{id}/proxy/logs" "The proxy's access log of a container";
     "GET" "/api/v1/openapi.json" "This document";
 }
 
@@ -422,6 +431,53 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route("/api/v1/events/stream", get(events))
         .route(
+            "/api/v1/proxy/aliases",
+            get(|State(h): State<Host>, q: Result<Query<api::AliasQuery>, QueryRejection>| async move {
+                match q {
+                    Ok(Query(q)) => run(200, "Aliases", move || h.list_aliases(&q)).await,
+                    Err(e) => ApiError::validation("query", e.body_text()).into_response(),
+                }
+            })
+            .post(|State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
+                run_with(b, 201, "Alias created", move |req| h.create_alias(req)).await
+            }),
+        )
+        .route(
+            "/api/v1/proxy/aliases/{id}",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Alias", move || h.get_alias(&id))
+            })
+            .patch(update_alias)
+            .put(update_alias)
+            .delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Alias deleted", move || h.delete_alias(&id))
+            }),
+        )
+        .route(
+            "/api/v1/proxy/aliases/{id}/state",
+            axum::routing::patch(
+                |State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
+                    run_with(b, 200, "Alias state updated", move |req: api::AliasState| {
+                        h.set_alias_state(&id, req.enabled)
+                    })
+                    .await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/proxy/state",
+            get(|State(h): State<Host>| run(200, "Proxy state", move || h.proxy_state())),
+        )
+        .route(
+            "/api/v1/containers/{id}/proxy/logs",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<LogQuery>, QueryRejection>| async move {
+                match q {
+                    Ok(Query(q)) => run(200, "Proxy access log", move || h.access_log(&id, q.limit.unwrap_or(100))).await,
+                    Err(e) => ApiError::validation("query", e.body_text()).into_response(),
+                }
+            }),
+        )
+        .route(
             "/api/v1/openapi.json",
             get(|| async {
                 let mut r = json_bytes(&openapi()).into_response();
@@ -480,6 +536,21 @@ async fn update_container(
         h.update_container(&id, req)
     })
     .await
+}
+
+async fn update_alias(
+    State(h): State<Host>,
+    UrlPath(id): UrlPath<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    run_with(b, 200, "Alias updated", move |req| h.update_alias(&id, req)).await
+}
+
+/// Query of the access log endpoint.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    limit: Option<usize>,
 }
 
 async fn restore_snapshot(

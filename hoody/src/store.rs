@@ -16,7 +16,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiError, Container, ContainerStatus, Project, StatusLog, Token};
+use crate::api::{Alias, ApiError, Container, ContainerStatus, Project, StatusLog, Token};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -78,6 +78,12 @@ CREATE TABLE IF NOT EXISTS status_logs (
 CREATE INDEX IF NOT EXISTS status_logs_container ON status_logs(container_id, transition_time);
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (
+    id TEXT PRIMARY KEY, alias TEXT NOT NULL UNIQUE, container_id TEXT NOT NULL,
+    doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS aliases_container ON aliases(container_id);
+CREATE TABLE IF NOT EXISTS proxy_docs (
+    scope TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (scope, id));
 CREATE TABLE IF NOT EXISTS operations (
     id INTEGER PRIMARY KEY AUTOINCREMENT, container_id TEXT NOT NULL, doc TEXT NOT NULL,
     started_at TEXT NOT NULL);
@@ -345,6 +351,12 @@ impl Tx<'_> {
         self.tx
             .execute("DELETE FROM status_logs WHERE container_id = ?1", [id])?;
         self.tx
+            .execute("DELETE FROM aliases WHERE container_id = ?1", [id])?;
+        self.tx.execute(
+            "DELETE FROM proxy_docs WHERE scope = 'container' AND id = ?1",
+            [id],
+        )?;
+        self.tx
             .execute("DELETE FROM containers WHERE id = ?1", [id])?;
         Ok(())
     }
@@ -429,6 +441,93 @@ impl Tx<'_> {
     /// Deletes a token; whether it existed.
     pub fn delete_token(&self, id: &str) -> Result<bool> {
         Ok(self.tx.execute("DELETE FROM tokens WHERE id = ?1", [id])? > 0)
+    }
+
+    // ---- proxy aliases and permission documents ----
+
+    /// Inserts or replaces an alias.
+    pub fn put_alias(&self, a: &Alias) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO aliases(id, alias, container_id, doc) VALUES (?1,?2,?3,?4)
+             ON CONFLICT(id) DO UPDATE SET alias=excluded.alias, doc=excluded.doc",
+            params![a.id, a.alias, a.container_id, to_json(a)?],
+        )?;
+        Ok(())
+    }
+
+    /// An alias by id.
+    pub fn alias(&self, id: &str) -> Result<Option<Alias>> {
+        let doc: Option<String> = self
+            .tx
+            .query_row("SELECT doc FROM aliases WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// The id of the alias named `alias`.
+    pub fn alias_by_name(&self, alias: &str) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row("SELECT id FROM aliases WHERE alias = ?1", [alias], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Every alias, by name.
+    pub fn aliases(&self) -> Result<Vec<Alias>> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT doc FROM aliases ORDER BY alias")?;
+        let rows = st.query_map([], |r| from_json::<Alias>(&r.get::<_, String>(0)?))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes an alias; whether it existed.
+    pub fn delete_alias(&self, id: &str) -> Result<bool> {
+        Ok(self.tx.execute("DELETE FROM aliases WHERE id = ?1", [id])? > 0)
+    }
+
+    /// A permission document.
+    pub fn proxy_doc(&self, scope: &str, id: &str) -> Result<Option<serde_json::Value>> {
+        let doc: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT doc FROM proxy_docs WHERE scope = ?1 AND id = ?2",
+                [scope, id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// Stores a permission document.
+    pub fn put_proxy_doc(&self, scope: &str, id: &str, doc: &serde_json::Value) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO proxy_docs(scope, id, doc) VALUES (?1,?2,?3)
+             ON CONFLICT(scope, id) DO UPDATE SET doc=excluded.doc",
+            params![scope, id, to_json(doc)?],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a permission document; whether it existed.
+    pub fn delete_proxy_doc(&self, scope: &str, id: &str) -> Result<bool> {
+        Ok(self.tx.execute(
+            "DELETE FROM proxy_docs WHERE scope = ?1 AND id = ?2",
+            [scope, id],
+        )? > 0)
+    }
+
+    /// Every permission document: (scope, id, document).
+    pub fn proxy_docs(&self) -> Result<Vec<(String, String, serde_json::Value)>> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT scope, id, doc FROM proxy_docs ORDER BY scope, id")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, from_json(&r.get::<_, String>(2)?)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     // ---- journal ----

@@ -45,6 +45,12 @@ struct Args {
     /// How long a boot may take, seconds.
     #[arg(long, default_value_t = 120)]
     boot_timeout: u64,
+    /// The apex domain hoody-proxy serves (for alias URLs).
+    #[arg(long, env = "HOODY_DOMAIN", default_value = "localhost")]
+    domain: String,
+    /// Where hoody-proxy writes access logs.
+    #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
+    proxy_log_dir: PathBuf,
     /// Test hook: SIGKILL myself on reaching these points (see HostConfig::crash_points).
     #[arg(long, env = "HOODYD_CRASH_AT", value_delimiter = ',', hide = true)]
     crash_at: Vec<String>,
@@ -84,6 +90,8 @@ fn main() -> anyhow::Result<()> {
     cfg.server_name = args.server_name.clone();
     cfg.boot_timeout = Duration::from_secs(args.boot_timeout);
     cfg.crash_points = args.crash_at.clone();
+    cfg.domain = args.domain.clone();
+    cfg.proxy_log_dir = args.proxy_log_dir.clone();
     let host = Host::open(cfg).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -730,3 +730,219 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+// ---- proxy: aliases, state, access logs ------------------------------------------------
+
+/// Programs an alias (and a permission rule) can name, canonical first, then the synonyms the
+/// reference accepts (§2.2). [`program_name`] maps a synonym to its canonical name.
+pub const PROGRAMS: &[&str] = &[
+    "http", "https", "ssh", "terminal", "display", "desktop", "cron", "watch", "notifications",
+    "files", "daemon", "code", "agent", "exec", "browser", "cdp", "curl", "run", "sqlite", "logs",
+    "egress", "pipe", "notes", "tunnel", "bot",
+];
+
+/// The canonical program name of `name` (`tty` → `terminal`), or `None` when unknown.
+pub fn program_name(name: &str) -> Option<&'static str> {
+    let canonical = match name {
+        "tty" | "ttyd" | "t" => "terminal",
+        "d" => "display",
+        "w" => "watch",
+        "notification" | "n" => "notifications",
+        "f" => "files",
+        "e" => "exec",
+        "b" => "browser",
+        "log" | "l" => "logs",
+        "note" => "notes",
+        other => other,
+    };
+    PROGRAMS.iter().copied().find(|p| *p == canonical)
+}
+
+/// A proxy alias: `{alias}.{server}.containers.{domain}` → one service of one container
+/// (reference §2.7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alias {
+    /// 24 hex digits.
+    pub id: String,
+    /// The container's project.
+    pub project_id: String,
+    /// The container.
+    pub container_id: String,
+    /// The host name's first label.
+    pub alias: String,
+    /// Canonical program name ([`PROGRAMS`]).
+    pub program: String,
+    /// Kit instance (1 unless given).
+    pub index: u64,
+    /// Port, for `http` / `https`.
+    pub port: Option<u16>,
+    /// Landing path for requests to `/`.
+    pub target_path: Option<String>,
+    /// Whether visitors' paths are honoured (recorded; the reference notes it is not enforced).
+    pub allow_path_override: bool,
+    /// After this (RFC 3339) the alias answers 404.
+    pub expires_at: Option<String>,
+    /// Disabled aliases answer 404.
+    pub enabled: bool,
+    /// The server.
+    pub server_id: String,
+    /// Its name.
+    pub server_name: String,
+    /// `https://{alias}.{server}.containers.{domain}` (when hoodyd knows the domain), else
+    /// the host name without scheme and domain.
+    pub url: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// `POST /api/v1/proxy/aliases`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAlias {
+    /// The container.
+    pub container_id: String,
+    /// 3–61 of `[a-z0-9-]`, not starting or ending with `-`; absent: 48 random hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// A program name (or synonym), or `http-PORT` / `https-PORT`.
+    pub program: String,
+    /// Port for http/https.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Kit instance (default 1); for http/https a legacy way to give the port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// Landing path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_path: Option<String>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_path_override: Option<bool>,
+    /// RFC 3339 in the future, or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// `PATCH /api/v1/proxy/aliases/{id}`: omitted fields are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAlias {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// New program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// New port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// New instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// New landing path; `null` clears.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub target_path: Option<Option<String>>,
+    /// New setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_path_override: Option<bool>,
+    /// New expiry; `null` clears.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<Option<String>>,
+    /// Enable or disable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// `PATCH /api/v1/proxy/aliases/{id}/state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasState {
+    /// Enabled or not.
+    pub enabled: bool,
+}
+
+/// `GET /api/v1/proxy/aliases`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AliasList {
+    /// The aliases.
+    pub aliases: Vec<Alias>,
+}
+
+/// Query of `GET /api/v1/proxy/aliases`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasQuery {
+    /// Only this project's.
+    pub project_id: Option<String>,
+    /// Only this container's.
+    pub container_id: Option<String>,
+    /// Only enabled (or disabled) ones.
+    pub enabled: Option<bool>,
+    /// Only expired (or unexpired) ones.
+    pub expired: Option<bool>,
+}
+
+/// A permission document as stored (reference §2.5), with its owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopedDocument {
+    /// `project` or `container`.
+    pub scope: String,
+    /// The project's or container's id.
+    pub id: String,
+    /// The document.
+    pub document: serde_json::Value,
+}
+
+/// `GET /api/v1/proxy/state`: everything the proxy needs besides the containers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxyState {
+    /// Every alias.
+    pub aliases: Vec<Alias>,
+    /// Every permission document.
+    pub permissions: Vec<ScopedDocument>,
+}
+
+/// One proxied request, as the proxy logs it (`GET /api/v1/containers/{id}/proxy/logs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessLogEntry {
+    /// RFC 3339 with milliseconds.
+    pub time: String,
+    /// The client's address.
+    pub client_ip: String,
+    /// Request method.
+    pub method: String,
+    /// Host name as sent.
+    pub host: String,
+    /// Path and query.
+    pub path: String,
+    /// Response status.
+    pub status: u16,
+    /// Response body bytes sent.
+    pub bytes: u64,
+    /// From request head to the end of the response body, ms.
+    pub duration_ms: f64,
+    /// The service (`http-8080`, `terminal-1`, ...).
+    pub service: String,
+}
+
+/// `GET /api/v1/containers/{id}/proxy/logs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessLog {
+    /// The container.
+    pub container_id: String,
+    /// Newest last.
+    pub logs: Vec<AccessLogEntry>,
+}

@@ -44,6 +44,11 @@ use crate::store::{Journal, Order, Store};
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// Where hoody-proxy writes access logs unless told otherwise.
+pub const DEFAULT_PROXY_LOG_DIR: &str = "/var/log/hoody/proxy";
+
+mod proxy;
+
 /// The image a container gets when the create names none.
 pub const DEFAULT_IMAGE: &str = "debian-13";
 
@@ -71,6 +76,10 @@ pub struct HostConfig {
     /// `copy:after-machine`, `restore:after-journal`, `restore:after-stop`, `restore:in-fs`,
     /// `restore:after-fs`, `delete:after-mark`, `delete:after-purge`).
     pub crash_points: Vec<String>,
+    /// The apex domain the proxy serves (for alias URLs).
+    pub domain: String,
+    /// Where hoody-proxy writes per-container access logs (`<dir>/<container>.jsonl`).
+    pub proxy_log_dir: PathBuf,
 }
 
 impl HostConfig {
@@ -86,6 +95,8 @@ impl HostConfig {
             stop_timeout: Duration::from_secs(30),
             watch_interval: Duration::from_secs(2),
             crash_points: Vec::new(),
+            domain: "localhost".into(),
+            proxy_log_dir: PathBuf::from(DEFAULT_PROXY_LOG_DIR),
         }
     }
 }
