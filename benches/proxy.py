@@ -53,7 +53,7 @@ def free_port():
 
 def wrk(url, host, duration, conns):
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency", "-H", f"Host: {host}", url],
+        ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{duration}s", "--latency", "-H", f"Host: {host}", url],
         check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
@@ -116,7 +116,7 @@ def main():
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         # The proxy holds two descriptors per WebSocket (client and upstream side).
-        a.websockets = min(a.websockets, (hard - 200) // 2)
+        a.websockets = min(a.websockets, (hard - 500) // 2)
         print(f"open files per process capped at {hard} here (no CAP_SYS_RESOURCE): "
               f"{a.websockets} WebSockets, the most one proxy process can hold")
     sh("cargo", "build", "--release", "-q", "--workspace", "--bins", cwd=ROOT)
@@ -162,7 +162,8 @@ def main():
         hp, hps, np_, nps = free_port(), free_port(), free_port(), free_port()
         proxy = subprocess.Popen(
             [f"{BIN}/hoody-proxy", "--domain", APEX, "--hoodyd-socket", sock,
-             "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls"],
+             "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls",
+             "--log-dir", f"{tmp}/proxy-logs"],
             stderr=open(f"{tmp}/proxy.log", "w"))
         procs.append(proxy)
         for _ in range(100):
@@ -177,14 +178,14 @@ pid {tmp}/nginx/nginx.pid;
 error_log {tmp}/nginx/error.log;
 events {{ worker_connections 20000; }}
 http {{
-  access_log off;
+  log_format hoody '$remote_addr $request_method $host $request_uri $status $body_bytes_sent $request_time';
+  access_log {tmp}/nginx/access.log hoody buffer=64k flush=1s;
   client_body_temp_path {tmp}/nginx/body; proxy_temp_path {tmp}/nginx/proxy;
   fastcgi_temp_path {tmp}/nginx/fcgi; uwsgi_temp_path {tmp}/nginx/uwsgi; scgi_temp_path {tmp}/nginx/scgi;
   upstream up {{ server {ip}:8080; keepalive 256; }}
   server {{
     listen 127.0.0.1:{np_};
-    listen 127.0.0.1:{nps} ssl;
-    http2 on;
+    listen 127.0.0.1:{nps} ssl http2;
     ssl_certificate {tmp}/tls/cert.pem; ssl_certificate_key {tmp}/tls/key.pem;
     location / {{
       proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
@@ -207,14 +208,22 @@ http {{
             wrk(url, host, 2, a.connections)  # warm-up: pools, TLS sessions
             rows.append((name, *wrk(url, host, a.duration, a.connections)))
         r = {n: (rps, p50, p99) for n, rps, p50, p99 in rows}
+        # Latency without queueing: one connection, one request at a time.
+        lat1 = {}
+        for name, url in [("direct", f"http://{ip}:8080/"),
+                          ("nginx", f"http://127.0.0.1:{np_}/"),
+                          ("hoody-proxy", f"http://127.0.0.1:{hp}/")]:
+            lat1[name] = wrk(url, host, a.duration, 1)
         print(f"wrk -t2 -c{a.connections} -d{a.duration}s, upstream hoody-echo in a container")
         print(f"{'':18} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         for n, rps, p50, p99 in rows:
             print(f"{n:18} {rps:10.0f} {p50:8.3f} {p99:8.3f}")
         print(f"hoody-proxy / nginx throughput: plain {r['hoody-proxy'][0] / r['nginx'][0]:.2f}x, "
               f"TLS {r['hoody-proxy TLS'][0] / r['nginx TLS'][0]:.2f}x")
-        print(f"p50 added over direct: hoody-proxy {(r['hoody-proxy'][1] - r['direct'][1]) * 1000:.0f} us, "
-              f"nginx {(r['nginx'][1] - r['direct'][1]) * 1000:.0f} us")
+        print("one connection (wrk -c1): p50 / p99 ms: " + ", ".join(
+            f"{n} {v[1]:.3f} / {v[2]:.3f}" for n, v in lat1.items()))
+        print(f"p50 added over direct at -c1: hoody-proxy {(lat1['hoody-proxy'][1] - lat1['direct'][1]) * 1000:.0f} us, "
+              f"nginx {(lat1['nginx'][1] - lat1['direct'][1]) * 1000:.0f} us")
 
         if a.websockets:
             base = rss_kb(proxy.pid)

@@ -9,6 +9,7 @@
 //!
 //! Not yet: permission documents, aliases, access logs, `https-PORT`/`ssh` upstreams.
 
+pub mod accesslog;
 pub mod hostname;
 pub mod ports;
 pub mod proxy;

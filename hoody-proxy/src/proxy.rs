@@ -34,7 +34,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-use crate::hostname::{Domains, Service, Target, parse_host};
+use crate::accesslog::AccessLogger;
+use crate::hostname::{Domains, Kit, Service, Target, parse_host};
 use crate::ports::{INSTANCE_HEADER, kit_port};
 use crate::routes::RouteMap;
 
@@ -80,6 +81,68 @@ struct Inner {
     cfg: ProxyConfig,
     routes: RouteMap,
     pool: PoolClient<HttpConnector, Incoming>,
+    log: Option<AccessLogger>,
+}
+
+/// The service an alias's program names.
+fn alias_service(program: &str, port: Option<u16>, index: u64) -> Option<Service> {
+    let index = u32::try_from(index).ok()?;
+    Some(match program {
+        "http" => Service::Http(port?),
+        "https" => Service::Https(port?),
+        "ssh" => Service::Ssh,
+        "notifications" => Service::Kit {
+            kit: Kit::Notifications,
+            index,
+        },
+        other => Service::Kit {
+            kit: Kit::from_slug(other)?,
+            index,
+        },
+    })
+}
+
+/// A response body that, when it ends or is dropped, records the request with the bytes it
+/// carried and how long it took.
+struct Logged {
+    inner: Body,
+    pending: Option<(AccessLogger, crate::accesslog::Request, std::time::Instant)>,
+}
+
+impl hyper::body::Body for Logged {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(f))) = &polled
+            && let Some(d) = f.data_ref()
+            && let Some((_, e, _)) = self.pending.as_mut()
+        {
+            e.bytes += d.len() as u64;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some((log, mut e, started)) = self.pending.take() {
+            e.duration = started.elapsed();
+            log.record(e);
+        }
+    }
 }
 
 /// The proxy's own answer: `{statusCode, error, message}`, like hoodyd's errors.
@@ -163,8 +226,8 @@ fn request_host<B>(req: &Request<B>) -> Result<String, &'static str> {
 }
 
 impl Proxy {
-    /// A proxy over `routes`.
-    pub fn new(cfg: ProxyConfig, routes: RouteMap) -> Self {
+    /// A proxy over `routes`, logging requests to containers in `log` when given.
+    pub fn new(cfg: ProxyConfig, routes: RouteMap, log: Option<AccessLogger>) -> Self {
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(cfg.connect_timeout));
@@ -173,7 +236,12 @@ impl Proxy {
             .pool_max_idle_per_host(256)
             .build(conn);
         Proxy {
-            inner: Arc::new(Inner { cfg, routes, pool }),
+            inner: Arc::new(Inner {
+                cfg,
+                routes,
+                pool,
+                log,
+            }),
         }
     }
 
@@ -205,51 +273,127 @@ impl Proxy {
         };
         match target {
             Target::Api => self.forward_api(req, peer, tls, &host).await,
-            Target::Alias(alias) => error_response(
-                StatusCode::NOT_FOUND,
-                "ALIAS_NOT_FOUND",
-                &format!("no alias {alias} on this server"),
-            ),
+            Target::Alias(name) => {
+                let tables = self.inner.routes.tables();
+                let now = crate::accesslog::now_rfc3339();
+                let Some(a) = tables.aliases.get(&name).filter(|a| {
+                    a.enabled
+                        && a.expires_at
+                            .as_ref()
+                            .is_none_or(|e| e.as_str() > now.as_str())
+                }) else {
+                    return error_response(
+                        StatusCode::NOT_FOUND,
+                        "ALIAS_NOT_FOUND",
+                        &format!("no alias {name} on this server"),
+                    );
+                };
+                let Some(service) = alias_service(&a.program, a.port, a.index) else {
+                    return error_response(
+                        StatusCode::NOT_FOUND,
+                        "ALIAS_NOT_FOUND",
+                        &format!(
+                            "alias {name} names program {} which this proxy does not know",
+                            a.program
+                        ),
+                    );
+                };
+                let mut req = req;
+                if let Some(t) = &a.target_path
+                    && req.uri().path() == "/"
+                    && let Ok(u) = Uri::try_from(t.as_str())
+                {
+                    *req.uri_mut() = u;
+                }
+                let (container, project) = (a.container_id.clone(), a.project_id.clone());
+                self.to_service(req, &project, &container, service, peer, tls, &host)
+                    .await
+            }
             Target::Service {
                 project,
                 container,
                 service,
                 sub: _,
             } => {
-                let unavailable = |why: String| {
-                    error_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "CONTAINER_UNAVAILABLE",
-                        &why,
-                    )
-                };
-                let Some(route) = self.inner.routes.get(&container) else {
-                    return unavailable(format!("container {container} is not on this server"));
-                };
-                if route.project_id != project {
-                    return unavailable(format!("container {container} is not on this server"));
-                }
-                let Some(ip) = route.upstream() else {
-                    return unavailable(format!("container {container} is {}", route.status));
-                };
-                let mut req = req;
-                let port = match service {
-                    Service::Http(p) => p,
+                self.to_service(req, &project, &container, service, peer, tls, &host)
+                    .await
+            }
+        }
+    }
+
+    /// Forwards to `service` of `container` (which must belong to `project`), logging the
+    /// request in the container's access log.
+    #[allow(clippy::too_many_arguments)]
+    async fn to_service(
+        &self,
+        mut req: Request<Incoming>,
+        project: &str,
+        container: &str,
+        service: Service,
+        peer: SocketAddr,
+        tls: bool,
+        host: &str,
+    ) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let method = req.method().to_string();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string();
+        let unavailable = |why: String| {
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CONTAINER_UNAVAILABLE",
+                &why,
+            )
+        };
+        let resp = match self.inner.routes.get(container) {
+            Some(route) if route.project_id == project => match route.upstream() {
+                None => unavailable(format!("container {container} is {}", route.status)),
+                Some(ip) => match service {
+                    Service::Http(p) => {
+                        self.forward(req, SocketAddr::new(IpAddr::V4(ip), p), peer, tls, host)
+                            .await
+                    }
                     Service::Kit { kit, index } => {
                         req.headers_mut()
                             .insert(INSTANCE_HEADER, HeaderValue::from(index));
-                        kit_port(kit)
+                        let to = SocketAddr::new(IpAddr::V4(ip), kit_port(kit));
+                        self.forward(req, to, peer, tls, host).await
                     }
-                    Service::Https(_) | Service::Ssh => {
-                        return error_response(
-                            StatusCode::NOT_IMPLEMENTED,
-                            "NOT_IMPLEMENTED",
-                            "https-PORT and ssh upstreams are not supported by hoody-proxy yet",
-                        );
-                    }
+                    Service::Https(_) | Service::Ssh => error_response(
+                        StatusCode::NOT_IMPLEMENTED,
+                        "NOT_IMPLEMENTED",
+                        "https-PORT and ssh upstreams are not supported by hoody-proxy yet",
+                    ),
+                },
+            },
+            // A container of another project is as absent as a missing one: nothing leaks.
+            _ => unavailable(format!("container {container} is not on this server")),
+        };
+        match &self.inner.log {
+            None => resp,
+            Some(log) => {
+                let (parts, body) = resp.into_parts();
+                let pending = crate::accesslog::Request {
+                    container: container.to_string(),
+                    at: std::time::SystemTime::now(),
+                    client_ip: peer.ip(),
+                    method,
+                    host: host.to_string(),
+                    path,
+                    status: parts.status.as_u16(),
+                    bytes: 0,
+                    duration: Duration::ZERO,
+                    service: service.to_string(),
                 };
-                self.forward(req, SocketAddr::new(IpAddr::V4(ip), port), peer, tls, &host)
-                    .await
+                let body = Logged {
+                    inner: body,
+                    pending: Some((log.clone(), pending, started)),
+                };
+                Response::from_parts(parts, body.boxed())
             }
         }
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hoody::api::{Container, ContainerStatus, Event, ListQuery};
+use hoody::api::{Alias, Container, ContainerStatus, Event, ListQuery, ProxyState};
 use hoody::client::{Client, ClientError};
 
 /// Where a container is.
@@ -37,10 +37,39 @@ impl Route {
     }
 }
 
+/// Aliases and permission documents, as hoodyd last gave them.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyTables {
+    /// Aliases by name.
+    pub aliases: HashMap<String, Alias>,
+    /// Permission documents of projects, by project id.
+    pub project_docs: HashMap<String, serde_json::Value>,
+    /// Permission documents of containers, by container id.
+    pub container_docs: HashMap<String, serde_json::Value>,
+}
+
+impl ProxyTables {
+    /// Indexes hoodyd's state.
+    pub fn from_state(s: ProxyState) -> Self {
+        let mut t = ProxyTables::default();
+        for a in s.aliases {
+            t.aliases.insert(a.alias.clone(), a);
+        }
+        for d in s.permissions {
+            match d.scope.as_str() {
+                "project" => t.project_docs.insert(d.id, d.document),
+                _ => t.container_docs.insert(d.id, d.document),
+            };
+        }
+        t
+    }
+}
+
 /// The map (cheap to clone, shared).
 #[derive(Debug, Clone, Default)]
 pub struct RouteMap {
     routes: Arc<RwLock<HashMap<String, Route>>>,
+    tables: Arc<RwLock<Arc<ProxyTables>>>,
     ready: Arc<AtomicBool>,
 }
 
@@ -57,6 +86,20 @@ impl RouteMap {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
+    }
+
+    /// The current aliases and permission documents (a snapshot: cheap to take, never
+    /// blocks a writer for long).
+    pub fn tables(&self) -> Arc<ProxyTables> {
+        self.tables
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the aliases and permission documents.
+    pub fn set_tables(&self, t: ProxyTables) {
+        *self.tables.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(t);
     }
 
     /// How many containers it knows.
@@ -147,12 +190,20 @@ fn follow(client: &Client, map: &RouteMap) -> ClientError {
         Ok(e) => e,
         Err(e) => return e,
     };
+    match client.proxy_state() {
+        Ok(s) => map.set_tables(ProxyTables::from_state(s)),
+        Err(e) => return e,
+    }
     match list_all(client) {
         Ok(all) => map.replace_all(&all),
         Err(e) => return e,
     }
     for ev in events {
         match ev {
+            Ok(ev) if ev.kind == "proxy.changed" => match client.proxy_state() {
+                Ok(s) => map.set_tables(ProxyTables::from_state(s)),
+                Err(e) => return e,
+            },
             Ok(ev) => map.apply_event(&ev),
             Err(e) => return e,
         }

@@ -49,10 +49,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    self, ApiError, Container, ContainerList, ContainerStats, CopyContainer, CreateContainer,
-    CreateProject, CreateSnapshot, CreateToken, CreatedToken, EnvValue, EnvVars, Envelope, Event,
-    ListQuery, Operation, OperationResult, Project, ProjectList, Server, ServerList, Snapshot,
-    SnapshotAlias, SnapshotList, StatusLogList, TokenList, UpdateContainer, UpdateProject,
+    self, AccessLog, Alias, AliasList, AliasQuery, AliasState, ApiError, Container, ContainerList,
+    ContainerStats, CopyContainer, CreateAlias, CreateContainer, CreateProject, CreateSnapshot,
+    CreateToken, CreatedToken, EnvValue, EnvVars, Envelope, Event, ListQuery, Operation,
+    OperationResult, Project, ProjectList, ProxyState, Server, ServerList, Snapshot, SnapshotAlias,
+    SnapshotList, StatusLogList, TokenList, UpdateAlias, UpdateContainer, UpdateProject,
 };
 
 /// hoodyd's unix socket when nothing else is configured.
@@ -598,6 +599,70 @@ impl Client {
             &format!("/api/v1/auth/tokens/{}", segment("token", id)?),
             None,
         )
+    }
+
+    /// `GET /api/v1/proxy/aliases` (filters as given).
+    pub fn list_aliases(&self, q: &AliasQuery) -> Result<AliasList> {
+        let mut parts = Vec::new();
+        if let Some(p) = &q.project_id {
+            parts.push(format!("project_id={}", encode(p)));
+        }
+        if let Some(c) = &q.container_id {
+            parts.push(format!("container_id={}", encode(c)));
+        }
+        if let Some(e) = q.enabled {
+            parts.push(format!("enabled={e}"));
+        }
+        if let Some(e) = q.expired {
+            parts.push(format!("expired={e}"));
+        }
+        let query = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        };
+        self.get(&format!("/api/v1/proxy/aliases{query}"))
+    }
+
+    /// `POST /api/v1/proxy/aliases`.
+    pub fn create_alias(&self, req: &CreateAlias) -> Result<Alias> {
+        self.send_json("POST", "/api/v1/proxy/aliases", req)
+    }
+
+    /// `GET /api/v1/proxy/aliases/{id}`.
+    pub fn get_alias(&self, id: &str) -> Result<Alias> {
+        self.get(&format!("/api/v1/proxy/aliases/{}", segment("alias", id)?))
+    }
+
+    /// `PATCH /api/v1/proxy/aliases/{id}`.
+    pub fn update_alias(&self, id: &str, req: &UpdateAlias) -> Result<Alias> {
+        let path = format!("/api/v1/proxy/aliases/{}", segment("alias", id)?);
+        self.send_json("PATCH", &path, req)
+    }
+
+    /// `PATCH /api/v1/proxy/aliases/{id}/state`.
+    pub fn set_alias_state(&self, id: &str, enabled: bool) -> Result<Alias> {
+        let path = format!("/api/v1/proxy/aliases/{}/state", segment("alias", id)?);
+        self.send_json("PATCH", &path, &AliasState { enabled })
+    }
+
+    /// `DELETE /api/v1/proxy/aliases/{id}`.
+    pub fn delete_alias(&self, id: &str) -> Result<()> {
+        let path = format!("/api/v1/proxy/aliases/{}", segment("alias", id)?);
+        self.call("DELETE", &path, None)
+    }
+
+    /// `GET /api/v1/proxy/state`: aliases and permission documents (what hoody-proxy loads).
+    pub fn proxy_state(&self) -> Result<ProxyState> {
+        self.get("/api/v1/proxy/state")
+    }
+
+    /// `GET /api/v1/containers/{id}/proxy/logs?limit=N`.
+    pub fn access_log(&self, id: &str, limit: usize) -> Result<AccessLog> {
+        self.get(&format!(
+            "{}?limit={limit}",
+            container_path(id, "/proxy/logs")?
+        ))
     }
 
     /// `GET /api/v1/openapi.json`: the OpenAPI document (not enveloped).

@@ -36,6 +36,9 @@ struct Args {
     /// Its private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Per-container access logs (`<dir>/<container>.jsonl`; hoodyd reads them there).
+    #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
+    log_dir: PathBuf,
     /// Where the local CA and certificate are kept (trust `ca.pem` in it).
     #[arg(long, default_value = "/var/lib/hoody/proxy/tls")]
     tls_dir: PathBuf,
@@ -64,7 +67,9 @@ fn main() -> anyhow::Result<()> {
     spawn_feed(client, routes.clone());
     let mut cfg = ProxyConfig::new(domains.clone());
     cfg.api_socket = a.hoodyd_socket.clone();
-    let proxy = Proxy::new(cfg, routes);
+    let log = hoody_proxy::accesslog::AccessLogger::start(a.log_dir.clone())
+        .with_context(|| format!("access log directory {}", a.log_dir.display()))?;
+    let proxy = Proxy::new(cfg, routes, Some(log));
     let tls_config = if a.https != "none" {
         let (cert, key) = match (&a.tls_cert, &a.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),

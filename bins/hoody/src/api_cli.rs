@@ -527,7 +527,10 @@ fn report(e: &anyhow::Error) -> ExitCode {
 }
 
 /// Makes a 404's message name what was asked for, when hoodyd's does not already.
-fn naming<'a>(what: &'static str, id: &'a str) -> impl FnOnce(ClientError) -> ClientError + 'a {
+pub(crate) fn naming<'a>(
+    what: &'static str,
+    id: &'a str,
+) -> impl FnOnce(ClientError) -> ClientError + 'a {
     move |e| match e {
         ClientError::Api(mut a) if a.status == 404 && !a.message.contains(id) => {
             a.message = format!("{what} {id}: {}", a.message);
@@ -538,8 +541,8 @@ fn naming<'a>(what: &'static str, id: &'a str) -> impl FnOnce(ClientError) -> Cl
 }
 
 /// A resolved command context: the client, the target container, the output format.
-struct Ctx {
-    client: Client,
+pub(crate) struct Ctx {
+    pub(crate) client: Client,
     container: Option<String>,
     output: OutputFormat,
 }
@@ -586,7 +589,7 @@ impl Ctx {
     }
 
     /// The container: `id` if given, else -c / HOODY_CONTAINER.
-    fn container(&self, id: Option<&str>) -> anyhow::Result<String> {
+    pub(crate) fn container(&self, id: Option<&str>) -> anyhow::Result<String> {
         id.map(str::to_string)
             .or_else(|| self.container.clone())
             .ok_or_else(|| {
@@ -601,7 +604,7 @@ impl Ctx {
     }
 
     /// Prints `data` as JSON, or runs `table`.
-    fn print<T: Serialize>(&self, data: &T, table: impl FnOnce()) -> anyhow::Result<()> {
+    pub(crate) fn print<T: Serialize>(&self, data: &T, table: impl FnOnce()) -> anyhow::Result<()> {
         if self.json() {
             println!("{}", serde_json::to_string_pretty(data)?);
         } else {
@@ -612,7 +615,7 @@ impl Ctx {
 }
 
 /// Runs `f` with the context of `top` and `sub`, reporting its error.
-fn run(
+pub(crate) fn run(
     top: &TopApiOpt,
     sub: &ApiOpt,
     f: impl FnOnce(&Ctx) -> anyhow::Result<ExitCode>,
@@ -1342,7 +1345,7 @@ pub fn completions(shell: clap_complete::Shell, cmd: &mut clap::Command) -> Exit
 // ---- printing --------------------------------------------------------------------------------
 
 /// Prints aligned columns, two spaces apart.
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
@@ -1365,7 +1368,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
 }
 
 /// Prints `KEY  value` lines, aligned.
-fn details(rows: &[(&str, String)]) {
+pub(crate) fn details(rows: &[(&str, String)]) {
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in rows {
         println!("{k:<w$}  {v}");
@@ -1383,7 +1386,7 @@ fn pagination_note(p: &hoody::api::Pagination, what: &str) {
 }
 
 /// `2026-01-02T03:04:05.678Z` as `2026-01-02 03:04:05`.
-fn short_time(t: &str) -> String {
+pub(crate) fn short_time(t: &str) -> String {
     match t.get(..19) {
         Some(s) if t.as_bytes().get(10) == Some(&b'T') => s.replacen('T', " ", 1),
         _ => t.to_string(),

@@ -3,6 +3,7 @@
 mod api_cli;
 mod machine;
 mod net;
+mod proxy_cli;
 mod storage;
 
 use std::path::PathBuf;
@@ -113,6 +114,13 @@ enum Command {
         api: api_cli::ApiOpt,
         #[command(subcommand)]
         cmd: api_cli::ProjectsCmd,
+    },
+    /// Proxy aliases: `{alias}.{server}.containers.{domain}` for a container's service.
+    Proxy {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: proxy_cli::ProxyCmd,
     },
     /// API tokens for hoodyd's TCP listener.
     #[command(visible_alias = "token")]
@@ -342,6 +350,7 @@ fn main() -> ExitCode {
         Command::Snapshots { api, cmd } => return api_cli::snapshots(&cli.api, api, cmd),
         Command::Projects { api, cmd } => return api_cli::projects(&cli.api, api, cmd),
         Command::Tokens { api, cmd } => return api_cli::tokens(&cli.api, api, cmd),
+        Command::Proxy { api, cmd } => return proxy_cli::proxy(&cli.api, api, cmd),
         Command::Servers { api, cmd } => return api_cli::servers(&cli.api, api, cmd),
         Command::Events { api } => return api_cli::events(&cli.api, api),
         Command::Completions { shell } => {
