@@ -144,9 +144,20 @@ fn main() -> anyhow::Result<()> {
         }
         eprintln!("hoodyd: shutting down (containers keep running)");
         let _ = tx.send(());
-        for s in servers {
-            s.await??;
+        // Graceful: in-flight requests finish. Not forever: event streams (the proxy keeps
+        // one open) never end by themselves.
+        let drain = async {
+            for s in servers {
+                s.await??;
+            }
+            anyhow::Ok(())
+        };
+        match tokio::time::timeout(Duration::from_secs(5), drain).await {
+            Ok(r) => r,
+            Err(_) => {
+                eprintln!("hoodyd: connections still open after 5 s (event streams); closing them");
+                Ok(())
+            }
         }
-        anyhow::Ok(())
     })
 }

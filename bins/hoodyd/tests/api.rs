@@ -689,3 +689,27 @@ fn a_second_hoodyd_on_the_same_pool_is_refused() {
     // The first one still serves.
     d.api("GET", "/api/v1/servers", None, 200);
 }
+
+/// An open event stream (the proxy keeps one) does not keep hoodyd from stopping.
+#[test]
+fn hoodyd_stops_with_an_event_stream_open() {
+    let mut d = Daemon::new();
+    let mut sse = std::process::Command::new("curl")
+        .args(["-s", "-N", "--unix-socket"])
+        .arg(d.socket())
+        .arg("http://hoodyd/api/v1/events/stream")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let t = std::time::Instant::now();
+    d.stop();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(15),
+        "hoodyd took {:?} to stop",
+        t.elapsed()
+    );
+    let _ = sse.kill();
+    let _ = sse.wait();
+    d.start(&[]);
+}
