@@ -11,6 +11,8 @@
 
 pub mod accesslog;
 pub mod hostname;
+/// Permission documents and their evaluation (shared with hoodyd, which validates them).
+pub use hoody::permissions;
 pub mod ports;
 pub mod proxy;
 pub mod routes;

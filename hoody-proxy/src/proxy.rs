@@ -36,6 +36,7 @@ use tokio::net::TcpListener;
 
 use crate::accesslog::AccessLogger;
 use crate::hostname::{Domains, Kit, Service, Target, parse_host};
+use crate::permissions;
 use crate::ports::{INSTANCE_HEADER, kit_port};
 use crate::routes::RouteMap;
 
@@ -352,22 +353,25 @@ impl Proxy {
         let resp = match self.inner.routes.get(container) {
             Some(route) if route.project_id == project => match route.upstream() {
                 None => unavailable(format!("container {container} is {}", route.status)),
-                Some(ip) => match service {
-                    Service::Http(p) => {
-                        self.forward(req, SocketAddr::new(IpAddr::V4(ip), p), peer, tls, host)
-                            .await
-                    }
-                    Service::Kit { kit, index } => {
-                        req.headers_mut()
-                            .insert(INSTANCE_HEADER, HeaderValue::from(index));
-                        let to = SocketAddr::new(IpAddr::V4(ip), kit_port(kit));
-                        self.forward(req, to, peer, tls, host).await
-                    }
-                    Service::Https(_) | Service::Ssh => error_response(
-                        StatusCode::NOT_IMPLEMENTED,
-                        "NOT_IMPLEMENTED",
-                        "https-PORT and ssh upstreams are not supported by hoody-proxy yet",
-                    ),
+                Some(ip) => match self.authorize(&req, peer, project, container, service) {
+                    Some(refused) => refused,
+                    None => match service {
+                        Service::Http(p) => {
+                            self.forward(req, SocketAddr::new(IpAddr::V4(ip), p), peer, tls, host)
+                                .await
+                        }
+                        Service::Kit { kit, index } => {
+                            req.headers_mut()
+                                .insert(INSTANCE_HEADER, HeaderValue::from(index));
+                            let to = SocketAddr::new(IpAddr::V4(ip), kit_port(kit));
+                            self.forward(req, to, peer, tls, host).await
+                        }
+                        Service::Https(_) | Service::Ssh => error_response(
+                            StatusCode::NOT_IMPLEMENTED,
+                            "NOT_IMPLEMENTED",
+                            "https-PORT and ssh upstreams are not supported by hoody-proxy yet",
+                        ),
+                    },
                 },
             },
             // A container of another project is as absent as a missing one: nothing leaks.
@@ -394,6 +398,73 @@ impl Proxy {
                     pending: Some((log.clone(), pending, started)),
                 };
                 Response::from_parts(parts, body.boxed())
+            }
+        }
+    }
+
+    /// Applies the project's and the container's permission documents: `None` to forward,
+    /// else the refusal (403, or 401 with a Basic challenge). Without documents this costs two
+    /// hash lookups.
+    fn authorize(
+        &self,
+        req: &Request<Incoming>,
+        peer: SocketAddr,
+        project: &str,
+        container: &str,
+        service: Service,
+    ) -> Option<Response<Body>> {
+        let tables = self.inner.routes.tables();
+        let (pdoc, cdoc) = (
+            tables.project_docs.get(project),
+            tables.container_docs.get(container),
+        );
+        if pdoc.is_none() && cdoc.is_none() {
+            return None;
+        }
+        let (program, instance) = match service {
+            Service::Http(p) => ("http", u64::from(p)),
+            Service::Https(p) => ("https", u64::from(p)),
+            Service::Ssh => ("ssh", 22),
+            Service::Kit { kit, index } => (kit.slug(), u64::from(index)),
+        };
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let info = permissions::RequestInfo {
+            client_ip: peer.ip(),
+            headers: &headers,
+            query: req.uri().query().unwrap_or(""),
+            program,
+            instance,
+            now_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        };
+        match permissions::evaluate(pdoc, cdoc, &info) {
+            permissions::Decision::Allow => None,
+            permissions::Decision::Deny { reason } => Some(error_response(
+                StatusCode::FORBIDDEN,
+                "ACCESS_DENIED",
+                &reason,
+            )),
+            permissions::Decision::Disabled => Some(error_response(
+                StatusCode::FORBIDDEN,
+                "PROXY_DISABLED",
+                "the proxy is disabled for this container (enable_proxy: false)",
+            )),
+            permissions::Decision::Challenge { realm } => {
+                let mut r = error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "AUTHENTICATION_REQUIRED",
+                    "credentials required",
+                );
+                if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                Some(r)
             }
         }
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use hoody::api::{Alias, Container, ContainerStatus, Event, ListQuery, ProxyState};
 use hoody::client::{Client, ClientError};
+use hoody::permissions::Document;
 
 /// Where a container is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +44,9 @@ pub struct ProxyTables {
     /// Aliases by name.
     pub aliases: HashMap<String, Alias>,
     /// Permission documents of projects, by project id.
-    pub project_docs: HashMap<String, serde_json::Value>,
+    pub project_docs: HashMap<String, Document>,
     /// Permission documents of containers, by container id.
-    pub container_docs: HashMap<String, serde_json::Value>,
+    pub container_docs: HashMap<String, Document>,
 }
 
 impl ProxyTables {
@@ -56,9 +57,21 @@ impl ProxyTables {
             t.aliases.insert(a.alias.clone(), a);
         }
         for d in s.permissions {
+            // Parsed once here, not per request. A document this proxy cannot read fails
+            // closed: its owner's traffic is refused until it is fixed.
+            let doc = serde_json::from_value(d.document).unwrap_or_else(|e| {
+                eprintln!(
+                    "hoody-proxy: permission document of {} {}: {e}; refusing its traffic",
+                    d.scope, d.id
+                );
+                Document {
+                    enable_proxy: false,
+                    ..Default::default()
+                }
+            });
             match d.scope.as_str() {
-                "project" => t.project_docs.insert(d.id, d.document),
-                _ => t.container_docs.insert(d.id, d.document),
+                "project" => t.project_docs.insert(d.id, doc),
+                _ => t.container_docs.insert(d.id, doc),
             };
         }
         t

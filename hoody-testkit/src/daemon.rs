@@ -90,6 +90,7 @@ impl Daemon {
             .env("HOODY_NET_POOL", &self.net_pool)
             .env("HOODY_NET_STATE", self.path("net"))
             .env("HOODY_SOCKET", self.socket())
+            .env("HOODY_PROXY_LOG_DIR", self.path("proxy-logs"))
             .env_remove("HOODY_API_URL")
             .env_remove("HOODY_CONTAINER");
     }
@@ -186,7 +187,21 @@ impl Daemon {
 
     /// One request over the unix socket: (status, body as JSON or Null).
     pub fn try_api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        self.try_api_with(method, path, body, &[])
+    }
+
+    /// [`Daemon::try_api`] with extra request headers (`"If-Match: file:v1"`).
+    pub fn try_api_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[&str],
+    ) -> (u16, Value) {
         let mut c = Command::new("curl");
+        for h in headers {
+            c.args(["-H", h]);
+        }
         c.args([
             "-s",
             "-o",

@@ -29,5 +29,6 @@ pub mod api;
 pub mod client;
 pub mod host;
 pub mod machine;
+pub mod permissions;
 pub mod server;
 pub mod store;

@@ -32,7 +32,7 @@ fn free_port() -> u16 {
 
 impl Setup {
     fn new() -> Self {
-        let d = Daemon::new();
+        let d = Daemon::with(&["--domain", APEX]);
         let project = d.project("hoodytest-proxy");
         let id = d.create(&project, "web");
         assert_eq!(d.settle(&id)["status"], "running");
@@ -72,6 +72,8 @@ impl Setup {
             .args(["--https", &format!("127.0.0.1:{https}")])
             .arg("--tls-dir")
             .arg(&tls_dir)
+            .arg("--log-dir")
+            .arg(d.path("proxy-logs"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.path("proxy.log")).unwrap())
             .spawn()
@@ -209,6 +211,7 @@ fn proxy_end_to_end() {
     assert_eq!(s.get("http-8081", "/").0, 502);
 
     websocket_echo(&s);
+    aliases_permissions_and_logs(&s);
     host_attacks(&s);
     big_transfers_stream(&s);
 
@@ -222,6 +225,188 @@ fn proxy_end_to_end() {
     s.d.op(&s.id, "start");
     s.start_echo();
     assert_eq!(s.get("http-8080", "/").0, 200);
+}
+
+/// Polls `f` until it returns `want` (the proxy learns of changes through hoodyd's events).
+fn eventually(what: &str, want: u16, f: impl Fn() -> u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = f();
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: got {got}, want {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn aliases_permissions_and_logs(s: &Setup) {
+    let d = &s.d;
+    // An alias: its own host name, then disabled: 404.
+    let a = d.api(
+        "POST",
+        "/api/v1/proxy/aliases",
+        Some(serde_json::json!({"container_id": s.id, "alias": "hoodytest-web", "program": "http", "port": 8080})),
+        201,
+    );
+    assert_eq!(
+        a["url"],
+        format!("https://hoodytest-web.node-1.containers.{APEX}")
+    );
+    let alias_host = format!("hoodytest-web.node-1.containers.{APEX}");
+    let via_alias = |auth: Option<&str>| {
+        let mut args = vec![
+            "-H".to_string(),
+            format!("Host: {alias_host}"),
+            format!("http://127.0.0.1:{}/", s.http),
+        ];
+        if let Some(u) = auth {
+            args.extend(["-u".to_string(), u.to_string()]);
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        s.curl(&refs).0
+    };
+    eventually("alias", 200, || via_alias(None));
+    let aid = a["id"].as_str().unwrap();
+    d.api(
+        "PATCH",
+        &format!("/api/v1/proxy/aliases/{aid}/state"),
+        Some(serde_json::json!({"enabled": false})),
+        200,
+    );
+    eventually("disabled alias", 404, || via_alias(None));
+    d.api(
+        "PATCH",
+        &format!("/api/v1/proxy/aliases/{aid}/state"),
+        Some(serde_json::json!({"enabled": true})),
+        200,
+    );
+    let (st, v) = d.try_api(
+        "POST",
+        "/api/v1/proxy/aliases",
+        Some(
+            &serde_json::json!({"container_id": s.id, "alias": "hoodytest-web", "program": "web"})
+                .to_string(),
+        ),
+    );
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("UNKNOWN_PROGRAM")),
+        "{v}"
+    );
+
+    // Permission documents: If-Match required (428) and checked (412).
+    let base = format!("/api/v1/containers/{}/proxy/permissions", s.id);
+    let put = |path: &str, tag: Option<&str>, body: serde_json::Value| {
+        let h = tag.map(|t| format!("If-Match: {t}"));
+        let headers: Vec<&str> = h.iter().map(String::as_str).collect();
+        d.try_api_with(
+            "PUT",
+            &format!("{base}{path}"),
+            Some(&body.to_string()),
+            &headers,
+        )
+    };
+    let pw = serde_json::json!({"username": "alice", "password": "s3cret", "salt": "pepper"});
+    assert_eq!(put("/groups/team/password", None, pw.clone()).0, 428);
+    let (st, v) = put("/groups/team/password", Some("file:v0"), pw);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["etag"], "file:v1");
+    assert_ne!(
+        v["data"]["groups"]["team"]["password"], "s3cret",
+        "stored hashed"
+    );
+    let rule = serde_json::json!({"program": "http", "access": "*"});
+    assert_eq!(
+        put("/permissions/team", Some("file:v0"), rule.clone()).0,
+        412
+    );
+    assert_eq!(put("/permissions/team", Some("file:v1"), rule).0, 200);
+    let (st, _) = d.try_api_with(
+        "PATCH",
+        &format!("{base}/default"),
+        Some(r#"{"default":"deny"}"#),
+        &["If-Match: file:v2"],
+    );
+    assert_eq!(st, 200);
+    // The password group challenges; the right password passes, a wrong one does not.
+    eventually("no credentials", 401, || s.get("http-8080", "/").0);
+    assert_eq!(via_alias(Some("alice:s3cret")), 200);
+    assert_eq!(via_alias(Some("alice:wrong")), 401);
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            &format!("Host: {}", s.host("http-8080")),
+        ])
+        .arg(format!("http://127.0.0.1:{}/", s.http))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .to_ascii_lowercase()
+            .contains("www-authenticate: basic realm="),
+        "a Basic challenge"
+    );
+    // An ip group admitting loopback: passes without credentials.
+    assert_eq!(
+        put(
+            "/groups/office/ip",
+            Some("file:v3"),
+            serde_json::json!({"range": "127.0.0.0/8"})
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        put(
+            "/permissions/office",
+            Some("file:v4"),
+            serde_json::json!({"program": "http", "access": [8080]})
+        )
+        .0,
+        200
+    );
+    eventually("ip group", 200, || s.get("http-8080", "/").0);
+    // The kill switch.
+    let (st, _) = d.try_api_with(
+        "PATCH",
+        &format!("{base}/state"),
+        Some(r#"{"enable_proxy":false}"#),
+        &["If-Match: file:v5"],
+    );
+    assert_eq!(st, 200);
+    eventually("enable_proxy false", 403, || s.get("http-8080", "/").0);
+    // Deleting the document opens it again.
+    let (st, _) = d.try_api_with("DELETE", &base, None, &["If-Match: file:v6"]);
+    assert_eq!(st, 200);
+    eventually("no document", 200, || s.get("http-8080", "/").0);
+
+    // The access log, through hoodyd.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = d.api(
+            "GET",
+            &format!("/api/v1/containers/{}/proxy/logs?limit=50", s.id),
+            None,
+            200,
+        );
+        let entries = log["logs"].as_array().unwrap();
+        let found = entries.iter().any(|e| {
+            e["status"] == 401 && e["client_ip"] == "127.0.0.1" && e["service"] == "http-8080"
+        });
+        if found {
+            let e = entries.last().unwrap();
+            assert!(e["method"].is_string() && e["path"].is_string() && e["time"].is_string());
+            break;
+        }
+        assert!(Instant::now() < deadline, "no 401 in the access log: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A WebSocket through the proxy: upgrade, masked frames out, echoes back.

@@ -736,9 +736,31 @@ where
 /// Programs an alias (and a permission rule) can name, canonical first, then the synonyms the
 /// reference accepts (§2.2). [`program_name`] maps a synonym to its canonical name.
 pub const PROGRAMS: &[&str] = &[
-    "http", "https", "ssh", "terminal", "display", "desktop", "cron", "watch", "notifications",
-    "files", "daemon", "code", "agent", "exec", "browser", "cdp", "curl", "run", "sqlite", "logs",
-    "egress", "pipe", "notes", "tunnel", "bot",
+    "http",
+    "https",
+    "ssh",
+    "terminal",
+    "display",
+    "desktop",
+    "cron",
+    "watch",
+    "notifications",
+    "files",
+    "daemon",
+    "code",
+    "agent",
+    "exec",
+    "browser",
+    "cdp",
+    "curl",
+    "run",
+    "sqlite",
+    "logs",
+    "egress",
+    "pipe",
+    "notes",
+    "tunnel",
+    "bot",
 ];
 
 /// The canonical program name of `name` (`tty` → `terminal`), or `None` when unknown.

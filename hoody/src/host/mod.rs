@@ -48,6 +48,7 @@ type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub const DEFAULT_PROXY_LOG_DIR: &str = "/var/log/hoody/proxy";
 
 mod proxy;
+pub use proxy::{Scope, check_alias_name, with_etag};
 
 /// The image a container gets when the create names none.
 pub const DEFAULT_IMAGE: &str = "debian-13";

@@ -381,3 +381,298 @@ mod tests {
         assert!(resolve_target("files", Some(80), None).is_err());
     }
 }
+
+// ---- permission documents (reference §2.5) ---------------------------------------------
+
+use crate::permissions::{Access, DefaultPolicy, Document, Group};
+
+/// Whose permission document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A project's (applies to all its containers).
+    Project,
+    /// A container's (extends and overrides its project's).
+    Container,
+}
+
+impl Scope {
+    /// `project` or `container`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Project => "project",
+            Scope::Container => "container",
+        }
+    }
+}
+
+/// A document as the API shows it: the document plus its `etag` (`file:v<N>`).
+pub fn with_etag(d: &Document) -> serde_json::Value {
+    let mut v = serde_json::to_value(d).unwrap_or_default();
+    v["etag"] = format!("file:v{}", d.file_version).into();
+    v
+}
+
+fn invalid(e: crate::permissions::ValidationError) -> ApiError {
+    ApiError::validation(&e.field, e.reason)
+}
+
+impl Host {
+    /// The owner's project and container ids, checking they exist.
+    fn doc_owner(&self, scope: Scope, id: &str) -> Result<(String, Option<String>)> {
+        match scope {
+            Scope::Project => Ok((self.get_project(id)?.id, None)),
+            Scope::Container => {
+                let c = self.get_container(id)?;
+                Ok((c.project_id, Some(c.id)))
+            }
+        }
+    }
+
+    /// A permission document; an empty one (version 0) when none was written yet.
+    pub fn get_permissions(&self, scope: Scope, id: &str) -> Result<Document> {
+        let (project, container) = self.doc_owner(scope, id)?;
+        let stored = self.store().read().proxy_doc(scope.as_str(), id)?;
+        Ok(match stored {
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| ApiError::internal(format!("stored document of {id}: {e}")))?,
+            None => Document {
+                project: Some(project),
+                container,
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Changes a document under optimistic concurrency: `if_match` must be `file:v<N>` with
+    /// the current version (428 without it, 412 when stale). A document that does not exist
+    /// yet starts from `new_default` (`allow` when made through the group and rule calls,
+    /// as the reference says; `deny` for a replace that omits `default`).
+    fn edit_permissions(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        f: impl FnOnce(&mut Document, bool) -> Result<()>,
+    ) -> Result<Document> {
+        let current = self.get_permissions(scope, id)?;
+        let Some(tag) = if_match else {
+            return Err(ApiError::new(
+                428,
+                "PRECONDITION_REQUIRED",
+                format!(
+                    "send If-Match: file:v{} (the document's current version)",
+                    current.file_version
+                ),
+            ));
+        };
+        if tag.trim().trim_matches('"') != format!("file:v{}", current.file_version) {
+            return Err(ApiError::new(
+                412,
+                "PRECONDITION_FAILED",
+                format!(
+                    "If-Match {tag} is stale: the document is at file:v{}",
+                    current.file_version
+                ),
+            ));
+        }
+        let exists = current.file_version > 0;
+        let mut doc = current;
+        f(&mut doc, exists)?;
+        let (project, container) = self.doc_owner(scope, id)?;
+        doc.project = Some(project);
+        doc.container = container;
+        if scope == Scope::Project && !doc.hooks.is_null() {
+            return Err(ApiError::validation(
+                "hooks",
+                "only container documents have hooks",
+            ));
+        }
+        doc.validate().map_err(invalid)?;
+        doc.file_version += 1;
+        let v = serde_json::to_value(&doc)
+            .map_err(|e| ApiError::internal(format!("serialize document: {e}")))?;
+        self.store()
+            .tx(|tx| tx.put_proxy_doc(scope.as_str(), id, &v))?;
+        self.emit("proxy.changed", None, None);
+        Ok(doc)
+    }
+
+    /// Replaces a whole document.
+    pub fn replace_permissions(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        body: serde_json::Value,
+    ) -> Result<Document> {
+        let new: Document = serde_json::from_value(body)
+            .map_err(|e| ApiError::validation("document", e.to_string()))?;
+        if scope == Scope::Container && new.container.as_deref().is_some_and(|c| c != id) {
+            return Err(ApiError::validation(
+                "container",
+                "must equal the container in the path",
+            ));
+        }
+        if scope == Scope::Project && new.project.as_deref().is_some_and(|p| p != id) {
+            return Err(ApiError::validation(
+                "project",
+                "must equal the project in the path",
+            ));
+        }
+        self.edit_permissions(scope, id, if_match, |doc, _| {
+            let version = doc.file_version;
+            *doc = new;
+            doc.file_version = version;
+            Ok(())
+        })
+    }
+
+    /// Deletes a document (requests then pass unless the project's document says otherwise).
+    pub fn delete_permissions(&self, scope: Scope, id: &str, if_match: Option<&str>) -> Result<()> {
+        // The same precondition as any write.
+        let current = self.get_permissions(scope, id)?;
+        match if_match {
+            None => {
+                return Err(ApiError::new(
+                    428,
+                    "PRECONDITION_REQUIRED",
+                    format!("send If-Match: file:v{}", current.file_version),
+                ));
+            }
+            Some(t) if t.trim().trim_matches('"') != format!("file:v{}", current.file_version) => {
+                return Err(ApiError::new(
+                    412,
+                    "PRECONDITION_FAILED",
+                    format!(
+                        "If-Match {t} is stale: the document is at file:v{}",
+                        current.file_version
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        self.store()
+            .tx(|tx| tx.delete_proxy_doc(scope.as_str(), id))?;
+        self.emit("proxy.changed", None, None);
+        Ok(())
+    }
+
+    /// Sets `default`.
+    pub fn set_permissions_default(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        default: DefaultPolicy,
+    ) -> Result<Document> {
+        self.edit_permissions(scope, id, if_match, |d, _| {
+            d.default = default;
+            Ok(())
+        })
+    }
+
+    /// Sets `enable_proxy` (the kill switch).
+    pub fn set_permissions_state(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        enable_proxy: bool,
+    ) -> Result<Document> {
+        self.edit_permissions(scope, id, if_match, |d, exists| {
+            if !exists {
+                d.default = DefaultPolicy::Allow;
+            }
+            d.enable_proxy = enable_proxy;
+            Ok(())
+        })
+    }
+
+    /// Adds or replaces group `name` of `kind` (`jwt`, `password`, `ip`, `token`).
+    pub fn put_group(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        name: &str,
+        kind: &str,
+        body: &serde_json::Value,
+    ) -> Result<Document> {
+        let group = Group::from_request(kind, body).map_err(invalid)?;
+        self.edit_permissions(scope, id, if_match, |d, exists| {
+            if !exists {
+                d.default = DefaultPolicy::Allow;
+            }
+            d.groups.insert(name.to_string(), group);
+            Ok(())
+        })
+    }
+
+    /// Removes group `name` and its rules.
+    pub fn delete_group(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        name: &str,
+    ) -> Result<Document> {
+        self.edit_permissions(scope, id, if_match, |d, _| {
+            if d.groups.remove(name).is_none() {
+                return Err(ApiError::not_found("group", name));
+            }
+            d.permissions.remove(name);
+            Ok(())
+        })
+    }
+
+    /// Sets group `name`'s access to `program`.
+    pub fn put_rule(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        group: &str,
+        program: &str,
+        access: Access,
+    ) -> Result<Document> {
+        access.validate_for(program).map_err(invalid)?;
+        self.edit_permissions(scope, id, if_match, |d, exists| {
+            if !exists {
+                d.default = DefaultPolicy::Allow;
+            }
+            d.permissions
+                .entry(group.to_string())
+                .or_default()
+                .insert(program.to_string(), access);
+            Ok(())
+        })
+    }
+
+    /// Removes group `group`'s rules (all, or for one `program`).
+    pub fn delete_rules(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        group: &str,
+        program: Option<&str>,
+    ) -> Result<Document> {
+        self.edit_permissions(scope, id, if_match, |d, _| {
+            let gone = match program {
+                None => d.permissions.remove(group).is_some(),
+                Some(p) => d
+                    .permissions
+                    .get_mut(group)
+                    .is_some_and(|rules| rules.remove(p).is_some()),
+            };
+            if gone {
+                Ok(())
+            } else {
+                Err(ApiError::not_found(
+                    "rule",
+                    &format!("{group}/{}", program.unwrap_or("*")),
+                ))
+            }
+        })
+    }
+}
