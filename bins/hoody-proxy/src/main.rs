@@ -39,6 +39,9 @@ struct Args {
     /// Per-container access logs (`<dir>/<container>.jsonl`; hoodyd reads them there).
     #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
     log_dir: PathBuf,
+    /// Serving threads (default: one per CPU).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Where the local CA and certificate are kept (trust `ca.pem` in it).
     #[arg(long, default_value = "/var/lib/hoody/proxy/tls")]
     tls_dir: PathBuf,
@@ -69,7 +72,6 @@ fn main() -> anyhow::Result<()> {
     cfg.api_socket = a.hoodyd_socket.clone();
     let log = hoody_proxy::accesslog::AccessLogger::start(a.log_dir.clone())
         .with_context(|| format!("access log directory {}", a.log_dir.display()))?;
-    let proxy = Proxy::new(cfg, routes, Some(log));
     let tls_config = if a.https != "none" {
         let (cert, key) = match (&a.tls_cert, &a.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
@@ -79,39 +81,54 @@ fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // One single-threaded runtime per core, each with its own proxy (and so its own upstream
+    // connection pool), all accepting on the same sockets: a request and the upstream
+    // connection serving it stay on one thread, with no cross-thread wakeups (the way nginx
+    // runs one event loop per worker).
+    let http = bind(&a.http)?;
+    let https = match tls_config {
+        Some(cfg) => bind(&a.https)?.map(|l| (l, cfg)),
+        None => None,
+    };
+    if http.is_none() && https.is_none() {
+        anyhow::bail!("no listener: give --http or --https an address");
+    }
+    if let Some(l) = &http {
+        eprintln!(
+            "hoody-proxy: http://{} for *.{}.containers.{} and api.{}",
+            l.local_addr()?,
+            server,
+            domains.apex,
+            domains.apex
+        );
+    }
+    if let Some((l, _)) = &https {
+        eprintln!(
+            "hoody-proxy: https://{} (local CA: {})",
+            l.local_addr()?,
+            a.tls_dir.join("ca.pem").display()
+        );
+    }
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    for i in 0..threads {
+        let proxy = Proxy::new(cfg.clone(), routes.clone(), Some(log.clone()));
+        let http = http.as_ref().map(|l| l.try_clone()).transpose()?;
+        let https = match &https {
+            Some((l, c)) => Some((l.try_clone()?, c.clone())),
+            None => None,
+        };
+        std::thread::Builder::new()
+            .name(format!("proxy-{i}"))
+            .spawn(move || serve_on_this_thread(proxy, http, https))
+            .context("starting a proxy thread")?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    rt.block_on(async move {
-        let mut tasks = Vec::new();
-        if a.http != "none" {
-            let l = tokio::net::TcpListener::bind(&a.http)
-                .await
-                .with_context(|| format!("listening on {}", a.http))?;
-            eprintln!(
-                "hoody-proxy: http://{} for *.{}.containers.{} and api.{}",
-                l.local_addr()?,
-                server,
-                domains.apex,
-                domains.apex
-            );
-            tasks.push(tokio::spawn(proxy.clone().serve_plain(l)));
-        }
-        if let Some(cfg) = tls_config {
-            let l = tokio::net::TcpListener::bind(&a.https)
-                .await
-                .with_context(|| format!("listening on {}", a.https))?;
-            eprintln!(
-                "hoody-proxy: https://{} (local CA: {})",
-                l.local_addr()?,
-                a.tls_dir.join("ca.pem").display()
-            );
-            tasks.push(tokio::spawn(proxy.clone().serve_tls(l, cfg)));
-        }
-        if tasks.is_empty() {
-            anyhow::bail!("no listener: give --http or --https an address");
-        }
+        .context("starting the signal runtime")?;
+    rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -119,4 +136,50 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+fn bind(addr: &str) -> anyhow::Result<Option<std::net::TcpListener>> {
+    if addr == "none" {
+        return Ok(None);
+    }
+    let l = std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    l.set_nonblocking(true)?;
+    Ok(Some(l))
+}
+
+fn serve_on_this_thread(
+    proxy: Proxy,
+    http: Option<std::net::TcpListener>,
+    https: Option<(std::net::TcpListener, std::sync::Arc<rustls::ServerConfig>)>,
+) {
+    let run = || -> anyhow::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let mut set = tokio::task::JoinSet::new();
+            if let Some(l) = http {
+                set.spawn(
+                    proxy
+                        .clone()
+                        .serve_plain(tokio::net::TcpListener::from_std(l)?),
+                );
+            }
+            if let Some((l, cfg)) = https {
+                set.spawn(
+                    proxy
+                        .clone()
+                        .serve_tls(tokio::net::TcpListener::from_std(l)?, cfg),
+                );
+            }
+            while let Some(r) = set.join_next().await {
+                r??;
+            }
+            anyhow::Ok(())
+        })
+    };
+    if let Err(e) = run() {
+        eprintln!("hoody-proxy: a serving thread stopped: {e:#}");
+        std::process::exit(1);
+    }
 }
