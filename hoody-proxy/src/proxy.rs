@@ -366,10 +366,14 @@ impl Proxy {
                             let to = SocketAddr::new(IpAddr::V4(ip), kit_port(kit));
                             self.forward(req, to, peer, tls, host).await
                         }
-                        Service::Https(_) | Service::Ssh => error_response(
+                        Service::Https(p) => {
+                            let to = SocketAddr::new(IpAddr::V4(ip), p);
+                            self.forward_tls(req, to, peer, tls, host).await
+                        }
+                        Service::Ssh => error_response(
                             StatusCode::NOT_IMPLEMENTED,
                             "NOT_IMPLEMENTED",
-                            "https-PORT and ssh upstreams are not supported by hoody-proxy yet",
+                            "ssh is not HTTP: hoody-proxy does not route it yet",
                         ),
                     },
                 },
@@ -601,6 +605,87 @@ impl Proxy {
         Response::from_parts(parts, body.boxed())
     }
 
+    /// `https-PORT`: the upstream speaks TLS inside the container. Its certificate is not
+    /// verified: it is the app's own (self-signed, as a rule), reached over the container's
+    /// routed link on this host, and the client's TLS ends at this proxy's verified
+    /// certificate. One connection per request (no pool for TLS upstreams yet); upgrades
+    /// (WebSocket) work as on plain upstreams.
+    async fn forward_tls(
+        &self,
+        mut req: Request<Incoming>,
+        upstream: SocketAddr,
+        peer: SocketAddr,
+        tls: bool,
+        host: &str,
+    ) -> Response<Body> {
+        let bad = |e: String| error_response(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &e);
+        let upgrade = Self::prepare(&mut req, peer, tls, host);
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .to_string();
+        *req.uri_mut() = match Uri::try_from(path) {
+            Ok(u) => u,
+            Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
+        };
+        let stream = match tokio::time::timeout(
+            self.inner.cfg.connect_timeout,
+            tokio::net::TcpStream::connect(upstream),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return bad(format!("{upstream}: {e}")),
+            Err(_) => return bad(format!("{upstream}: connect timed out")),
+        };
+        let _ = stream.set_nodelay(true);
+        let name = rustls_pki_types::ServerName::try_from(host.to_string())
+            .unwrap_or_else(|_| rustls_pki_types::ServerName::from(upstream.ip()));
+        let connector = tokio_rustls::TlsConnector::from(upstream_tls());
+        let stream = match connector.connect(name, stream).await {
+            Ok(s) => s,
+            Err(e) => return bad(format!("{upstream}: TLS: {e}")),
+        };
+        let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Incoming>(
+            TokioIo::new(stream),
+        )
+        .await
+        {
+            Ok(x) => x,
+            Err(e) => return bad(format!("{upstream}: {e}")),
+        };
+        tokio::spawn(conn.with_upgrades());
+        let client_side = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let sent = tokio::time::timeout(self.inner.cfg.response_timeout, sender.send_request(req));
+        let mut resp = match sent.await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return bad(format!("{upstream}: {e}")),
+            Err(_) => {
+                return error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "UPSTREAM_TIMEOUT",
+                    &format!("{upstream} did not answer in time"),
+                );
+            }
+        };
+        let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+        if let (true, Some(client_side)) = (switching, client_side) {
+            let upstream_side = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                if let (Ok(c), Ok(u)) = (client_side.await, upstream_side.await) {
+                    let _ =
+                        tokio::io::copy_bidirectional(&mut TokioIo::new(c), &mut TokioIo::new(u))
+                            .await;
+                }
+            });
+        }
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers, switching);
+        Response::from_parts(parts, body.boxed())
+    }
+
     /// `api.{apex}`: forwarded to hoodyd's unix socket.
     async fn forward_api(
         &self,
@@ -713,5 +798,76 @@ impl Proxy {
                 }
             });
         }
+    }
+}
+
+/// The TLS client setup for `https-PORT` upstreams: certificates not verified (see
+/// [`Proxy::forward_tls`]), HTTP/1.1 by ALPN. Built once.
+fn upstream_tls() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let verifier = Arc::new(AcceptAnyCert(provider.clone()));
+            let mut c = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap_or_else(|e| panic!("rustls protocol versions: {e}"))
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth();
+            c.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(c)
+        })
+        .clone()
+}
+
+/// Accepts any upstream certificate (the upstream is the container's own app; see
+/// [`Proxy::forward_tls`]); handshake signatures are still checked, so the session is a real
+/// TLS session with whoever holds the presented key.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

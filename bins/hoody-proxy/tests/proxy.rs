@@ -211,6 +211,7 @@ fn proxy_end_to_end() {
     assert_eq!(s.get("http-8081", "/").0, 502);
 
     websocket_echo(&s);
+    https_upstream(&s);
     aliases_permissions_and_logs(&s);
     host_attacks(&s);
     big_transfers_stream(&s);
@@ -405,6 +406,27 @@ fn aliases_permissions_and_logs(s: &Setup) {
             break;
         }
         assert!(Instant::now() < deadline, "no 401 in the access log: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `https-PORT`: a TLS server inside the container (openssl's, self-signed) through the proxy.
+fn https_upstream(s: &Setup) {
+    s.d.exec(
+        &s.id,
+        "cd /root && openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=inside \
+         -keyout k.pem -out c.pem -days 2 2>/dev/null && \
+         systemd-run --unit tls-inside openssl s_server -accept 8443 -cert /root/c.pem \
+         -key /root/k.pem -www",
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (st, body) = s.get("https-8443", "/");
+        if st == 200 {
+            assert!(body.contains("s_server"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "https-8443: {st} {body}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
