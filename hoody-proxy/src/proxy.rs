@@ -40,6 +40,10 @@ use crate::permissions;
 use crate::ports::{INSTANCE_HEADER, kit_port};
 use crate::routes::RouteMap;
 
+/// Buffer per direction of a spliced (WebSocket) tunnel. Idle WebSockets are mostly these
+/// buffers; 4 KiB carries interactive traffic without a second read.
+const TUNNEL_BUF: usize = 4096;
+
 /// Response body: upstream bodies streamed as they come, or the proxy's own small answers.
 pub type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -591,9 +595,13 @@ impl Proxy {
             let upstream_side = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
                 if let (Ok(c), Ok(u)) = (client_side.await, upstream_side.await) {
-                    let _ =
-                        tokio::io::copy_bidirectional(&mut TokioIo::new(c), &mut TokioIo::new(u))
-                            .await;
+                    let _ = tokio::io::copy_bidirectional_with_sizes(
+                        &mut TokioIo::new(c),
+                        &mut TokioIo::new(u),
+                        TUNNEL_BUF,
+                        TUNNEL_BUF,
+                    )
+                    .await;
                 }
             });
         }
@@ -675,9 +683,13 @@ impl Proxy {
             let upstream_side = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
                 if let (Ok(c), Ok(u)) = (client_side.await, upstream_side.await) {
-                    let _ =
-                        tokio::io::copy_bidirectional(&mut TokioIo::new(c), &mut TokioIo::new(u))
-                            .await;
+                    let _ = tokio::io::copy_bidirectional_with_sizes(
+                        &mut TokioIo::new(c),
+                        &mut TokioIo::new(u),
+                        TUNNEL_BUF,
+                        TUNNEL_BUF,
+                    )
+                    .await;
                 }
             });
         }

@@ -148,6 +148,11 @@ pub enum ContainersCmd {
         #[command(subcommand)]
         cmd: EnvCmd,
     },
+    /// The proxy's permission document of a container (container from -c).
+    Proxy {
+        #[command(subcommand)]
+        cmd: crate::permissions_cli::ProxyPermCmd,
+    },
 }
 
 /// `hoody containers create`
@@ -414,6 +419,14 @@ pub enum ProjectsCmd {
     Delete {
         /// The project.
         id: String,
+    },
+    /// The proxy's permission document of a project (applies to all its containers).
+    Proxy {
+        /// The project.
+        #[arg(long)]
+        project: String,
+        #[command(subcommand)]
+        cmd: crate::permissions_cli::ProxyPermCmd,
     },
 }
 
@@ -780,6 +793,11 @@ pub fn containers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ContainersCmd) -> ExitCod
         }
         ContainersCmd::Copy(a) => copy(ctx, a),
         ContainersCmd::Env { cmd } => env(ctx, cmd),
+        ContainersCmd::Proxy { cmd } => {
+            let id = ctx.container(None)?;
+            crate::permissions_cli::run_perm(ctx, &format!("/api/v1/containers/{id}"), cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
     })
 }
 
@@ -1170,6 +1188,9 @@ pub fn projects(top: &TopApiOpt, sub: &ApiOpt, cmd: &ProjectsCmd) -> ExitCode {
             ProjectsCmd::Delete { id } => {
                 c.delete_project(id).map_err(naming("project", id))?;
                 ctx.print(&(), || println!("deleted project {id}"))?;
+            }
+            ProjectsCmd::Proxy { project, cmd } => {
+                crate::permissions_cli::run_perm(ctx, &format!("/api/v1/projects/{project}"), cmd)?;
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 mod api_cli;
 mod machine;
 mod net;
+mod permissions_cli;
 mod proxy_cli;
 mod storage;
 
