@@ -708,6 +708,10 @@ impl Proxy {
     ) -> Response<Body> {
         let bad = |e: String| error_response(StatusCode::BAD_GATEWAY, "API_UNREACHABLE", &e);
         Self::prepare(&mut req, peer, tls, host);
+        // hoodyd's socket trusts its (root) callers; this marks the request as coming from the
+        // network, so hoodyd asks for a token. A client's own copy of the header is replaced.
+        req.headers_mut()
+            .insert(hoody::server::PROXIED_HEADER, HeaderValue::from_static("1"));
         let path = req
             .uri()
             .path_and_query()

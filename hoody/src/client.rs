@@ -40,7 +40,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -201,6 +201,8 @@ impl fmt::Display for Endpoint {
 #[derive(Clone)]
 pub struct Client {
     endpoint: Endpoint,
+    /// Connect here instead of resolving the URL's host (which still names the `Host`).
+    resolve: Option<std::net::IpAddr>,
     token: Option<String>,
     connect_timeout: Duration,
     read_timeout: Option<Duration>,
@@ -283,6 +285,7 @@ impl Client {
     pub fn unix(path: impl Into<PathBuf>) -> Client {
         Client {
             endpoint: Endpoint::Unix(path.into()),
+            resolve: None,
             token: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: Some(DEFAULT_READ_TIMEOUT),
@@ -358,6 +361,7 @@ impl Client {
                 authority: authority.to_string(),
                 prefix: prefix.to_string(),
             },
+            resolve: None,
             token,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             read_timeout: Some(DEFAULT_READ_TIMEOUT),
@@ -390,6 +394,13 @@ impl Client {
         }
         let socket = var("HOODY_SOCKET").unwrap_or_else(|| DEFAULT_SOCKET.to_string());
         Ok(Client::unix(socket).with_token(token))
+    }
+
+    /// Connects to `ip` instead of resolving the base URL's host, which still names the
+    /// `Host` header (like `curl --resolve`): for a proxy reached by a name DNS does not know.
+    pub fn with_resolve(mut self, ip: std::net::IpAddr) -> Client {
+        self.resolve = Some(ip);
+        self
     }
 
     /// Sends `token` as `Authorization: Bearer` (over the socket it is not needed, and
@@ -899,9 +910,13 @@ impl Client {
         let conn = match &self.endpoint {
             Endpoint::Unix(path) => Conn::Unix(UnixStream::connect(path).map_err(connect_err)?),
             Endpoint::Tcp { host, port, .. } => {
-                let addrs = (host.as_str(), *port)
-                    .to_socket_addrs()
-                    .map_err(connect_err)?;
+                let addrs: Vec<SocketAddr> = match self.resolve {
+                    Some(ip) => vec![SocketAddr::new(ip, *port)],
+                    None => (host.as_str(), *port)
+                        .to_socket_addrs()
+                        .map_err(connect_err)?
+                        .collect(),
+                };
                 let mut last = io::Error::new(
                     io::ErrorKind::NotFound,
                     format!("{host} resolves to no address"),

@@ -6,7 +6,8 @@
 //! embedder calling [`Host`] directly gets the same behaviour.
 //!
 //! Listeners: a unix socket (mode 0600: root only; no token needed, the file's permissions
-//! are the authentication) and optionally TCP, where every request needs
+//! are the authentication, except for requests hoody-proxy forwards from the network, marked
+//! with [`PROXIED_HEADER`]) and optionally TCP, where every request needs
 //! `Authorization: Bearer <token>` (tokens from `POST /api/v1/auth/tokens`, stored hashed).
 
 use std::collections::BTreeMap;
@@ -550,9 +551,11 @@ pub fn router(host: Host, require_token: bool) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY));
-    if require_token {
-        r = r.layer(middleware::from_fn_with_state(host.clone(), bearer_auth));
-    }
+    r = if require_token {
+        r.layer(middleware::from_fn_with_state(host.clone(), bearer_auth))
+    } else {
+        r.layer(middleware::from_fn_with_state(host.clone(), proxied_auth))
+    };
     r.with_state(host)
 }
 
@@ -819,6 +822,19 @@ async fn events(State(h): State<Host>) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     r
+}
+
+/// Header hoody-proxy sets on requests it forwards from the network to the unix socket (and
+/// strips from what clients send). Such requests need a token like on TCP: the socket's
+/// root-only permission vouches for the proxy, not for whoever is behind it.
+pub const PROXIED_HEADER: &str = "x-hoody-proxied";
+
+async fn proxied_auth(State(h): State<Host>, req: Request, next: Next) -> Response {
+    if req.headers().contains_key(PROXIED_HEADER) {
+        bearer_auth(State(h), req, next).await
+    } else {
+        next.run(req).await
+    }
 }
 
 async fn bearer_auth(State(h): State<Host>, req: Request, next: Next) -> Response {

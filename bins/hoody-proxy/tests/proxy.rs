@@ -182,14 +182,29 @@ fn proxy_end_to_end() {
         "hello from hoody-echo\n 2"
     );
 
-    // The API through api.{apex}.
-    let (st, body) = s.curl(&[
-        "-H",
-        &format!("Host: api.{APEX}"),
-        &format!("http://127.0.0.1:{}/api/v1/servers", s.http),
-    ]);
+    // The API through api.{apex}: a token is required there (not on hoodyd's root socket).
+    let api = format!("http://127.0.0.1:{}/api/v1/servers", s.http);
+    let api_host = format!("Host: api.{APEX}");
+    let (st, body) = s.curl(&["-H", &api_host, "-H", "X-Hoody-Proxied: 0", &api]);
+    assert_eq!(st, 401, "no token through the proxy: {body}");
+    let token = s.d.api(
+        "POST",
+        "/api/v1/auth/tokens",
+        Some(serde_json::json!({"alias": "proxy-test"})),
+        201,
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bearer = format!("Authorization: Bearer {token}");
+    let (st, body) = s.curl(&["-H", &api_host, "-H", &bearer, &api]);
     assert_eq!(st, 200, "{body}");
     assert!(body.contains("\"name\":\"node-1\""));
+    // hoody's own client, set up with the API host name as its base URL, through the proxy.
+    let client = hoody::client::Client::tcp(&format!("http://api.{APEX}:{}", s.http), Some(token))
+        .unwrap()
+        .with_resolve("127.0.0.1".parse().unwrap());
+    assert_eq!(client.servers().unwrap().servers[0].name, "node-1");
 
     // Unknown hosts 404; a missing container 503; a kit port nothing listens on 502.
     let (st, _) = s.curl(&[
