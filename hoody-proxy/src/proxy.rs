@@ -171,6 +171,32 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     r
 }
 
+/// The request's path and query as an origin-form target (`None`: answer [`bad_target`]).
+fn origin_form<B>(req: &Request<B>) -> Option<Uri> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    Uri::try_from(path).ok()
+}
+
+fn bad_target() -> Response<Body> {
+    error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path")
+}
+
+fn unreachable_upstream(why: String) -> Response<Body> {
+    error_response(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &why)
+}
+
+fn timed_out(upstream: &str) -> Response<Body> {
+    error_response(
+        StatusCode::GATEWAY_TIMEOUT,
+        "UPSTREAM_TIMEOUT",
+        &format!("{upstream} did not answer in time"),
+    )
+}
+
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: &[HeaderName] = &[
     header::CONNECTION,
@@ -522,18 +548,17 @@ impl Proxy {
         host: &str,
     ) -> Response<Body> {
         let upgrade = Self::prepare(&mut req, peer, tls, host);
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string();
+        let path = match origin_form(&req) {
+            Some(p) => p,
+            None => return bad_target(),
+        };
         if upgrade {
-            *req.uri_mut() = match Uri::try_from(path) {
-                Ok(u) => u,
-                Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
+            // An Upgrade (WebSocket) gets a connection of its own, spliced on 101.
+            *req.uri_mut() = path;
+            return match self.connect(upstream).await {
+                Ok(s) => self.send_on(s, req, &upstream.to_string()).await,
+                Err(why) => unreachable_upstream(why),
             };
-            return self.tunnel(req, upstream).await;
         }
         *req.uri_mut() = match Uri::try_from(format!("http://{upstream}{path}")) {
             Ok(u) => u,
@@ -544,16 +569,8 @@ impl Proxy {
             self.inner.pool.request(req),
         );
         match sent.await {
-            Err(_) => error_response(
-                StatusCode::GATEWAY_TIMEOUT,
-                "UPSTREAM_TIMEOUT",
-                &format!("{upstream} did not answer in time"),
-            ),
-            Ok(Err(e)) => error_response(
-                StatusCode::BAD_GATEWAY,
-                "UPSTREAM_UNREACHABLE",
-                &format!("{upstream}: {e}"),
-            ),
+            Err(_) => timed_out(&upstream.to_string()),
+            Ok(Err(e)) => unreachable_upstream(format!("{upstream}: {e}")),
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers, false);
@@ -562,121 +579,41 @@ impl Proxy {
         }
     }
 
-    /// An Upgrade request (WebSocket): its own upstream connection, then, on 101, the two
-    /// upgraded connections spliced until either side closes.
-    async fn tunnel(&self, mut req: Request<Incoming>, upstream: SocketAddr) -> Response<Body> {
-        let bad = |e: String| error_response(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &e);
-        let stream = match tokio::time::timeout(
+    /// A TCP connection to `upstream`, within the connect timeout.
+    async fn connect(&self, upstream: SocketAddr) -> Result<tokio::net::TcpStream, String> {
+        match tokio::time::timeout(
             self.inner.cfg.connect_timeout,
             tokio::net::TcpStream::connect(upstream),
         )
         .await
         {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return bad(format!("{upstream}: {e}")),
-            Err(_) => return bad(format!("{upstream}: connect timed out")),
-        };
-        let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Incoming>(
-            TokioIo::new(stream),
-        )
-        .await
-        {
-            Ok(x) => x,
-            Err(e) => return bad(format!("{upstream}: {e}")),
-        };
-        tokio::spawn(conn.with_upgrades());
-        let client_side = hyper::upgrade::on(&mut req);
-        let mut resp = match sender.send_request(req).await {
-            Ok(r) => r,
-            Err(e) => return bad(format!("{upstream}: {e}")),
-        };
-        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            let upstream_side = hyper::upgrade::on(&mut resp);
-            tokio::spawn(async move {
-                if let (Ok(c), Ok(u)) = (client_side.await, upstream_side.await) {
-                    let _ = tokio::io::copy_bidirectional_with_sizes(
-                        &mut TokioIo::new(c),
-                        &mut TokioIo::new(u),
-                        TUNNEL_BUF,
-                        TUNNEL_BUF,
-                    )
-                    .await;
-                }
-            });
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Ok(s)
+            }
+            Ok(Err(e)) => Err(format!("{upstream}: {e}")),
+            Err(_) => Err(format!("{upstream}: connect timed out")),
         }
-        let (mut parts, body) = resp.into_parts();
-        strip_hop_by_hop(
-            &mut parts.headers,
-            parts.status == StatusCode::SWITCHING_PROTOCOLS,
-        );
-        Response::from_parts(parts, body.boxed())
     }
 
-    /// `https-PORT`: the upstream speaks TLS inside the container. Its certificate is not
-    /// verified: it is the app's own (self-signed, as a rule), reached over the container's
-    /// routed link on this host, and the client's TLS ends at this proxy's verified
-    /// certificate. One connection per request (no pool for TLS upstreams yet); upgrades
-    /// (WebSocket) work as on plain upstreams.
-    async fn forward_tls(
-        &self,
-        mut req: Request<Incoming>,
-        upstream: SocketAddr,
-        peer: SocketAddr,
-        tls: bool,
-        host: &str,
-    ) -> Response<Body> {
-        let bad = |e: String| error_response(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &e);
-        let upgrade = Self::prepare(&mut req, peer, tls, host);
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string();
-        *req.uri_mut() = match Uri::try_from(path) {
-            Ok(u) => u,
-            Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
-        };
-        let stream = match tokio::time::timeout(
-            self.inner.cfg.connect_timeout,
-            tokio::net::TcpStream::connect(upstream),
-        )
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return bad(format!("{upstream}: {e}")),
-            Err(_) => return bad(format!("{upstream}: connect timed out")),
-        };
-        let _ = stream.set_nodelay(true);
-        let name = rustls_pki_types::ServerName::try_from(host.to_string())
-            .unwrap_or_else(|_| rustls_pki_types::ServerName::from(upstream.ip()));
-        let connector = tokio_rustls::TlsConnector::from(upstream_tls());
-        let stream = match connector.connect(name, stream).await {
-            Ok(s) => s,
-            Err(e) => return bad(format!("{upstream}: TLS: {e}")),
-        };
-        let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Incoming>(
-            TokioIo::new(stream),
-        )
-        .await
-        {
-            Ok(x) => x,
-            Err(e) => return bad(format!("{upstream}: {e}")),
-        };
+    /// Sends `req` (origin-form) as the only request on connection `io`; on 101 the client's
+    /// and the upstream's upgraded connections are spliced until either side closes.
+    async fn send_on<I>(&self, io: I, mut req: Request<Incoming>, label: &str) -> Response<Body>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sender, conn) =
+            match hyper::client::conn::http1::handshake::<_, Incoming>(TokioIo::new(io)).await {
+                Ok(x) => x,
+                Err(e) => return unreachable_upstream(format!("{label}: {e}")),
+            };
         tokio::spawn(conn.with_upgrades());
-        let client_side = upgrade.then(|| hyper::upgrade::on(&mut req));
+        let client_side = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let sent = tokio::time::timeout(self.inner.cfg.response_timeout, sender.send_request(req));
         let mut resp = match sent.await {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return bad(format!("{upstream}: {e}")),
-            Err(_) => {
-                return error_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "UPSTREAM_TIMEOUT",
-                    &format!("{upstream} did not answer in time"),
-                );
-            }
+            Ok(Err(e)) => return unreachable_upstream(format!("{label}: {e}")),
+            Err(_) => return timed_out(label),
         };
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         if let (true, Some(client_side)) = (switching, client_side) {
@@ -698,6 +635,37 @@ impl Proxy {
         Response::from_parts(parts, body.boxed())
     }
 
+    /// `https-PORT`: the upstream speaks TLS inside the container. Its certificate is not
+    /// verified: it is the app's own (self-signed, as a rule), reached over the container's
+    /// routed link on this host, and the client's TLS ends at this proxy's verified
+    /// certificate. One connection per request (no pool for TLS upstreams yet); upgrades
+    /// (WebSocket) work as on plain upstreams.
+    async fn forward_tls(
+        &self,
+        mut req: Request<Incoming>,
+        upstream: SocketAddr,
+        peer: SocketAddr,
+        tls: bool,
+        host: &str,
+    ) -> Response<Body> {
+        Self::prepare(&mut req, peer, tls, host);
+        *req.uri_mut() = match origin_form(&req) {
+            Some(p) => p,
+            None => return bad_target(),
+        };
+        let stream = match self.connect(upstream).await {
+            Ok(s) => s,
+            Err(why) => return unreachable_upstream(why),
+        };
+        let name = rustls_pki_types::ServerName::try_from(host.to_string())
+            .unwrap_or_else(|_| rustls_pki_types::ServerName::from(upstream.ip()));
+        let connector = tokio_rustls::TlsConnector::from(upstream_tls());
+        match connector.connect(name, stream).await {
+            Ok(s) => self.send_on(s, req, &upstream.to_string()).await,
+            Err(e) => unreachable_upstream(format!("{upstream}: TLS: {e}")),
+        }
+    }
+
     /// `api.{apex}`: forwarded to hoodyd's unix socket.
     async fn forward_api(
         &self,
@@ -706,43 +674,23 @@ impl Proxy {
         tls: bool,
         host: &str,
     ) -> Response<Body> {
-        let bad = |e: String| error_response(StatusCode::BAD_GATEWAY, "API_UNREACHABLE", &e);
         Self::prepare(&mut req, peer, tls, host);
         // hoodyd's socket trusts its (root) callers; this marks the request as coming from the
         // network, so hoodyd asks for a token. A client's own copy of the header is replaced.
         req.headers_mut()
             .insert(hoody::server::PROXIED_HEADER, HeaderValue::from_static("1"));
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string();
-        *req.uri_mut() = match Uri::try_from(path) {
-            Ok(u) => u,
-            Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
+        *req.uri_mut() = match origin_form(&req) {
+            Some(p) => p,
+            None => return bad_target(),
         };
         let sock = &self.inner.cfg.api_socket;
-        let stream = match tokio::net::UnixStream::connect(sock).await {
-            Ok(s) => s,
-            Err(e) => return bad(format!("hoodyd at {}: {e}", sock.display())),
-        };
-        let (mut sender, conn) = match hyper::client::conn::http1::handshake::<_, Incoming>(
-            TokioIo::new(stream),
-        )
-        .await
-        {
-            Ok(x) => x,
-            Err(e) => return bad(format!("hoodyd: {e}")),
-        };
-        tokio::spawn(conn);
-        match sender.send_request(req).await {
-            Ok(resp) => {
-                let (mut parts, body) = resp.into_parts();
-                strip_hop_by_hop(&mut parts.headers, false);
-                Response::from_parts(parts, body.boxed())
-            }
-            Err(e) => bad(format!("hoodyd: {e}")),
+        match tokio::net::UnixStream::connect(sock).await {
+            Ok(s) => self.send_on(s, req, "hoodyd").await,
+            Err(e) => error_response(
+                StatusCode::BAD_GATEWAY,
+                "API_UNREACHABLE",
+                &format!("hoodyd at {}: {e}", sock.display()),
+            ),
         }
     }
 
