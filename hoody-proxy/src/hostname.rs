@@ -65,6 +65,8 @@
 
 use std::fmt;
 
+pub use hoody_kit::ports::Kit;
+
 /// Length of a project or container id, in hex digits.
 const ID_LEN: usize = 24;
 /// A label whose first two `-`-separated parts are hex, one of them at least this long, is a
@@ -223,134 +225,6 @@ impl fmt::Display for Service {
             Service::Https(port) => write!(f, "https-{port}"),
             Service::Ssh => f.write_str("ssh"),
         }
-    }
-}
-
-/// The Kit services a container can expose through the proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kit {
-    /// Terminal sessions (`terminal`).
-    Terminal,
-    /// X displays (`display`).
-    Display,
-    /// Desktop environment on terminal/display `1600 + N` (`desktop`).
-    Desktop,
-    /// File manager (`files`).
-    Files,
-    /// SQLite (`sqlite`).
-    Sqlite,
-    /// Script runner (`exec`).
-    Exec,
-    /// Browser (`browser`).
-    Browser,
-    /// Chrome DevTools relay for browser instance N (`cdp`).
-    Cdp,
-    /// Agent, formerly workspaces (`agent`).
-    Agent,
-    /// Code editor (`code`).
-    Code,
-    /// cURL (`curl`).
-    Curl,
-    /// Notification server (`n`).
-    Notifications,
-    /// Process daemon (`daemon`).
-    Daemon,
-    /// Cron (`cron`).
-    Cron,
-    /// Pipe (`pipe`).
-    Pipe,
-    /// Notes (`notes`).
-    Notes,
-    /// Watch (`watch`).
-    Watch,
-    /// Run (`run`).
-    Run,
-    /// Tunnel (`tunnel`).
-    Tunnel,
-    /// Proxy logs (`logs`).
-    Logs,
-    /// Egress proxy (`egress`).
-    Egress,
-    /// Telegram control bot (`bot`).
-    Bot,
-}
-
-impl Kit {
-    /// Every kit, in declaration order.
-    pub const ALL: [Kit; 22] = [
-        Kit::Terminal,
-        Kit::Display,
-        Kit::Desktop,
-        Kit::Files,
-        Kit::Sqlite,
-        Kit::Exec,
-        Kit::Browser,
-        Kit::Cdp,
-        Kit::Agent,
-        Kit::Code,
-        Kit::Curl,
-        Kit::Notifications,
-        Kit::Daemon,
-        Kit::Cron,
-        Kit::Pipe,
-        Kit::Notes,
-        Kit::Watch,
-        Kit::Run,
-        Kit::Tunnel,
-        Kit::Logs,
-        Kit::Egress,
-        Kit::Bot,
-    ];
-
-    /// The canonical (SDK) slug used in hostnames.
-    pub fn slug(self) -> &'static str {
-        match self {
-            Kit::Terminal => "terminal",
-            Kit::Display => "display",
-            Kit::Desktop => "desktop",
-            Kit::Files => "files",
-            Kit::Sqlite => "sqlite",
-            Kit::Exec => "exec",
-            Kit::Browser => "browser",
-            Kit::Cdp => "cdp",
-            Kit::Agent => "agent",
-            Kit::Code => "code",
-            Kit::Curl => "curl",
-            Kit::Notifications => "n",
-            Kit::Daemon => "daemon",
-            Kit::Cron => "cron",
-            Kit::Pipe => "pipe",
-            Kit::Notes => "notes",
-            Kit::Watch => "watch",
-            Kit::Run => "run",
-            Kit::Tunnel => "tunnel",
-            Kit::Logs => "logs",
-            Kit::Egress => "egress",
-            Kit::Bot => "bot",
-        }
-    }
-
-    /// The kit a hostname slug names: the canonical slug, or one of the older names the
-    /// reference lists (`workspaces`/`workspace` → agent, `notification-server` → n,
-    /// `hoody-daemon` → daemon, `hoody-tunnel` → tunnel, `proxy-logs` → logs, `app` → run).
-    /// Lowercase only.
-    pub fn from_slug(s: &str) -> Option<Kit> {
-        match s {
-            "workspaces" | "workspace" => Some(Kit::Agent),
-            "notification-server" => Some(Kit::Notifications),
-            "hoody-daemon" => Some(Kit::Daemon),
-            "hoody-tunnel" => Some(Kit::Tunnel),
-            "proxy-logs" => Some(Kit::Logs),
-            "app" => Some(Kit::Run),
-            _ => Kit::ALL.into_iter().find(|kit| kit.slug() == s),
-        }
-    }
-}
-
-impl fmt::Display for Kit {
-    /// The canonical slug.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.slug())
     }
 }
 
