@@ -16,6 +16,9 @@ use crate::error::{NetError, Result};
 
 const SELF_NET: &str = "/proc/thread-self/ns/net";
 
+/// The first port only privileged processes may bind, per network namespace.
+const UNPRIVILEGED_PORT_START: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+
 /// The calling thread is inside another network namespace until this is dropped.
 #[derive(Debug)]
 pub(crate) struct NetnsGuard {
@@ -100,6 +103,12 @@ pub(crate) fn create(path: &Path) -> Result<()> {
         .map_err(|e| NetError::io("create network namespace file", path, e))?;
     let bound = (|| {
         let _guard = NetnsGuard::unshare()?;
+        // A container's root lives in a user namespace of its own, which does not own this
+        // network namespace, so it lacks CAP_NET_BIND_SERVICE here: let every port be bound
+        // (as Docker does for its containers), or the Kit's terminal (76) and sqlite (5)
+        // could not listen. The namespace holds only the container's own addresses.
+        std::fs::write(UNPRIVILEGED_PORT_START, "0")
+            .map_err(|e| NetError::io("write", PathBuf::from(UNPRIVILEGED_PORT_START), e))?;
         mount(
             Some(SELF_NET),
             path,

@@ -232,6 +232,46 @@ pub struct RawResponse {
     pub body: Vec<u8>,
 }
 
+/// An answer whose body is read as it arrives (see [`Client::request_stream`]).
+pub struct StreamResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The reason phrase of the status line.
+    pub reason: String,
+    /// Headers in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body, with any transfer coding removed.
+    pub body: Box<dyn Read + Send>,
+}
+
+impl fmt::Debug for StreamResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamResponse {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// Reads the whole body and turns a non-2xx answer into its error.
+    pub fn into_raw(mut self) -> io::Result<RawResponse> {
+        let mut body = Vec::new();
+        self.body.read_to_end(&mut body)?;
+        Ok(RawResponse {
+            status: self.status,
+            reason: self.reason,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
 impl RawResponse {
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -766,6 +806,32 @@ impl Client {
             headers: head.headers,
             body,
         })
+    }
+
+    /// Like [`Client::request_raw`], but the body is left to read as it arrives (a file
+    /// download of any size, in constant memory).
+    pub fn request_stream(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<StreamResponse> {
+        let (head, reader) = self.open(method, path, body, headers)?;
+        Ok(StreamResponse {
+            status: head.status,
+            reason: head.reason,
+            headers: head.headers,
+            body: Box::new(reader),
+        })
+    }
+
+    /// The host and port of a TCP client's base URL (`None` over a unix socket).
+    pub fn tcp_host(&self) -> Option<(&str, u16)> {
+        match &self.endpoint {
+            Endpoint::Tcp { host, port, .. } => Some((host, *port)),
+            Endpoint::Unix(_) => None,
+        }
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {

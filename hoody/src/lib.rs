@@ -28,6 +28,7 @@ pub use hoody_net as net;
 pub mod api;
 pub mod client;
 pub mod host;
+pub mod kit;
 pub mod machine;
 pub mod permissions;
 pub mod server;

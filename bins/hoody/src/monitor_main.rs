@@ -13,6 +13,7 @@ fn main() -> std::process::ExitCode {
         state_dir: state_dir.clone(),
         run_dir: run_dir.clone(),
         rootfs: rootfs.clone(),
+        kit_exe: std::env::var_os(hoody::machine::monitor::KIT_EXE_ENV).map(Into::into),
     });
     std::process::ExitCode::from(code as u8)
 }

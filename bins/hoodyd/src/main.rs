@@ -39,6 +39,10 @@ struct Args {
     /// The monitor program (default: hoody-monitor beside hoodyd).
     #[arg(long, env = "HOODY_MONITOR")]
     monitor: Option<PathBuf>,
+    /// The Kit's binary, bound into containers created with hoody_kit (default: hoody-kit
+    /// beside the monitor).
+    #[arg(long, env = "HOODY_KIT_EXE")]
+    kit_exe: Option<PathBuf>,
     /// Where `hoody pool init` records loop-mounted pools (remounted at start).
     #[arg(long, env = "HOODY_POOL_REGISTRY", default_value = hoody::fs::loopdev::DEFAULT_REGISTRY)]
     pool_registry: PathBuf,
@@ -86,6 +90,7 @@ fn main() -> anyhow::Result<()> {
         args.monitor.clone().unwrap_or_else(monitor_beside_me),
     );
     cfg.state_db = args.state_db.clone();
+    cfg.kit_exe = args.kit_exe.clone();
     cfg.run_dir = args.run_dir.clone();
     cfg.server_name = args.server_name.clone();
     cfg.boot_timeout = Duration::from_secs(args.boot_timeout);

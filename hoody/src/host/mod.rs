@@ -64,6 +64,9 @@ pub struct HostConfig {
     pub run_dir: PathBuf,
     /// The monitor program (`hoody-monitor`).
     pub monitor_exe: PathBuf,
+    /// The Kit's binary bound into containers created with `hoody_kit` (default: `hoody-kit`
+    /// beside the monitor).
+    pub kit_exe: Option<PathBuf>,
     /// This server's DNS label (default: kept from the last run, else the host name).
     pub server_name: Option<String>,
     /// How long a boot may take.
@@ -91,6 +94,7 @@ impl HostConfig {
             state_db: None,
             run_dir: PathBuf::from(machine::DEFAULT_RUN_DIR),
             monitor_exe: monitor_exe.into(),
+            kit_exe: None,
             server_name: None,
             boot_timeout: Duration::from_secs(120),
             stop_timeout: Duration::from_secs(30),
@@ -434,7 +438,10 @@ impl Host {
             t.set_meta("boot_id", &boot_id)?;
             Ok((id, name, last.is_some_and(|l| l != boot_id)))
         })?;
-        let machines = Machines::new(pool, &cfg.run_dir, &cfg.monitor_exe);
+        let mut machines = Machines::new(pool, &cfg.run_dir, &cfg.monitor_exe);
+        if let Some(k) = &cfg.kit_exe {
+            machines = machines.with_kit_exe(k);
+        }
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let host = Host {
             inner: Arc::new(Inner {
@@ -1087,6 +1094,7 @@ impl Host {
         let opts = CreateOptions {
             hostname: Some(c.name.clone()),
             env: Self::machine_env(c),
+            kit: c.hoody_kit,
             ..Default::default()
         };
         let made = match source {

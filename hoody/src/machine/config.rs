@@ -51,6 +51,10 @@ pub struct MachineConfig {
     /// boot.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Runs hoody's Kit (`hoody-kit.service`, from the host's binary bound read-only on the
+    /// machine's `/run`).
+    #[serde(default)]
+    pub kit: bool,
 }
 
 /// The capabilities a machine's root keeps: systemd-nspawn's default set plus
@@ -139,6 +143,7 @@ pub fn boot_spec(
     rootfs: &Path,
     paths: &MachinePaths,
     net: Option<&NetPlan>,
+    kit_exe: Option<&Path>,
 ) -> Result<ContainerSpec, MachineError> {
     let uuid = &cfg.machine_id;
     let container_uuid = format!(
@@ -182,6 +187,16 @@ pub fn boot_spec(
     if !cfg.env.is_empty() {
         b = b.file(ENV_DROP_IN, default_environment(&cfg.env));
     }
+    if cfg.kit {
+        let exe = kit_exe.ok_or_else(|| MachineError::Start {
+            name: cfg.name.clone(),
+            message: "the machine runs the Kit but no hoody-kit binary was given".into(),
+        })?;
+        b = b
+            .bind(exe, KIT_EXE, true)
+            .file(KIT_UNIT_PATH, KIT_UNIT)
+            .file(KIT_WANTS_PATH, "[Unit]\nWants=hoody-kit.service\n");
+    }
     if let Some(n) = net {
         b = b
             .join_network(&n.netns)
@@ -205,6 +220,39 @@ pub fn boot_spec(
     }
     Ok(b.ksm(cfg.ksm).build()?)
 }
+
+/// Where the host's `hoody-kit` binary appears inside a machine (read-only bind mount on the
+/// machine's own `/run` tmpfs: nothing is written to the user's file system).
+pub const KIT_EXE: &str = "/run/hoody/kit/hoody-kit";
+
+/// The Kit's runtime unit (`/run/systemd/system` is in systemd's unit search path).
+pub const KIT_UNIT_PATH: &str = "/run/systemd/system/hoody-kit.service";
+
+/// A `multi-user.target` drop-in that pulls the Kit in (a drop-in, not a `.wants` symlink:
+/// the spec writes plain files).
+pub const KIT_WANTS_PATH: &str = "/run/systemd/system/multi-user.target.d/50-hoody-kit.conf";
+
+/// The Kit's unit. Early and light: no default dependencies (it needs only the local file
+/// systems, and binds `0.0.0.0`, so it need not wait for the network, which hoody configured
+/// before PID 1 started), `Type=notify` (ready once every port is bound) and ordered before
+/// `multi-user.target`, so the machine reports ready only when its Kit answers.
+pub const KIT_UNIT: &str = "\
+[Unit]
+Description=hoody Kit (terminal, files, exec, sqlite)
+DefaultDependencies=no
+After=local-fs.target
+Before=multi-user.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=notify
+ExecStart=/run/hoody/kit/hoody-kit
+Restart=always
+RestartSec=500ms
+Environment=HOME=/root
+LimitNOFILE=65536
+WorkingDirectory=/root
+";
 
 /// Where a machine's environment variables are given to its systemd.
 pub const ENV_DROP_IN: &str = "/run/systemd/system.conf.d/50-hoody-env.conf";

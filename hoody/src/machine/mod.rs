@@ -117,6 +117,8 @@ pub struct CreateOptions {
     pub hostname: Option<String>,
     /// Environment variables for every service inside (see [`MachineConfig::env`]).
     pub env: std::collections::BTreeMap<String, String>,
+    /// Run hoody's Kit inside (see [`MachineConfig::kit`]).
+    pub kit: bool,
 }
 
 /// Where a new machine's root file system comes from.
@@ -172,6 +174,7 @@ pub struct Machines {
     pool: Pool,
     run_root: PathBuf,
     monitor_exe: PathBuf,
+    kit_exe: PathBuf,
 }
 
 /// Default root of the machines' runtime directories.
@@ -191,12 +194,27 @@ fn now_rfc3339() -> String {
 impl Machines {
     /// A manager over `pool`, with runtime state under `run_root` and the monitor program at
     /// `monitor_exe`.
+    /// The Kit's binary defaults to `hoody-kit` beside the monitor.
     pub fn new(pool: Pool, run_root: impl Into<PathBuf>, monitor_exe: impl Into<PathBuf>) -> Self {
+        let monitor_exe: PathBuf = monitor_exe.into();
+        let kit_exe = monitor_exe.with_file_name("hoody-kit");
         Machines {
             pool,
             run_root: run_root.into(),
-            monitor_exe: monitor_exe.into(),
+            monitor_exe,
+            kit_exe,
         }
+    }
+
+    /// Machines that run the Kit get this `hoody-kit` binary.
+    pub fn with_kit_exe(mut self, exe: impl Into<PathBuf>) -> Self {
+        self.kit_exe = exe.into();
+        self
+    }
+
+    /// The `hoody-kit` binary machines with the Kit get.
+    pub fn kit_exe(&self) -> &Path {
+        &self.kit_exe
     }
 
     /// The pool.
@@ -312,6 +330,7 @@ impl Machines {
             created_at: now_rfc3339(),
             hostname: opts.hostname.clone(),
             env: opts.env.clone(),
+            kit: opts.kit,
         };
         let made = (|| -> Result<()> {
             match source {
@@ -466,7 +485,20 @@ impl Machines {
         let paths = self.paths(name);
         let rootfs = self.pool.container_path(name)?;
         let _ = std::fs::remove_dir_all(&paths.run);
-        let mut child = Command::new(&self.monitor_exe)
+        let mut cmd = Command::new(&self.monitor_exe);
+        if cfg.kit {
+            if !self.kit_exe.is_file() {
+                return Err(MachineError::Start {
+                    name: name.to_string(),
+                    message: format!(
+                        "the machine runs the Kit, but its binary {} is missing",
+                        self.kit_exe.display()
+                    ),
+                });
+            }
+            cmd.env(monitor::KIT_EXE_ENV, &self.kit_exe);
+        }
+        let mut child = cmd
             .arg(&paths.state)
             .arg(&paths.run)
             .arg(&rootfs)
@@ -602,6 +634,7 @@ impl Machines {
             &self.pool.container_path(name)?,
             &self.paths(name),
             None,
+            Some(&self.kit_exe),
         )?;
         let mut exec = exec.clone();
         if !exec.env.iter().any(|e| e.starts_with("TERM=")) {

@@ -343,7 +343,12 @@ pub struct MonitorArgs {
     pub run_dir: PathBuf,
     /// The machine's root file system.
     pub rootfs: PathBuf,
+    /// The `hoody-kit` binary to bind into machines that run the Kit.
+    pub kit_exe: Option<PathBuf>,
 }
+
+/// The environment variable the starter passes the Kit's binary in.
+pub const KIT_EXE_ENV: &str = "HOODY_KIT_EXE";
 
 /// The `hoody-monitor` program. Detaches (fork, setsid), starts the machine, reports
 /// `OK <pid>` or `ERR <message>` on its original stdout for the starter, then runs until the
@@ -386,7 +391,8 @@ pub fn monitor_main(args: MonitorArgs) -> i32 {
     };
     let mut restarts = 0;
     loop {
-        let mut m = match start(&paths, &cfg, &args.rootfs, network.as_ref()) {
+        let kit = args.kit_exe.as_deref();
+        let mut m = match start(&paths, &cfg, &args.rootfs, network.as_ref(), kit) {
             Ok(m) => m,
             Err(e) => {
                 println!("ERR {e}");
@@ -501,6 +507,7 @@ fn start(
     cfg: &MachineConfig,
     rootfs: &Path,
     network: Option<&MachineNetwork>,
+    kit_exe: Option<&Path>,
 ) -> Result<Monitor, String> {
     std::fs::create_dir_all(&paths.run)
         .map_err(|e| format!("create {}: {e}", paths.run.display()))?;
@@ -522,8 +529,8 @@ fn start(
         .append(true)
         .open(paths.console_log())
         .map_err(|e| format!("open {}: {e}", paths.console_log().display()))?;
-    let spec =
-        boot_spec(cfg, rootfs, paths, network.map(|n| &n.plan)).map_err(|e| e.to_string())?;
+    let spec = boot_spec(cfg, rootfs, paths, network.map(|n| &n.plan), kit_exe)
+        .map_err(|e| e.to_string())?;
     let mut container = spawn(&spec).map_err(|e| e.to_string())?;
     let master = container
         .io()
