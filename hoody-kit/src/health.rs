@@ -17,7 +17,7 @@ pub fn body(ctx: &Context, service: &str, headers: &HeaderMap) -> Value {
         "built": crate::BUILT,
         "started": rfc3339(ctx.started()),
         "uptime": ctx.uptime_secs(),
-        "memory": { "rss_bytes": rss_bytes() },
+        "memory": { "rss_bytes": rss_bytes(), "rss_peak_bytes": rss_peak_bytes() },
         "fds": { "open": open_fds(), "limit": fd_limit() },
         "pid": std::process::id(),
         "ip": primary_ip(),
@@ -38,6 +38,18 @@ pub fn rss_bytes() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * u64::try_from(page).unwrap_or(4096)
+}
+
+/// This process's peak resident set size in bytes (`VmHWM` of `/proc/self/status`).
+pub fn rss_peak_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 fn open_fds() -> u64 {

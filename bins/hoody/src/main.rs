@@ -4,6 +4,7 @@ mod api_cli;
 mod machine;
 mod net;
 mod permissions_cli;
+mod kit_cli;
 mod proxy_cli;
 mod storage;
 
@@ -115,6 +116,30 @@ enum Command {
         api: api_cli::ApiOpt,
         #[command(subcommand)]
         cmd: api_cli::ProjectsCmd,
+    },
+    /// A container's terminal (Kit): run commands, list sessions.
+    #[command(visible_aliases = ["term", "t"])]
+    Terminal {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: kit_cli::TerminalCmd,
+    },
+    /// A container's files (Kit): read files, list directories.
+    #[command(visible_aliases = ["file", "f", "fs"])]
+    Files {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: kit_cli::FilesCmd,
+    },
+    /// A container's SQLite databases (Kit): transactions, read-only queries.
+    #[command(visible_aliases = ["sql", "sqlite"])]
+    Db {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: kit_cli::DbCmd,
     },
     /// Proxy aliases: `{alias}.{server}.containers.{domain}` for a container's service.
     Proxy {
@@ -352,6 +377,9 @@ fn main() -> ExitCode {
         Command::Projects { api, cmd } => return api_cli::projects(&cli.api, api, cmd),
         Command::Tokens { api, cmd } => return api_cli::tokens(&cli.api, api, cmd),
         Command::Proxy { api, cmd } => return proxy_cli::proxy(&cli.api, api, cmd),
+        Command::Terminal { api, cmd } => return kit_cli::terminal(&cli.api, api, cmd),
+        Command::Files { api, cmd } => return kit_cli::files(&cli.api, api, cmd),
+        Command::Db { api, cmd } => return kit_cli::db(&cli.api, api, cmd),
         Command::Servers { api, cmd } => return api_cli::servers(&cli.api, api, cmd),
         Command::Events { api } => return api_cli::events(&cli.api, api),
         Command::Completions { shell } => {
