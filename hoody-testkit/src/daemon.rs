@@ -270,11 +270,20 @@ impl Daemon {
 
     /// Creates a container and returns its id (status `creating`).
     pub fn create(&self, project: &str, name: &str) -> String {
+        self.create_with(project, name, json!({}))
+    }
+
+    /// Creates a container with extra fields in the request (`{"hoody_kit": true}`).
+    pub fn create_with(&self, project: &str, name: &str, extra: Value) -> String {
         let sid = self.server_id();
+        let mut body = json!({"server_id": sid, "name": name});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
         let c = self.api(
             "POST",
             &format!("/api/v1/projects/{project}/containers"),
-            Some(json!({"server_id": sid, "name": name})),
+            Some(body),
             201,
         );
         assert_eq!(c["status"], "creating");
