@@ -260,14 +260,22 @@ impl Tty {
     /// Reads output until a screen line satisfies `pred`; returns that line.
     async fn wait_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
+        // Lines before `scanned` were looked at already (output can be megabytes).
+        let mut scanned = 0;
         loop {
-            if let Some(l) = screen_lines(&self.out).into_iter().find(|l| pred(l)) {
+            if let Some(l) = screen_lines(&self.out[scanned..])
+                .into_iter()
+                .find(|l| pred(l))
+            {
                 return l;
+            }
+            if let Some(nl) = self.out.iter().rposition(|&b| b == b'\n') {
+                scanned = scanned.max(nl + 1);
             }
             assert!(
                 Instant::now() < deadline,
                 "no line {what} in output: {:?}",
-                String::from_utf8_lossy(&self.out)
+                String::from_utf8_lossy(&self.out[self.out.len().saturating_sub(4096)..])
             );
             let left = deadline.saturating_duration_since(Instant::now());
             let Ok(f) = tokio::time::timeout(left, self.frame()).await else {
@@ -354,6 +362,33 @@ async fn two_clients_on_terminal_1_both_see_echo_hi() {
     let s = &list.as_array().expect("array")[0];
     assert_eq!(s["id"], 1);
     assert_eq!(s["clients"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_client_that_falls_behind_is_resynchronised() {
+    let k = kit().await;
+    let mut slow = k.tty("terminal_id=10").await;
+    let mut fast = k.tty("terminal_id=10").await;
+    slow.shell_pid("ready").await;
+    slow.send(b'2', b"").await; // pause
+    // Megabytes of output: far more chunks than a client may fall behind.
+    fast.type_line("seq -f 'n%g' 1 300000; echo end-$((1+1))")
+        .await;
+    fast.wait_line("end-2", |l| l == "end-2").await;
+    let before = slow.out.len();
+    slow.send(b'3', b"").await; // resume
+    slow.wait_line("end-2", |l| l == "end-2").await;
+    let got = &slow.out[before..];
+    // It was reset and given the scrollback (bounded), not every byte it missed.
+    assert!(
+        got.windows(2).any(|w| w == b"\x1bc"),
+        "no terminal reset in the resync"
+    );
+    assert!(got.len() < 2 * 1024 * 1024, "{} bytes replayed", got.len());
+    assert!(screen_lines(got).iter().any(|l| l == "n300000"));
+    // And it is live again.
+    fast.type_line("echo after-$((2+2))").await;
+    slow.wait_line("after-4", |l| l == "after-4").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -331,6 +331,20 @@ async fn ws_attach(
         opts.env = body_env(&b)?;
     }
     let readonly = query_bool(&q, "readonly")?;
+    if t.get(terminal_id).is_none() {
+        // What would stop the session from starting is told as a 4xx now, not after the
+        // upgrade.
+        opts.shell.path()?;
+        if let Some(c) = &opts.cwd
+            && !opts.cwd_auto_create
+            && !c.is_dir()
+        {
+            return Err(ApiError::validation(format!(
+                "cwd {} is not an existing directory",
+                c.display()
+            )));
+        }
+    }
     let upgrade = upgrade.map_err(|r| {
         ApiError::new(
             StatusCode::UPGRADE_REQUIRED,

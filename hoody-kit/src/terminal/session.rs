@@ -23,7 +23,7 @@ use crate::{ApiError, ApiResult, Context};
 /// Bytes of output each session keeps to replay to a client that attaches.
 pub(super) const SCROLLBACK_BYTES: usize = 256 * 1024;
 /// Output chunks a client may fall behind before it is resynchronised from the scrollback.
-const BROADCAST_CHUNKS: usize = 512;
+const BROADCAST_CHUNKS: usize = 256;
 /// One read from the master.
 const READ_CHUNK: usize = 16 * 1024;
 /// Ephemeral sessions without clients or I/O for this long are ended.
@@ -477,7 +477,9 @@ impl Terminals {
         let mut next_ephemeral = self.create.lock().await;
         let id = match id {
             Some(id) => {
-                if let Some(s) = self.get(id) {
+                if let Some(s) = self.get(id)
+                    && !s.is_ended()
+                {
                     return Ok((s, false));
                 }
                 id
