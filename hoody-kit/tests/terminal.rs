@@ -1188,6 +1188,23 @@ impl Cdp {
     }
 }
 
+/// Waits until the page's screen (xterm's DOM rows) shows the command and its answer.
+async fn screen_shows_42(cdp: &mut Cdp) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = cdp
+            .eval("Array.from(document.querySelectorAll('.xterm-rows > div')).map(d => d.textContent.replace(/\\u00a0/g, ' ').trimEnd()).join('\\n')")
+            .await;
+        let text = text.as_str().unwrap_or("").to_string();
+        if text.lines().any(|l| l.trim() == "42") {
+            assert!(text.contains("echo $((6*7))"), "{text}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "no 42 on screen:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_web_terminal_in_chromium() {
     if !std::path::Path::new("/usr/bin/chromium").exists() {
@@ -1266,19 +1283,40 @@ async fn a_person_uses_the_web_terminal_in_chromium() {
         }
         cdp.call("Input.dispatchKeyEvent", ev).await;
     }
+    screen_shows_42(&mut cdp).await;
+    // What a person sees (HOODY_TERMINAL_SCREENSHOT=path.png keeps it).
+    let shot = cdp
+        .call("Page.captureScreenshot", json!({"format": "png"}))
+        .await;
+    let b64 = shot["data"].as_str().expect("screenshot data");
+    assert!(b64.starts_with("iVBORw0KGgo"), "not a PNG");
+    if let Ok(path) = std::env::var("HOODY_TERMINAL_SCREENSHOT") {
+        let png = tokio::process::Command::new("base64")
+            .arg("-d")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("base64");
+        let mut png = png;
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = png.stdin.take().expect("stdin");
+        stdin.write_all(b64.as_bytes()).await.expect("write");
+        drop(stdin);
+        let out = png.wait_with_output().await.expect("base64 -d");
+        std::fs::write(&path, out.stdout).expect("write screenshot");
+    }
+    // Reloading the page (a person coming back) shows the same screen again.
+    cdp.call("Page.reload", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let deadline = Instant::now() + WAIT;
-    loop {
-        let text = cdp
-            .eval("Array.from(document.querySelectorAll('.xterm-rows > div')).map(d => d.textContent.replace(/\\u00a0/g, ' ').trimEnd()).join('\\n')")
-            .await;
-        let text = text.as_str().unwrap_or("").to_string();
-        if text.lines().any(|l| l.trim() == "42") {
-            assert!(text.contains("echo $((6*7))"), "{text}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "no 42 on screen:\n{text}");
+    while cdp.eval("!!(window.term && window.termConnected)").await != json!(true) {
+        assert!(
+            Instant::now() < deadline,
+            "the reloaded page never connected"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    screen_shows_42(&mut cdp).await;
     // The PTY got the page's size.
     let (_, r) = k
         .post(
