@@ -5,7 +5,7 @@
 //! ## Sessions
 //!
 //! A session is one shell (`bash -l` by default; `sh`, `zsh`, `fish`) on a pseudo-terminal
-//! the Kit opened itself ([`pty`]: `posix_openpt`, then the shell started with `setsid` and
+//! the Kit opened itself (`pty.rs`: `posix_openpt`, then the shell started with `setsid` and
 //! `TIOCSCTTY` so it leads its own session with the PTY as controlling terminal). It lives in
 //! the Kit process, keyed by `terminal_id` (1-65535; `ephemeral=true` allocates from
 //! 40000-65535 and is ended after 300 s without clients or I/O). It survives its clients:
@@ -22,7 +22,7 @@
 //!
 //! One task reads the PTY master (non-blocking, on tokio's reactor) whether or not anyone
 //! is attached, so a shell never blocks on its output. Each chunk is appended to a bounded
-//! scrollback ([`session::SCROLLBACK_BYTES`], 256 KiB, trimmed at a line start) and sent on
+//! scrollback (`SCROLLBACK_BYTES`, 256 KiB, trimmed at a line start) and sent on
 //! a broadcast channel, both under one lock: a client attaching takes the scrollback and a
 //! receiver at the same instant, so its replay and the live feed join without loss or
 //! repetition. The replay is raw output, not a rendered screen: full-screen programs
@@ -65,7 +65,7 @@
 //! | --- | --- |
 //! | `GET /` | the web terminal (xterm.js, built in; `?terminal_id`, `fontSize`, `readonly`, `title`, `shell`) |
 //! | `GET /assets/{xterm.js,xterm.css,addon-fit.js}` | its assets |
-//! | `GET /api/v1/terminal/ws` | ttyd's protocol ([`ws`]); query `terminal_id`, `readonly`, `cwd`, `cwd_auto_create`, `shell`, `cmd`, `display`, `env` (JSON object) |
+//! | `GET /api/v1/terminal/ws` | ttyd's protocol (`ws.rs`); query `terminal_id`, `readonly`, `cwd`, `cwd_auto_create`, `shell`, `cmd`, `display`, `env` (JSON object) |
 //! | `POST /api/v1/terminal/create` | `{terminal_id, ephemeral, shell, cwd, cols, rows, env, startup_script, display}` |
 //! | `POST /api/v1/terminal/execute` | `{command, id?, timeout?, wait?, cwd?, env?}` |
 //! | `GET /api/v1/terminal/result/{command_id}` | an execute's state and output |

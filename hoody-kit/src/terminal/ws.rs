@@ -33,7 +33,9 @@ const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(60);
 /// Close code for protocol violations.
 const POLICY: u16 = 1008;
 
-#[derive(Debug, Deserialize)]
+/// `{columns, rows}`; other fields (ttyd's `AuthToken`) are ignored, absent sizes are 0.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct Size {
     columns: u16,
     rows: u16,
