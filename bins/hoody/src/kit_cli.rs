@@ -104,7 +104,12 @@ pub enum DbCmd {
 fn kit(ctx: &Ctx, service: Kit, instance: &str) -> anyhow::Result<KitClient> {
     let id = ctx.container(None)?;
     let c = ctx.client.get_container(&id)?;
-    Ok(KitClient::for_container(&ctx.client, &c, service, instance)?)
+    Ok(KitClient::for_container(
+        &ctx.client,
+        &c,
+        service,
+        instance,
+    )?)
 }
 
 /// Runs `hoody terminal`.
@@ -161,7 +166,9 @@ fn exec(ctx: &Ctx, a: &ExecArgs) -> anyhow::Result<ExitCode> {
     std::io::stdout().write_all(out.as_bytes())?;
     std::io::stderr().write_all(err.as_bytes())?;
     let code = r["exit_code"].as_i64().unwrap_or(1);
-    Ok(ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)))
+    Ok(ExitCode::from(
+        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
+    ))
 }
 
 /// Runs `hoody files`.
@@ -175,7 +182,10 @@ pub fn files(top: &TopApiOpt, sub: &ApiOpt, cmd: &FilesCmd) -> ExitCode {
                 &format!("/api/v1/files/stat{}", hoody::kit::encode_path(path)),
                 None,
             )?;
-            if stat["path_type"].as_str().is_some_and(|t| t.ends_with("Dir")) {
+            if stat["path_type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("Dir"))
+            {
                 let r = k.files_get(path, true)?.into_raw()?;
                 let v: Value = serde_json::from_slice(&r.body)?;
                 return list_dir(ctx, &v);
@@ -208,7 +218,10 @@ fn list_dir(ctx: &Ctx, v: &Value) -> anyhow::Result<ExitCode> {
             .map(|p| {
                 vec![
                     p["path_type"].as_str().unwrap_or("").into(),
-                    p["size"].as_u64().map(|s| s.to_string()).unwrap_or_default(),
+                    p["size"]
+                        .as_u64()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
                     p["name"].as_str().unwrap_or("").into(),
                 ]
             })
@@ -250,7 +263,9 @@ pub fn db(top: &TopApiOpt, sub: &ApiOpt, cmd: &DbCmd) -> ExitCode {
             let k = kit(ctx, Kit::Sqlite, instance)?;
             let path = format!(
                 "/api/v1/sqlite/query?db={}&sql={}",
-                hoody::kit::encode_path(db).trim_start_matches('/').replace('/', "%2F"),
+                hoody::kit::encode_path(db)
+                    .trim_start_matches('/')
+                    .replace('/', "%2F"),
                 base64url(sql.as_bytes())
             );
             let r = k.json("GET", &path, None)?;
@@ -265,7 +280,11 @@ fn base64url(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -275,7 +294,9 @@ fn base64url(data: &[u8]) -> String {
             }
         }
     }
-    out.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+    out.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! `hoody`: the command-line tool. It parses arguments, calls the `hoody` SDK and prints.
 
 mod api_cli;
+mod kit_cli;
 mod machine;
 mod net;
 mod permissions_cli;
-mod kit_cli;
 mod proxy_cli;
 mod storage;
 
