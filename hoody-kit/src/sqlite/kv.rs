@@ -259,11 +259,6 @@ fn ensure_table(db: &Db, c: &Connection, table: &str) -> ApiResult<()> {
     if lock(&db.kv_tables).contains(table) {
         return Ok(());
     }
-    c.execute_batch(&format!(
-        "CREATE INDEX IF NOT EXISTS \"{table}_expires_at\" ON \"{table}\" (expires_at) \
-         WHERE expires_at IS NOT NULL"
-    ))
-    .map_err(err)?;
     let mut have = Vec::new();
     {
         let mut s = c
@@ -288,6 +283,11 @@ fn ensure_table(db: &Db, c: &Connection, table: &str) -> ApiResult<()> {
             ),
         ));
     }
+    c.execute_batch(&format!(
+        "CREATE INDEX IF NOT EXISTS \"{table}_expires_at\" ON \"{table}\" (expires_at) \
+         WHERE expires_at IS NOT NULL"
+    ))
+    .map_err(err)?;
     lock(&db.kv_tables).insert(table.to_string());
     Ok(())
 }
