@@ -1444,6 +1444,14 @@ async fn symlinks_and_files_replaced_on_disk() {
     c.json("POST", "/api/v1/sqlite/db?db=real", &body)
         .await
         .err(404, "DATABASE_NOT_FOUND");
+    // ...and the deleted file's connections are closed (its space freed) at once.
+    let held: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|p| p.display().to_string())
+        .filter(|p| p.contains(&kit.databases.display().to_string()) && p.contains("(deleted)"))
+        .collect();
+    assert!(held.is_empty(), "still open: {held:?}");
     rusqlite::Connection::open(kit.databases.join("real.db"))
         .unwrap()
         .execute_batch("CREATE TABLE o (x); INSERT INTO o VALUES (99);")

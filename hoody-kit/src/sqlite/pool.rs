@@ -1,9 +1,10 @@
 //! Open databases: per database file, one writer connection and a few idle readers.
 //!
 //! - Files are keyed by (device, inode), so `app`, `app.db` and `/hoody/databases/app.db`
-//!   share connections, and a file replaced behind our back (deleted, restored from a
-//!   backup) gets fresh ones: each request `stat`s the path and a new inode misses the cache.
-//!   (An inode cannot be reused while our connections hold the old file open.)
+//!   share connections. Each request `stat`s the path: a file replaced or deleted behind our
+//!   back (by the files service, a restore) is noticed at once, its old connections are
+//!   dropped (freeing the old file) and the new file gets fresh ones. (An inode cannot be
+//!   reused while our connections hold the old file open.)
 //! - Writes go through the one writer connection, behind a mutex: this process's writers queue
 //!   there instead of spinning on `SQLITE_BUSY`. `busy_timeout` (5 s) covers other processes
 //!   (other containers share `/hoody/databases`). Every database is switched to WAL, so
@@ -415,11 +416,13 @@ impl Pool {
                     return Ok(db.clone());
                 }
                 self.misses.fetch_add(1, Ordering::Relaxed);
+                forget(&mut open, &path);
                 check_header(t, &path, len)?;
                 let db = Db::open(&path, false).map_err(|e| open_error(t, &e))?;
                 Ok(insert(&mut open, id, db))
             }
             Located::Missing => {
+                forget(&mut lock(&self.open), &t.path);
                 if !create {
                     return Err(ApiError::new(
                         StatusCode::NOT_FOUND,
@@ -576,6 +579,13 @@ fn open_error(t: &Target, e: &rusqlite::Error) -> ApiError {
             t.path.display()
         ),
     )
+}
+
+/// Drops the databases that were open at `path`: the file there was deleted or replaced.
+/// Their connections close once the requests using them finish (SQLite does not checkpoint
+/// or delete the WAL of a database file that has moved), so the old file's space is freed.
+fn forget(open: &mut HashMap<FileId, Arc<Db>>, path: &Path) {
+    open.retain(|_, d| d.path != path);
 }
 
 /// Adds `db`, closing the least recently used idle databases beyond the limit.
