@@ -1506,6 +1506,82 @@ async fn a_lock_held_by_another_process_is_waited_for_and_readers_are_not_blocke
     assert_eq!(r.json()["resultSet"], json!([{ "n": 3 }]));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_checks_checkpoints_and_copies() {
+    let kit = start().await;
+    let mut c = Client::new(kit.addr).await;
+    let r = c
+        .json(
+            "POST",
+            "/api/v1/sqlite/db?db=m&create_db_if_missing=true",
+            &json!({ "transaction": [
+                { "statement": "CREATE TABLE t (x)" },
+                { "statement": "INSERT INTO t VALUES (?)", "valuesBatch": [[1], [2], [3]] }
+            ] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = "/api/v1/sqlite/maintenance?db=m";
+    let r = c.json("POST", m, &json!({ "op": "quick_check" })).await;
+    assert_eq!(r.json()["ok"], true, "{}", r.text());
+    assert!(
+        std::fs::metadata(kit.databases.join("m.db-wal"))
+            .unwrap()
+            .len()
+            > 0
+    );
+    let r = c
+        .json(
+            "POST",
+            &format!("{m}&timeout=5"),
+            &json!({ "op": "wal_checkpoint_truncate" }),
+        )
+        .await;
+    assert_eq!(r.json()["busy"], false, "{}", r.text());
+    assert_eq!(
+        std::fs::metadata(kit.databases.join("m.db-wal"))
+            .unwrap()
+            .len(),
+        0
+    );
+    let r = c
+        .json(
+            "POST",
+            m,
+            &json!({ "op": "vacuum_into", "dest_path": "copy" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(count_rows(&mut c, "copy", "t").await, 3);
+    c.json(
+        "POST",
+        m,
+        &json!({ "op": "vacuum_into", "dest_path": "copy" }),
+    )
+    .await
+    .err(409, "ALREADY_EXISTS");
+    c.json("POST", m, &json!({ "op": "vacuum_into" }))
+        .await
+        .err(400, "VALIDATION_ERROR");
+    c.json(
+        "POST",
+        m,
+        &json!({ "op": "vacuum_into", "dest_path": "../x" }),
+    )
+    .await
+    .err(400, "INVALID_DB_PATH");
+    c.json("POST", m, &json!({ "op": "defrag" }))
+        .await
+        .err(400, "VALIDATION_ERROR");
+    c.json(
+        "POST",
+        "/api/v1/sqlite/maintenance?db=none",
+        &json!({ "op": "quick_check" }),
+    )
+    .await
+    .err(404, "DATABASE_NOT_FOUND");
+}
+
 /// Point SELECTs per second through the whole HTTP stack, in-process (run with
 /// `cargo test -p hoody-kit --release --test sqlite -- --ignored --nocapture`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

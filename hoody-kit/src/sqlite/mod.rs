@@ -16,11 +16,12 @@
 //! | GET | `/api/v1/sqlite/kv` | `prefix`, `limit`, `offset` |
 //! | POST | `/api/v1/sqlite/kv/{key}/incr\|decr\|push\|pop\|remove` | atomic |
 //! | POST | `/api/v1/sqlite/kv/batch/get\|set\|delete` | up to 100 keys, one transaction |
+//! | POST | `/api/v1/sqlite/maintenance` | `{op: quick_check\|wal_checkpoint_truncate\|vacuum_into, dest_path?}` |
 //! | GET | `/api/v1/sqlite/health`, `/api/v1/sqlite/health/cache` | |
 //!
 //! Not built (501 `NOT_IMPLEMENTED`, naming the endpoint): query history, KV history / time
-//! travel / snapshots / rollback, maintenance, the OpenAPI documents, directory mode, and the
-//! web UI at `/`.
+//! travel / snapshots / rollback, the OpenAPI documents, directory mode, and the web UI at
+//! `/`.
 //!
 //! ## Wire shapes (reconciling the reference)
 //!
@@ -55,6 +56,7 @@
 mod dbpath;
 mod jsonpath;
 mod kv;
+mod maintenance;
 mod pool;
 mod sql;
 
@@ -126,6 +128,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/sqlite/db", post(sql::transaction))
         .route("/api/v1/sqlite/db/create", post(sql::create))
         .route("/api/v1/sqlite/query", get(sql::shareable))
+        .route("/api/v1/sqlite/maintenance", post(maintenance::maintenance))
         .route("/api/v1/sqlite/kv", get(kv::list))
         .route("/api/v1/sqlite/kv/batch/get", post(kv::batch_get))
         .route("/api/v1/sqlite/kv/batch/set", post(kv::batch_set))
@@ -142,7 +145,6 @@ pub fn router(ctx: Arc<Context>) -> Router {
         "/api/v1/sqlite/history",
         "/api/v1/sqlite/history/stats",
         "/api/v1/sqlite/history/{index}",
-        "/api/v1/sqlite/maintenance",
         "/api/v1/sqlite/openapi.json",
         "/api/v1/sqlite/openapi.yaml",
         "/api/v1/sqlite/kv/diff",
@@ -219,8 +221,8 @@ async fn not_built(uri: Uri) -> ApiError {
         StatusCode::NOT_IMPLEMENTED,
         "NOT_IMPLEMENTED",
         format!(
-            "{} is not built in this kit yet (query history, KV time travel, maintenance and \
-             the OpenAPI documents are not available)",
+            "{} is not built in this kit yet (query history, KV time travel and the OpenAPI \
+             documents are not available)",
             uri.path()
         ),
     )
