@@ -606,3 +606,61 @@ fn insert(open: &mut HashMap<FileId, Arc<Db>>, id: FileId, db: Db) -> Arc<Db> {
     }
     db
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> (tempfile::TempDir, Conn) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Conn::open(&dir.path().join("t.db"), true, false).unwrap();
+        (dir, c)
+    }
+
+    #[test]
+    fn deadline_interrupts_a_runaway_statement() {
+        let (_dir, c) = conn();
+        let start = Instant::now();
+        let e = {
+            let _d = c.deadline(Duration::from_millis(100));
+            c.conn()
+                .query_row(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                     SELECT count(*) FROM n",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap_err()
+        };
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(sql_error(&e, c.explain(&e)).code, "QUERY_TIMEOUT");
+        assert!(c.explain(&e).contains("time limit"));
+        // The scope ended: the connection works again.
+        let one: i64 = c.conn().query_row("SELECT 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(one, 1);
+    }
+
+    #[test]
+    fn authorizer_refuses_transaction_control_in_client_sql_only() {
+        let (_dir, c) = conn();
+        for sql in [
+            "BEGIN",
+            "COMMIT",
+            "SAVEPOINT a",
+            "ATTACH ':memory:' AS x",
+            "PRAGMA query_only = 1",
+        ] {
+            let e = c.client(|| c.conn().prepare(sql).map(|_| ())).unwrap_err();
+            assert!(c.explain(&e).starts_with("not allowed:"), "{sql}");
+            assert_eq!(sql_error(&e, String::new()).code, "STATEMENT_NOT_ALLOWED");
+        }
+        assert!(
+            c.client(|| c.conn().prepare("PRAGMA query_only").map(|_| ()))
+                .is_ok()
+        );
+        // The service's own statements are not restricted.
+        c.conn()
+            .execute_batch("BEGIN; COMMIT; PRAGMA query_only = 0")
+            .unwrap();
+    }
+}
