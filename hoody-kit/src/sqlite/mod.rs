@@ -4,7 +4,7 @@
 //!
 //! ## Endpoints
 //!
-//! Every call names its database with `?db=` ([`dbpath`]: bare names under
+//! Every call names its database with `?db=` (`dbpath`: bare names under
 //! `/hoody/databases`, absolute paths allowed, `..` refused).
 //!
 //! | Method | Path | |
@@ -43,11 +43,11 @@
 //!
 //! ## Design
 //!
-//! - [`pool`]: per database file one writer connection behind a mutex plus a few readers,
+//! - `pool`: per database file one writer connection behind a mutex plus a few readers,
 //!   WAL, `busy_timeout`, `SQLITE_OPEN_NOFOLLOW`, an authorizer refusing transaction control
 //!   and `ATTACH` in client SQL, and a deadline on every statement.
 //! - All SQLite work runs on tokio's blocking pool; handlers only parse and answer.
-//! - The KV store ([`kv`]) is a table (`kv_store` by default, `table=` to choose) of
+//! - The KV store (`kv`) is a table (`kv_store` by default, `table=` to choose) of
 //!   `key, value, content_type, created_at, updated_at, expires_at`, so SQL can read it too.
 //!   Expired rows are invisible at once and purged by the next write to the table.
 //! - Request bodies are limited to [`BODY_LIMIT`]: SQL values and KV values live in
