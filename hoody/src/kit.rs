@@ -184,13 +184,14 @@ impl KitClient {
     }
 
     /// `POST /api/v1/sqlite/db?db=` (sqlite service): `request` is
-    /// `{transaction:[{statement|query, values?}], ...}`.
-    pub fn db_transaction(&self, db: &str, request: &Value) -> Result<Value> {
-        self.json(
-            "POST",
-            &format!("/api/v1/sqlite/db?db={}", encode_query(db)),
-            Some(request),
-        )
+    /// `{transaction:[{statement|query, values?}], ...}`; `create`: make the database when it
+    /// does not exist.
+    pub fn db_transaction(&self, db: &str, request: &Value, create: bool) -> Result<Value> {
+        let mut path = format!("/api/v1/sqlite/db?db={}", encode_query(db));
+        if create {
+            path.push_str("&create_db_if_missing=true");
+        }
+        self.json("POST", &path, Some(request))
     }
 
     /// `GET /{path}` (files service): a file's bytes as they arrive, or a directory's

@@ -86,6 +86,9 @@ pub enum DbCmd {
         /// The sqlite instance (`sqlite-N`).
         #[arg(long, default_value = "1")]
         instance: String,
+        /// Fail when the database does not exist (by default it is created).
+        #[arg(long)]
+        no_create: bool,
     },
     /// Run a read-only SELECT (the shareable query URL's form).
     ExecShareable {
@@ -238,6 +241,7 @@ pub fn db(top: &TopApiOpt, sub: &ApiOpt, cmd: &DbCmd) -> ExitCode {
             transaction,
             db,
             instance,
+            no_create,
         } => {
             let text = match transaction.strip_prefix('@') {
                 Some(file) => std::fs::read_to_string(file)
@@ -255,7 +259,7 @@ pub fn db(top: &TopApiOpt, sub: &ApiOpt, cmd: &DbCmd) -> ExitCode {
                 ));
             }
             let k = kit(ctx, Kit::Sqlite, instance)?;
-            let r = k.db_transaction(db, &body)?;
+            let r = k.db_transaction(db, &body, !no_create)?;
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(ExitCode::SUCCESS)
         }
