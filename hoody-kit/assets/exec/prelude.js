@@ -1,7 +1,8 @@
-// hoody exec: the ambient API every script sees (evaluated in each request's fresh QuickJS
-// context before the script). It is a function expression: the Rust side calls it with the
-// request (a JSON string) and a native log sink, and gets back the objects it hands to the
-// script and the hooks it drives the request with.
+// hoody exec: the ambient API every script sees, set up in each request's fresh QuickJS
+// context before the script runs. It is a module (compiled to bytecode once per Kit process,
+// loaded from bytecode per request) whose default export the Rust side calls with the request
+// (a JSON string) and a native log sink; it returns the objects handed to the script and the
+// hooks the request is driven with.
 //
 // Script model (see hoody-kit/src/exec/mod.rs for the full contract):
 //   req      {method, url, path, headers, query, params, body, text(), json()}
@@ -11,8 +12,7 @@
 //             method, requestId}
 //   console.log/info/warn/error/debug, setTimeout/setInterval/clear*, queueMicrotask,
 //   Response (new Response(body, {status, headers}), Response.json(value, init)).
-(function (input, nativeLog) {
-  "use strict";
+export default function hoodyPrelude(input, nativeLog) {
   const I = JSON.parse(input);
 
   // ---- console -------------------------------------------------------------------------
@@ -215,4 +215,4 @@
   };
 
   return { req, res, metadata, finish, nextTimer, fireTimer };
-})
+}

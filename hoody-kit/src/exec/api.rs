@@ -64,11 +64,11 @@ fn locate(s: &Exec, instance: &Instance, path: &str) -> ApiResult<(PathBuf, Path
 fn check_inside(root: &Path, target: &Path, path: &str) -> ApiResult<()> {
     let root = root
         .canonicalize()
-        .map_err(|e| ApiError::io(root.display(), &e))?;
+        .map_err(|e| ApiError::io(format!("script {path}"), &e))?;
     let parent = target.parent().unwrap_or(target);
     let parent = parent
         .canonicalize()
-        .map_err(|e| ApiError::io(format!("the directory of script {path}"), &e))?;
+        .map_err(|e| ApiError::io(format!("script {path}"), &e))?;
     if parent.starts_with(&root) {
         Ok(())
     } else {
@@ -310,7 +310,9 @@ fn check_sh_syntax(content: &str, path: &str) -> ApiResult<()> {
     }
 }
 
-fn syntax_error(path: &str, f: &js::Failure) -> ApiError {
+/// The 400 for a script that does not compile, with the line when the stack names one
+/// (an error at the end of input is reported on the file's last line).
+fn syntax_error(path: &str, content: &str, f: &js::Failure) -> ApiError {
     let line = f
         .stack
         .as_deref()
@@ -318,8 +320,9 @@ fn syntax_error(path: &str, f: &js::Failure) -> ApiError {
         .and_then(|rest| {
             rest.split(|c: char| !c.is_ascii_digit())
                 .next()
-                .and_then(|n| n.parse::<u64>().ok())
-        });
+                .and_then(|n| n.parse::<usize>().ok())
+        })
+        .map(|n| n.min(content.lines().count().max(1)));
     let name = f.name.as_deref().unwrap_or("Error");
     ApiError::validation(format!("{path} does not compile: {name}: {}", f.message)).with_details(
         json!({"path": path, "name": name, "message": f.message, "line": line, "stack": f.stack}),
@@ -334,7 +337,7 @@ fn validate(path: &str, content: &str) -> ApiResult<bool> {
     {
         Some(Kind::Js) => match js::check_syntax(content, path) {
             Ok(()) => Ok(true),
-            Err(f) if f.kind == js::FailureKind::Script => Err(syntax_error(path, &f)),
+            Err(f) if f.kind == js::FailureKind::Script => Err(syntax_error(path, content, &f)),
             Err(f) => Err(ApiError::internal(format!(
                 "checking {path}: {}",
                 f.message

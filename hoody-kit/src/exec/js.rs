@@ -13,17 +13,48 @@
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
 use rquickjs::convert::Coerced;
 use rquickjs::promise::PromiseState;
-use rquickjs::{Array, Context, Ctx, Function, Object, Promise, Runtime, TypedArray, Value};
+use rquickjs::{
+    Array, Context, Ctx, Function, Module, Object, Promise, Runtime, TypedArray, Value,
+    WriteOptions,
+};
 
-/// The ambient API, evaluated before every script.
+/// The ambient API, set up before every script (a module; see [`prelude_bytecode`]).
 const PRELUDE: &str = include_str!("../../assets/exec/prelude.js");
+/// The prelude's module name (in stack traces).
+const PRELUDE_NAME: &str = "hoody-prelude.js";
+
+/// The prelude compiled once per process: loading bytecode costs a fraction of parsing the
+/// source again for every request.
+fn prelude_bytecode() -> Result<&'static [u8], Failure> {
+    static BYTECODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    BYTECODE
+        .get_or_init(|| {
+            let rt = Runtime::new().map_err(|e| e.to_string())?;
+            let context = Context::full(&rt).map_err(|e| e.to_string())?;
+            context.with(|ctx| {
+                Module::declare(ctx.clone(), PRELUDE_NAME, PRELUDE)
+                    .and_then(|m| m.write(WriteOptions::default()))
+                    .map_err(|e| {
+                        let thrown = ctx.catch();
+                        format!("{e}: {thrown:?}")
+                    })
+            })
+        })
+        .as_deref()
+        .map_err(|e| {
+            Failure::new(
+                FailureKind::Internal,
+                format!("the exec prelude does not compile: {e}"),
+            )
+        })
+}
 
 /// The engine's own stack limit; blocking threads have 2 MiB.
 const MAX_STACK: usize = 1024 * 1024;
@@ -225,7 +256,13 @@ fn run_in_fresh_runtime(job: &JsJob, logs: &Rc<RefCell<Vec<LogLine>>>) -> Result
     let context = Context::full(&rt).map_err(|e| engine_failure("create a context", &e))?;
     context.with(|ctx| {
         drive(&ctx, job, logs, deadline).map_err(|e| match e {
-            Halt::Js(e) => failure_of(&ctx, e, &job.stop),
+            Halt::Js(e) => {
+                let f = failure_of(&ctx, e, &job.stop);
+                match f.kind {
+                    FailureKind::Timeout | FailureKind::Cancelled => stopped(job),
+                    _ => f,
+                }
+            }
             Halt::Failure(f) => f,
         })
     })
@@ -270,7 +307,12 @@ fn drive<'js>(
     logs: &Rc<RefCell<Vec<LogLine>>>,
     deadline: Instant,
 ) -> Result<Output, Halt> {
-    let prelude: Function = ctx.eval_with_options(PRELUDE, eval_options("hoody-prelude.js"))?;
+    let bytecode = prelude_bytecode().map_err(Halt::Failure)?;
+    // SAFETY: the bytes were written by `Module::write` of this same engine, in this process.
+    let module = unsafe { Module::load(ctx.clone(), bytecode) }?;
+    let (module, evaluated) = module.eval()?;
+    evaluated.finish::<()>()?;
+    let prelude: Function = module.get("default")?;
     let sink = logs.clone();
     let log = Function::new(ctx.clone(), move |level: String, mut message: String| {
         let mut lines = sink.borrow_mut();
@@ -541,5 +583,103 @@ mod tests {
         assert!(check_syntax("while (true) {}", "a.js").is_ok());
         let f = check_syntax("return {", "a.js").unwrap_err();
         assert_eq!(f.name.as_deref(), Some("SyntaxError"));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    /// `cargo test --release -p hoody-kit --lib exec::js::timing -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn phases() {
+        let n = 300;
+        let j = tests_job();
+        let t = Instant::now();
+        for _ in 0..n {
+            let rt = Runtime::new().unwrap();
+            drop(rt);
+        }
+        eprintln!("runtime: {:?}", t.elapsed() / n);
+        let t = Instant::now();
+        for _ in 0..n {
+            let rt = Runtime::new().unwrap();
+            let c = Context::full(&rt).unwrap();
+            drop(c);
+        }
+        eprintln!("runtime+full context: {:?}", t.elapsed() / n);
+        let t = Instant::now();
+        for _ in 0..n {
+            let rt = Runtime::new().unwrap();
+            let c = Context::full(&rt).unwrap();
+            c.with(|ctx| {
+                // SAFETY: bytecode written by Module::write in this process.
+                let m = unsafe { Module::load(ctx.clone(), prelude_bytecode().unwrap()) }.unwrap();
+                let (m, p) = m.eval().unwrap();
+                p.finish::<()>().unwrap();
+                let _: Function = m.get("default").unwrap();
+            });
+        }
+        eprintln!("+prelude from bytecode: {:?}", t.elapsed() / n);
+        let rt = Runtime::new().unwrap();
+        let c = Context::full(&rt).unwrap();
+        c.with(|ctx| {
+            let t = Instant::now();
+            for _ in 0..n {
+                let _ = Module::declare(ctx.clone(), "p.js", PRELUDE).unwrap();
+            }
+            eprintln!("prelude compile alone: {:?}", t.elapsed() / n);
+            let t = Instant::now();
+            for _ in 0..n {
+                // SAFETY: bytecode written by Module::write in this process.
+                let m = unsafe { Module::load(ctx.clone(), prelude_bytecode().unwrap()) }.unwrap();
+                let (m, p) = m.eval().unwrap();
+                p.finish::<()>().unwrap();
+                let _: Function = m.get("default").unwrap();
+            }
+            eprintln!("prelude load alone: {:?}", t.elapsed() / n);
+            let t = Instant::now();
+            for _ in 0..n {
+                let _: Value = ctx.eval_with_options("1", eval_options("p.js")).unwrap();
+            }
+            eprintln!("trivial eval: {:?}", t.elapsed() / n);
+        });
+        let t = Instant::now();
+        for _ in 0..n {
+            let r = run(JsJob {
+                source: "return {hello: 'world'}".into(),
+                ..tests_job_clone(&j)
+            });
+            assert!(r.outcome.is_ok());
+        }
+        eprintln!("full run: {:?}", t.elapsed() / n);
+    }
+
+    fn tests_job() -> JsJob {
+        JsJob {
+            source: String::new(),
+            filename: "t.js".to_string(),
+            input: serde_json::json!({
+                "method": "GET", "url": "http://x/t", "path": "/t", "headers": {},
+                "query": {}, "parameters": {}, "body": "", "projectId": null,
+                "containerId": null, "nodeId": null, "domain": "x", "instance": "1",
+                "script": "t.js", "requestId": "r1",
+            })
+            .to_string(),
+            timeout: Duration::from_millis(500),
+            memory_limit: 64 * 1024 * 1024,
+            stop: Arc::new(Stop::default()),
+        }
+    }
+    fn tests_job_clone(j: &JsJob) -> JsJob {
+        JsJob {
+            source: j.source.clone(),
+            filename: j.filename.clone(),
+            input: j.input.clone(),
+            timeout: j.timeout,
+            memory_limit: j.memory_limit,
+            stop: Arc::new(Stop::default()),
+        }
     }
 }
