@@ -909,3 +909,70 @@ async fn hello_latency() {
     );
     assert!(p50 < 50.0, "p50 {p50} ms");
 }
+
+#[tokio::test]
+async fn a_flood_waits_for_a_slot_then_is_refused_busy() {
+    let kit = start().await;
+    kit.write(
+        "hold.js",
+        "// @timeout 5000\nawait new Promise(r => setTimeout(r, 1500)); return 'held'",
+    )
+    .await;
+    kit.write("quick.js", "// @timeout 150\nreturn 'quick'")
+        .await;
+    let limit = hoody_kit::exec::MAX_CONCURRENT_RUNS;
+    let holders = futures_util::future::join_all((0..limit).map(|_| kit.get("/hold")));
+    let probe = async {
+        // Let every holder take its slot first.
+        for _ in 0..100 {
+            let h = kit.get("/api/v1/exec/health").await.json();
+            if h["exec"]["running"] == limit {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let t = Instant::now();
+        let r = kit.get("/quick").await;
+        (r, t.elapsed())
+    };
+    let (held, (busy, waited)) = tokio::join!(holders, probe);
+    busy.error(503, "BUSY", "already running");
+    assert!(waited < Duration::from_millis(1200), "waited {waited:?}");
+    assert!(held.iter().all(|r| r.body == "held"));
+    assert_eq!(kit.get("/quick").await.body, "quick");
+}
+
+#[tokio::test]
+async fn a_client_going_away_stops_its_script() {
+    let kit = start().await;
+    // A sleep with a duration of its own, so pgrep finds exactly this test's child (the
+    // grandchild of the Kit: only killing the process group ends it).
+    let sleep = format!("sleep 30.{}", std::process::id());
+    kit.write("gone.sh", &format!("# @timeout 30000\n{sleep}\necho late"))
+        .await;
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "0.5", &kit.url("/gone")])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(28), "curl timed out");
+    let mut gone = false;
+    for _ in 0..50 {
+        let script = kit.tmp.path().join("hoody-exec/scripts/1/gone.sh");
+        let pgrep = |pattern: &str| {
+            let out = std::process::Command::new("pgrep")
+                .args(["-f", pattern])
+                .output()
+                .unwrap();
+            out.stdout.is_empty()
+        };
+        if pgrep(&script.display().to_string()) && pgrep(&format!("^{sleep}$")) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the script's process group outlived its client");
+    let h = kit.get("/api/v1/exec/health").await.json();
+    assert_eq!(h["exec"]["running"], 0);
+}

@@ -328,6 +328,13 @@ fn drive<'js>(
             lines.push(LogLine { level, message });
         }
     })?;
+    #[cfg(test)]
+    ctx.globals().set(
+        "__hoodyTestPanic",
+        Function::new(ctx.clone(), || -> () {
+            panic!("a panic inside a native binding")
+        })?,
+    )?;
     let hooks: Object = prelude.call((job.input.as_str(), log))?;
     let next_timer: Function = hooks.get("nextTimer")?;
     let fire_timer: Function = hooks.get("fireTimer")?;
@@ -567,6 +574,42 @@ mod tests {
         assert_eq!(f.kind, FailureKind::Script);
         let f = run(job("await req.json()")).outcome.unwrap_err();
         assert_eq!(f.http_status, Some(400));
+    }
+
+    #[test]
+    fn a_panic_in_a_binding_is_a_failure_not_a_crash() {
+        let f = run(job("__hoodyTestPanic(); return 1"))
+            .outcome
+            .unwrap_err();
+        assert_eq!(f.kind, FailureKind::Internal);
+        assert!(
+            f.message.contains("a panic inside a native binding"),
+            "{f:?}"
+        );
+        assert_eq!(ok("return 2").body, b"2", "the next run works");
+    }
+
+    #[test]
+    fn cancel_stops_a_running_script() {
+        for source in [
+            "for (;;) {}",
+            "await new Promise(r => setTimeout(r, 10000))",
+        ] {
+            let mut j = job(source);
+            j.timeout = Duration::from_secs(10);
+            let stop = j.stop.clone();
+            let t = Instant::now();
+            let runner = std::thread::spawn(move || run(j));
+            std::thread::sleep(Duration::from_millis(100));
+            stop.cancel();
+            let f = runner.join().unwrap().outcome.unwrap_err();
+            assert_eq!(f.kind, FailureKind::Cancelled, "{source}");
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "{source}: {:?}",
+                t.elapsed()
+            );
+        }
     }
 
     #[test]
