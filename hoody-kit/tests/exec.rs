@@ -976,3 +976,44 @@ async fn a_client_going_away_stops_its_script() {
     let h = kit.get("/api/v1/exec/health").await.json();
     assert_eq!(h["exec"]["running"], 0);
 }
+
+#[tokio::test]
+async fn host_names_give_metadata_and_subdomain_routes() {
+    let kit = start().await;
+    kit.write(
+        "blog/post.js",
+        "return {p: metadata.projectId, c: metadata.containerId, n: metadata.nodeId, \
+         d: metadata.domain, path: req.path, url: req.url}",
+    )
+    .await;
+    let (p, c) = ("0123456789abcdef01234567", "76543210fedcba9876543210");
+    let host = format!("{p}-{c}-exec-1.node-1.containers.hoody.test");
+    let r = kit
+        .curl("GET", "/blog/post?x=1", &["-H", &format!("host: {host}")])
+        .await
+        .json();
+    assert_eq!(
+        r,
+        json!({"p": p, "c": c, "n": "node-1", "d": host, "path": "/blog/post",
+               "url": format!("http://{host}/blog/post?x=1")})
+    );
+    // `blog.{P}-{C}-exec-1…` serves scripts/1/blog/.
+    let r = kit
+        .curl(
+            "GET",
+            "/post",
+            &[
+                "-H",
+                &format!("host: blog.{host}"),
+                "-H",
+                "x-forwarded-proto: https",
+            ],
+        )
+        .await
+        .json();
+    assert_eq!(r["path"], "/blog/post");
+    assert_eq!(r["url"], format!("https://blog.{host}/post"));
+    // Without a hoody name the ids are null.
+    let r = kit.get("/blog/post").await.json();
+    assert_eq!((&r["p"], &r["c"]), (&Value::Null, &Value::Null));
+}
