@@ -509,7 +509,7 @@ async fn concurrent_requests_run_side_by_side() {
     let kit = start().await;
     kit.write(
         "slow.js",
-        "await new Promise(r => setTimeout(r, 200)); return {n: Number(req.query.n)}",
+        "await new Promise(r => setTimeout(r, 400)); return {n: Number(req.query.n)}",
     )
     .await;
     let t = Instant::now();

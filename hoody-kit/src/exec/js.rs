@@ -507,7 +507,7 @@ mod tests {
                 "script": "t.js", "requestId": "r1",
             })
             .to_string(),
-            timeout: Duration::from_millis(500),
+            timeout: Duration::from_secs(10),
             memory_limit: 32 * 1024 * 1024,
             stop: Arc::new(Stop::default()),
         }
@@ -558,8 +558,12 @@ mod tests {
             f.stack.unwrap_or_default().contains("t.js:1"),
             "stack names the file"
         );
-        let f = run(job("while (true) {}")).outcome.unwrap_err();
+        let mut spin = job("while (true) {}");
+        spin.timeout = Duration::from_millis(300);
+        let t = Instant::now();
+        let f = run(spin).outcome.unwrap_err();
         assert_eq!(f.kind, FailureKind::Timeout);
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
         let f = run(job("await new Promise(() => {})")).outcome.unwrap_err();
         assert_eq!(f.kind, FailureKind::Script);
         let f = run(job(
