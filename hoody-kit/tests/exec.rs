@@ -259,7 +259,20 @@ async fn response_shapes() {
         "console.log('hello', {a: 1}); console.warn('ünïcode'); return 1",
     )
     .await;
+    kit.write("badstatus.js", "return new Response('x', {status: 101})")
+        .await;
+    kit.write(
+        "badheader.js",
+        "res.setHeader('x-a', 'line\\nbreak'); return 1",
+    )
+    .await;
     assert_eq!(kit.get("/empty").await.status, 204);
+    kit.get("/badstatus")
+        .await
+        .error(500, "SCRIPT_ERROR", "status 101");
+    kit.get("/badheader")
+        .await
+        .error(500, "SCRIPT_ERROR", "invalid header \"x-a\"");
     let r = kit.get("/redirect").await;
     assert_eq!((r.status, r.header("location")), (301, Some("/elsewhere")));
     let r = kit.get("/bytes").await;

@@ -782,13 +782,17 @@ fn forbidden_header(name: &HeaderName) -> bool {
 }
 
 fn output_response(out: Output, rel: &str) -> Result<Response, ApiError> {
-    let status = StatusCode::from_u16(out.status).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "SCRIPT_ERROR",
-            format!("{rel} answered with an invalid status {}", out.status),
-        )
-    })?;
+    // 1xx are not final responses, and above 599 no client knows what to make of it.
+    let status = StatusCode::from_u16(out.status)
+        .ok()
+        .filter(|_| (200..=599).contains(&out.status))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SCRIPT_ERROR",
+                format!("{rel} answered with status {}; use 200 to 599", out.status),
+            )
+        })?;
     let mut r = Response::new(Body::from(out.body));
     *r.status_mut() = status;
     let h = r.headers_mut();
