@@ -155,7 +155,8 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+    /// A failure of `kind` with only a message.
+    pub(crate) fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Failure {
             kind,
             name: None,
