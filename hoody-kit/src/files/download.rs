@@ -35,16 +35,38 @@ pub(super) struct Opened {
     unsized_head: Option<usize>,
 }
 
+/// Opens `path` for reading only if it is a regular file: opened non-blocking, so a FIFO
+/// or a device does not hang the open (the flag changes nothing for regular files).
+pub(super) fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok((file, meta))
+}
+
+/// [`open_regular`] for `t`, with the API's errors.
+fn open_target(t: &Target, real: &Path) -> ApiResult<(File, Metadata)> {
+    open_regular(real).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidInput {
+            ApiError::validation(format!("{} is not a regular file", t.rel()))
+        } else {
+            ApiError::io(t.rel(), &e)
+        }
+    })
+}
+
 /// Opens `real` (the path to read, symlinks already checked) for sending; blocking.
 pub(super) fn open(t: &Target, real: &Path) -> ApiResult<Opened> {
-    let file = File::open(real).map_err(|e| ApiError::io(t.rel(), &e))?;
-    let meta = file.metadata().map_err(|e| ApiError::io(t.rel(), &e))?;
-    if !meta.is_file() {
-        return Err(
-            ApiError::validation(format!("{} is not a regular file", t.rel()))
-                .with_details(serde_json::json!({"path": t.rel()})),
-        );
-    }
+    let (file, meta) = open_target(t, real)?;
     let mut head = [0u8; 1024];
     let needs_sniff = meta::content_type_for(&t.name()).is_none();
     let n = if needs_sniff || meta.len() == 0 {
@@ -316,14 +338,7 @@ fn read_full(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// The SHA-256 of a file, hex, read in 1 MiB chunks on the blocking pool.
 pub(super) fn sha256_hex(t: &Target, real: &Path) -> ApiResult<String> {
-    let mut f = File::open(real).map_err(|e| ApiError::io(t.rel(), &e))?;
-    let meta = f.metadata().map_err(|e| ApiError::io(t.rel(), &e))?;
-    if !meta.is_file() {
-        return Err(ApiError::validation(format!(
-            "{} is not a regular file: only files have a hash",
-            t.rel()
-        )));
-    }
+    let (mut f, _) = open_target(t, real)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -347,9 +362,9 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The file's content as standard base64 (no line breaks), streamed.
-pub(super) fn base64_body(real: PathBuf) -> Body {
-    blocking_body(move |tx| {
-        let mut f = File::open(&real)?;
+pub(super) fn base64_body(t: &Target, real: PathBuf) -> ApiResult<Body> {
+    let (mut f, _) = open_target(t, &real)?;
+    Ok(blocking_body(move |tx| {
         // A multiple of 3, so chunks encode without padding until the last.
         let mut buf = vec![0u8; 3 * 64 * 1024];
         loop {
@@ -362,7 +377,7 @@ pub(super) fn base64_body(real: PathBuf) -> Body {
                 return Ok(());
             }
         }
-    })
+    }))
 }
 
 /// A 1-based inclusive line range: `10-20`, `10-`, `-20`, `7`.
@@ -404,9 +419,9 @@ impl Lines {
 }
 
 /// Lines `range` of a text file, streamed as they are read.
-pub(super) fn lines_body(real: PathBuf, range: Lines) -> Body {
-    blocking_body(move |tx| {
-        let f = File::open(&real)?;
+pub(super) fn lines_body(t: &Target, real: PathBuf, range: Lines) -> ApiResult<Body> {
+    let (f, _) = open_target(t, &real)?;
+    Ok(blocking_body(move |tx| {
         let mut r = io::BufReader::with_capacity(CHUNK, f);
         let mut out = Vec::with_capacity(64 * 1024);
         let mut line = Vec::new();
@@ -432,7 +447,7 @@ pub(super) fn lines_body(real: PathBuf, range: Lines) -> Body {
             send(tx, out);
         }
         Ok(())
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -244,10 +244,11 @@ impl Grep {
             self.timed_out = true;
             return;
         }
-        let Ok(f) = File::open(path) else { return };
-        match f.metadata() {
-            Ok(m) if m.is_file() && m.len() > 0 && m.len() <= self.max_filesize => {}
-            _ => return,
+        let Ok((f, m)) = super::download::open_regular(path) else {
+            return;
+        };
+        if m.len() == 0 || m.len() > self.max_filesize {
+            return;
         }
         self.files_scanned += 1;
         let mut r = BufReader::with_capacity(64 * 1024, f);

@@ -214,7 +214,7 @@ async fn get(jail: Jail, t: Target, q: Params, h: HeaderMap, head: bool) -> ApiR
         if q.has("base64") {
             return Ok(streamed(
                 "text/plain; charset=utf-8",
-                download::base64_body(t.abs.clone()),
+                download::base64_body(&t, t.abs.clone())?,
                 head,
             ));
         }
@@ -222,7 +222,7 @@ async fn get(jail: Jail, t: Target, q: Params, h: HeaderMap, head: bool) -> ApiR
             let lines = Lines::parse(lines)?;
             return Ok(streamed(
                 "text/plain; charset=utf-8",
-                download::lines_body(t.abs.clone(), lines),
+                download::lines_body(&t, t.abs.clone(), lines)?,
                 head,
             ));
         }

@@ -328,6 +328,13 @@ pub(super) fn mkdir(jail: &Jail, t: &Target, exists_error: Option<ApiError>) -> 
             ));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "PARENT_NOT_A_DIRECTORY",
+                format!("a parent of {} is not a directory", t.rel()),
+            ));
+        }
         Err(e) => return Err(ApiError::io(t.rel(), &e)),
     }
     make_parents(t)?;
