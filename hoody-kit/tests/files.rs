@@ -3,7 +3,7 @@
 
 mod files_support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use base64::Engine;

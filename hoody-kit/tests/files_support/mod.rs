@@ -1,7 +1,7 @@
 //! Shared by the files service's tests: the router served in-process on 127.0.0.1:0 over a
 //! temporary root, a sentinel directory beside (outside) that root, and curl.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
