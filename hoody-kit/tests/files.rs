@@ -568,14 +568,34 @@ fn interrupted_upload_leaves_nothing() {
     c.write_all(&content(300_000)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     drop(c);
+    // ... and an interrupted append that created its file removes it.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    write!(
+        c,
+        "PATCH /fresh.log HTTP/1.1\r\nHost: x\r\nX-Update-Range: append\r\nContent-Length: 10000000\r\n\r\n"
+    )
+    .unwrap();
+    c.write_all(&content(300_000)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(c);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::fs::read(s.disk("/keep.txt")).unwrap() != b"old content" {
+    while std::fs::read(s.disk("/keep.txt")).unwrap() != b"old content"
+        || s.disk("/fresh.log").exists()
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "append not rolled back"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // Writing past the end of a missing file creates nothing.
+    s.curl(
+        "PATCH",
+        "/missing.log",
+        &["-H", "X-Update-Range: bytes=5-", "--data-binary", "x"],
+    )
+    .assert_error(416, "RANGE_NOT_SATISFIABLE");
+    assert!(!s.disk("/missing.log").exists());
 }
 
 #[test]

@@ -91,15 +91,24 @@ impl Drop for TempGuard {
 }
 
 /// Truncates an appended file back to its old length unless disarmed.
+/// (A file the append created is removed instead.)
 struct AppendGuard {
     file: Option<fs::File>,
     len: u64,
+    created: Option<PathBuf>,
 }
 
 impl Drop for AppendGuard {
     fn drop(&mut self) {
         if let Some(f) = self.file.take() {
-            let _ = f.set_len(self.len);
+            match self.created.take() {
+                Some(p) => {
+                    let _ = fs::remove_file(p);
+                }
+                None => {
+                    let _ = f.set_len(self.len);
+                }
+            }
         }
     }
 }
@@ -193,7 +202,15 @@ async fn replace(jail: &Jail, t: &Target, body: Body) -> ApiResult<Written> {
             let _ = fs::set_permissions(&temp, fs::Permissions::from_mode(old.mode() & 0o7777));
             let _ = std::os::unix::fs::chown(&temp, Some(old.uid()), Some(old.gid()));
         }
-        fs::rename(&temp, &dest).map_err(|e| ApiError::io(t2.rel(), &e))
+        match fs::rename(&temp, &dest) {
+            Ok(()) => Ok(()),
+            // A bind-mounted file (/etc/resolv.conf, /etc/hostname in a container) cannot
+            // be renamed over: copy the complete upload into it instead.
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => fs::copy(&temp, &dest)
+                .map(|_| ())
+                .map_err(|e| ApiError::io(t2.rel(), &e)),
+            Err(e) => Err(ApiError::io(t2.rel(), &e)),
+        }
     })
     .await?;
     guard.0 = None;
@@ -223,15 +240,26 @@ async fn in_place(jail: &Jail, t: &Target, body: Body, mode: WriteMode) -> ApiRe
     let (jail2, t2) = (jail.clone(), t.clone());
     let (file, old_len, created) = super::blocking(move || {
         jail2.check(&t2, Follow::Last)?;
-        let created = match fs::metadata(&t2.abs) {
+        let existing = match fs::metadata(&t2.abs) {
             Ok(m) if m.is_dir() => return Err(is_a_directory(&t2)),
-            Ok(_) => false,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                make_parents(&t2)?;
-                true
-            }
+            Ok(m) => Some(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(ApiError::io(t2.rel(), &e)),
         };
+        if let WriteMode::At(off) = mode {
+            let len = existing.unwrap_or(0);
+            if off > len {
+                return Err(ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "RANGE_NOT_SATISFIABLE",
+                    format!("{} has {len} bytes; cannot write at offset {off}", t2.rel()),
+                ));
+            }
+        }
+        let created = existing.is_none();
+        if created {
+            make_parents(&t2)?;
+        }
         let mut o = fs::OpenOptions::new();
         o.create(true);
         if mode == WriteMode::Append {
@@ -250,20 +278,11 @@ async fn in_place(jail: &Jail, t: &Target, body: Body, mode: WriteMode) -> ApiRe
     let mut guard = AppendGuard {
         file: None,
         len: old_len,
+        created: created.then(|| t.abs.clone()),
     };
     let mut f = tokio::fs::File::from_std(file.try_clone().map_err(|e| ApiError::io(t.rel(), &e))?);
     match mode {
         WriteMode::At(off) => {
-            if off > old_len {
-                return Err(ApiError::new(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "RANGE_NOT_SATISFIABLE",
-                    format!(
-                        "{} has {old_len} bytes; cannot write at offset {off}",
-                        t.rel()
-                    ),
-                ));
-            }
             f.seek(SeekFrom::Start(off))
                 .await
                 .map_err(|e| ApiError::io(t.rel(), &e))?;
