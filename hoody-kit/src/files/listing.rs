@@ -259,7 +259,7 @@ pub(super) fn index_html(t: &Target, items: &[Item]) -> String {
             abs: t.abs.clone(),
         };
         rows.push_str(&format!(
-            "<tr><td class=\"name\">⬆ <a href=\"{}\">../</a></td><td></td><td></td><td></td></tr>\n",
+            "<tr><td class=\"name dir\"><a href=\"{}\">../</a></td><td></td><td></td><td></td></tr>\n",
             escape(&href(&parent, true))
         ));
     }
@@ -267,14 +267,14 @@ pub(super) fn index_html(t: &Target, items: &[Item]) -> String {
         let child = t.child(&it.raw);
         let dir = it.path_type.is_dir();
         let link = escape(&href(&child, dir));
-        let icon = match it.path_type {
-            PathType::Dir => "📁",
-            PathType::SymlinkDir => "🔗📁",
-            PathType::File => "📄",
-            PathType::SymlinkFile => "🔗",
+        let (class, mark) = match it.path_type {
+            PathType::Dir => ("dir", ""),
+            PathType::SymlinkDir => ("dir", " <span class=\"link\" title=\"symlink\">↪</span>"),
+            PathType::File => ("file", ""),
+            PathType::SymlinkFile => ("file", " <span class=\"link\" title=\"symlink\">↪</span>"),
         };
         let size = if dir {
-            format!("{} items", it.size)
+            format!("{} item{}", it.size, if it.size == 1 { "" } else { "s" })
         } else {
             human_size(it.size)
         };
@@ -283,7 +283,7 @@ pub(super) fn index_html(t: &Target, items: &[Item]) -> String {
         );
         let when = when.get(..19).unwrap_or(&when).replace('T', " ");
         rows.push_str(&format!(
-            "<tr data-href=\"{link}\"><td class=\"name\">{icon} <a href=\"{link}\">{name}{slash}</a></td>\
+            "<tr data-href=\"{link}\"><td class=\"name {class}\"><a href=\"{link}\">{name}{slash}</a>{mark}</td>\
              <td class=\"size\">{size}</td><td class=\"mtime\">{when}</td>\
              <td class=\"actions\">{dl}<button class=\"del\" title=\"Delete\">✕</button></td></tr>\n",
             name = escape(&it.name),
