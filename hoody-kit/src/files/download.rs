@@ -266,15 +266,22 @@ pub(super) fn respond(
             (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
         }
         Ranged::Unsatisfiable => {
-            return Err(ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "RANGE_NOT_SATISFIABLE",
-                format!(
-                    "{} has {size} bytes; the requested range is outside",
-                    t.rel()
-                ),
-            )
-            .with_details(serde_json::json!({"size": size})));
+            let mut res = axum::response::IntoResponse::into_response(
+                ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "RANGE_NOT_SATISFIABLE",
+                    format!(
+                        "{} has {size} bytes; the requested range is outside",
+                        t.rel()
+                    ),
+                )
+                .with_details(serde_json::json!({"size": size})),
+            );
+            // RFC 9110: a 416 names the current length.
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                res.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(res);
         }
     };
     let body = if head || len == 0 {
