@@ -437,6 +437,10 @@ fn upload_and_webdav_verbs() {
     // Into itself: refused.
     s.curl("COPY", "/src", &["-H", "Destination: /src/inner/again"])
         .assert_error(409, "CONFLICT");
+    std::os::unix::fs::symlink("src", s.disk("/src-link")).unwrap();
+    s.curl("COPY", "/src", &["-H", "Destination: /src-link/new/again"])
+        .assert_error(409, "CONFLICT");
+    assert!(!s.disk("/src/new").exists());
     s.curl("COPY", "/src", &["-H", "Destination: /src"])
         .assert_error(403, "SAME_PATH");
     s.curl("COPY", "/src", &[])

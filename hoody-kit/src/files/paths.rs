@@ -241,6 +241,12 @@ impl Jail {
     }
 }
 
+/// The real path of `p` as far as it exists, the missing rest appended (`None` when it
+/// cannot be resolved).
+pub(super) fn real_path_of(p: &Path) -> Option<PathBuf> {
+    real_path(p).ok()
+}
+
 #[derive(Debug)]
 enum RealPathError {
     Dangling,

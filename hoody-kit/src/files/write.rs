@@ -492,7 +492,7 @@ fn inside_real(src: &Path, dst: &Path) -> bool {
     let (Ok(src), Some(parent)) = (fs::canonicalize(src), dst.parent()) else {
         return false;
     };
-    fs::canonicalize(parent).is_ok_and(|p| p.starts_with(&src))
+    super::paths::real_path_of(parent).is_some_and(|p| p.starts_with(&src))
 }
 
 /// Copies `src` to `dst` (which must not exist). `follow_top`: a symlink at the top is
