@@ -18,13 +18,13 @@
 //!
 //! Design choices:
 //!
-//! - Paths are resolved by [`paths`] (decoded once, `..` resolved lexically and refused
+//! - Paths are resolved by `files::paths` (decoded once, `..` resolved lexically and refused
 //!   above the root, symlinks out of a non-`/` root refused): read its module doc for the
 //!   exact rules; every handler goes through it, the `Destination` header and JSON
 //!   destinations too.
 //! - Everything large streams with bounded memory: downloads are read in 256 KiB chunks
 //!   straight into the response, uploads go from the request body through a 1 MiB buffer
-//!   to a temporary file renamed into place at the end (see [`write`]), hashes and base64
+//!   to a temporary file renamed into place at the end (see `files::write`), hashes and base64
 //!   read in fixed chunks, searches read line by line.
 //! - File-system calls run on the blocking pool (the Kit's runtime has two workers).
 //! - Errors are the Kit's JSON envelope with a stable code: `PATH_OUTSIDE_ROOT`,
