@@ -199,6 +199,12 @@ def main():
 
         show("create", creates)
         show("start", starts)
+        # The Kit idle after a fresh start: only health calls so far.
+        c = http.client.HTTPConnection("127.0.0.1", hp, timeout=5)
+        c.request("GET", HEALTH["files"], headers={"Host": px.host("files-1")})
+        mem = json.loads(c.getresponse().read())["memory"]
+        c.close()
+        print(f"Kit idle RSS (release, after start): {mem['rss_bytes'] / 2**20:.1f} MiB")
 
         # ---- terminal execute `true` -----------------------------------------------------
         conn = http.client.HTTPConnection("127.0.0.1", hp, timeout=30)
