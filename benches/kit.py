@@ -9,8 +9,9 @@ A pool, a network, a hoodyd and a hoody-proxy of their own; containers created w
              each service's first 200)
   terminal   POST /api/v1/terminal/execute {"command":"true"} round trip, one keep-alive
              connection through the proxy: median and p99
-  files      download of a 1 GiB file: the files service through the proxy and directly, and
-             nginx (Debian package) serving the same file, same run: MB/s
+  files      download of a 1 GiB file: nginx (Debian package) and the files service (the same
+             binary, run on the host) serving the same file on loopback, and the container's
+             files service directly (over its veth) and through the proxy, same run: MB/s
   sqlite     point SELECTs per second through the proxy (wrk -c16 on the shareable read-only
              query URL), and directly
 
@@ -245,10 +246,20 @@ http {{
         sh("nginx", "-c", nginx_conf)
         time.sleep(0.3)
         fhost = px.host("files-1")
-        rows = {"nginx (same file, on the host)": [], "files direct": [], "files through the proxy": []}
+        # The same Kit binary on the host's loopback, over the same directory: the service's
+        # own cost next to nginx's, without the container's veth in the path.
+        kit_host = subprocess.Popen(
+            [f"{BIN}/hoody-kit", "--bind", "127.0.0.3", "--services", "files", "--storage",
+             f"{tmp}/kit-storage", "--files-root", f"{tmp}/pool/containers/{cid}"])
+        procs.append(kit_host)
+        time.sleep(0.3)
+        rows = {"nginx (same file, on the host)": [], "files on the host (loopback)": [],
+                "files direct": [], "files through the proxy": []}
         for _ in range(3):
             rows["nginx (same file, on the host)"].append(
                 download_mbps([f"http://127.0.0.1:{np_}/var/tmp/bench.bin"]))
+            rows["files on the host (loopback)"].append(
+                download_mbps(["http://127.0.0.3:7701/var/tmp/bench.bin"]))
             rows["files direct"].append(download_mbps([f"http://{ip}:7701/var/tmp/bench.bin"]))
             rows["files through the proxy"].append(download_mbps(
                 ["--resolve", f"{fhost}:{hp}:127.0.0.1", f"http://{fhost}:{hp}/var/tmp/bench.bin"]))
