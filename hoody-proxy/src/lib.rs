@@ -10,6 +10,7 @@
 //! Not yet: permission documents, aliases, access logs, `https-PORT`/`ssh` upstreams.
 
 pub mod accesslog;
+mod guard;
 pub mod hostname;
 /// Permission documents and their evaluation (shared with hoodyd, which validates them).
 pub use hoody::permissions;
@@ -17,5 +18,6 @@ pub mod ports;
 pub mod proxy;
 pub mod routes;
 pub mod tls;
+mod upstream;
 
 pub use proxy::{Proxy, ProxyConfig};

@@ -123,7 +123,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     for i in 0..threads {
-        let proxy = Proxy::new(cfg.clone(), routes.clone(), Some(log.clone()));
+        let proxy = Proxy::new(cfg.clone(), routes.clone(), Some(log.for_thread()));
         let http = http.as_mut().and_then(|l| l.pop());
         let https = https
             .as_mut()
