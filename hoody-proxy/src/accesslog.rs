@@ -56,7 +56,9 @@ pub struct Request<'a> {
     pub service: &'a str,
 }
 
-type Rings = Mutex<HashMap<String, VecDeque<AccessLogEntry>>>;
+/// The last [`RING`] requests of each container, as their JSON lines (read back only when
+/// asked for).
+type Rings = Mutex<HashMap<String, VecDeque<Box<[u8]>>>>;
 
 /// The logger (cheap to clone, shared).
 #[derive(Debug, Clone)]
@@ -126,7 +128,12 @@ impl AccessLogger {
         let rings = self.inner.rings.lock().unwrap_or_else(|e| e.into_inner());
         rings
             .get(container)
-            .map(|r| r.iter().skip(r.len().saturating_sub(n)).cloned().collect())
+            .map(|r| {
+                r.iter()
+                    .skip(r.len().saturating_sub(n))
+                    .filter_map(|line| serde_json::from_slice(line).ok())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -214,25 +221,65 @@ impl<'a> Decoder<'a> {
     }
 }
 
-/// The log's form of a request; the time of day is formatted once per second.
-fn entry(r: &Request<'_>, clock: &mut (u64, String)) -> AccessLogEntry {
-    let d =
-        r.at.duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-    if clock.0 != d.as_secs() || clock.1.is_empty() {
-        let base = hoody::fs::time::rfc3339(d.as_secs() as i64);
-        *clock = (d.as_secs(), base.trim_end_matches('Z').to_string());
-    }
-    AccessLogEntry {
-        time: format!("{}.{:03}Z", clock.1, d.subsec_millis()),
-        client_ip: r.client_ip.to_string(),
-        method: r.method.to_string(),
-        host: r.host.to_string(),
-        path: r.path.to_string(),
-        status: r.status,
-        bytes: r.bytes,
-        duration_ms: r.duration.as_secs_f64() * 1000.0,
-        service: r.service.to_string(),
+/// What the writer formats once and reuses: the time to the second, the last client address.
+#[derive(Default)]
+struct Formatter {
+    second: Option<(u64, String)>,
+    client: Option<(IpAddr, String)>,
+}
+
+impl Formatter {
+    /// `r` as a JSON line of [`AccessLogEntry`] (same fields, same order as serde writes them),
+    /// without building the entry: the writer's work per request is most of the log's cost.
+    fn line(&mut self, r: &Request<'_>, out: &mut Vec<u8>) {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            if serde_json::to_writer(&mut *out, s).is_err() {
+                out.extend_from_slice(b"\"\"");
+            }
+        }
+        let d =
+            r.at.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+        let second = match &self.second {
+            Some((s, t)) if *s == d.as_secs() => t,
+            _ => {
+                let t = hoody::fs::time::rfc3339(d.as_secs() as i64);
+                let t = t.trim_end_matches('Z').to_string();
+                &self.second.insert((d.as_secs(), t)).1
+            }
+        };
+        let client = match &self.client {
+            Some((ip, t)) if *ip == r.client_ip => t,
+            _ => &self.client.insert((r.client_ip, r.client_ip.to_string())).1,
+        };
+        out.extend_from_slice(b"{\"time\":\"");
+        out.extend_from_slice(second.as_bytes());
+        let ms = d.subsec_millis();
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+        ]);
+        out.extend_from_slice(b"Z\",\"client_ip\":\"");
+        out.extend_from_slice(client.as_bytes());
+        out.extend_from_slice(b"\",\"method\":");
+        text(out, r.method);
+        out.extend_from_slice(b",\"host\":");
+        text(out, r.host);
+        out.extend_from_slice(b",\"path\":");
+        text(out, r.path);
+        let _ = write!(
+            out,
+            ",\"status\":{},\"bytes\":{},\"duration_ms\":",
+            r.status, r.bytes
+        );
+        if serde_json::to_writer(&mut *out, &(r.duration.as_secs_f64() * 1000.0)).is_err() {
+            out.push(b'0');
+        }
+        out.extend_from_slice(b",\"service\":");
+        text(out, r.service);
+        out.extend_from_slice(b"}\n");
     }
 }
 
@@ -243,7 +290,8 @@ struct Open {
 
 fn writer(dir: PathBuf, inner: Weak<Inner>) {
     let mut files: HashMap<String, Open> = HashMap::new();
-    let mut clock = (0, String::new());
+    let mut format = Formatter::default();
+    let mut line = Vec::new();
     // Swapped with each thread's buffer: both keep their capacity, nothing is allocated.
     let mut batch = Vec::new();
     loop {
@@ -263,7 +311,9 @@ fn writer(dir: PathBuf, inner: Weak<Inner>) {
             }
             let mut d = Decoder(&batch);
             while let Some(r) = d.next_request() {
-                write_one(&dir, &mut files, &inner.rings, &r, &mut clock);
+                line.clear();
+                format.line(&r, &mut line);
+                write_one(&dir, &mut files, &inner.rings, r.container, &line);
             }
             batch.clear();
         }
@@ -277,34 +327,29 @@ fn write_one(
     dir: &std::path::Path,
     files: &mut HashMap<String, Open>,
     rings: &Rings,
-    r: &Request<'_>,
-    clock: &mut (u64, String),
+    container: &str,
+    line: &[u8],
 ) {
-    let container = r.container;
-    let e = entry(r, clock);
-    let Ok(mut line) = serde_json::to_vec(&e) else {
-        return;
-    };
-    line.push(b'\n');
     {
+        let kept: Box<[u8]> = line.trim_ascii_end().into();
         let mut rings = rings.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(ring) = rings.get_mut(container) {
             if ring.len() == RING {
                 ring.pop_front();
             }
-            ring.push_back(e);
+            ring.push_back(kept);
         } else {
-            rings.insert(container.to_string(), VecDeque::from([e]));
+            rings.insert(container.to_string(), VecDeque::from([kept]));
         }
-    }
-    if files.len() > 256 && !files.contains_key(container) {
-        for f in files.values_mut() {
-            let _ = f.out.flush();
-        }
-        files.clear();
     }
     let path = || dir.join(format!("{container}.jsonl"));
     if !files.contains_key(container) {
+        if files.len() > 256 {
+            for f in files.values_mut() {
+                let _ = f.out.flush();
+            }
+            files.clear();
+        }
         let path = path();
         match std::fs::OpenOptions::new()
             .create(true)
@@ -325,7 +370,7 @@ fn write_one(
     let Some(f) = files.get_mut(container) else {
         return;
     };
-    if f.out.write_all(&line).is_ok() {
+    if f.out.write_all(line).is_ok() {
         f.len += line.len() as u64;
     }
     if f.len > ROTATE_BYTES {
@@ -376,6 +421,38 @@ mod tests {
         assert_eq!(d.next_request().unwrap(), a);
         assert_eq!(d.next_request().unwrap(), b);
         assert!(d.next_request().is_none());
+    }
+
+    #[test]
+    fn lines_are_what_serde_writes_for_the_entry() {
+        let mut f = Formatter::default();
+        for (path, ip) in [
+            ("/a?b=c", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
+            ("/\"q\"\\\u{1}\u{e9}", "2001:db8::1".parse().unwrap()),
+        ] {
+            let mut r = request("c1", path, ip);
+            for (at_ms, duration) in [(0, Duration::ZERO), (999, Duration::from_nanos(1))] {
+                r.at += Duration::from_millis(at_ms);
+                r.duration = duration;
+                let mut line = Vec::new();
+                f.line(&r, &mut line);
+                let d = r.at.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+                let base = hoody::fs::time::rfc3339(d.as_secs() as i64);
+                let entry = AccessLogEntry {
+                    time: format!("{}.{:03}Z", base.trim_end_matches('Z'), d.subsec_millis()),
+                    client_ip: ip.to_string(),
+                    method: r.method.into(),
+                    host: r.host.into(),
+                    path: r.path.into(),
+                    status: r.status,
+                    bytes: r.bytes,
+                    duration_ms: r.duration.as_secs_f64() * 1000.0,
+                    service: r.service.into(),
+                };
+                let want = serde_json::to_string(&entry).unwrap() + "\n";
+                assert_eq!(String::from_utf8(line).unwrap(), want);
+            }
+        }
     }
 
     #[test]
