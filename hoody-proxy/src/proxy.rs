@@ -453,7 +453,8 @@ impl Proxy {
             Err(refused) => return (*refused, None),
         };
         match &info.target {
-            Target::Api => (self.forward_api(req, client, &info).await, None),
+            // Rare paths are boxed: every request's future is as big as its largest path.
+            Target::Api => (Box::pin(self.forward_api(req, client, &info)).await, None),
             Target::Alias(name) => {
                 let tables = self.inner.routes.tables();
                 let now = crate::accesslog::now_rfc3339();
@@ -491,8 +492,7 @@ impl Proxy {
                     Arc::from(service.to_string()),
                 );
                 let project = a.project_id.clone();
-                self.to_service(req, &project, service, client, &info, names)
-                    .await
+                Box::pin(self.to_service(req, &project, service, client, &info, names)).await
             }
             Target::Service {
                 project, service, ..
@@ -563,7 +563,7 @@ impl Proxy {
                         }
                         Service::Https(p) => {
                             let to = SocketAddr::new(IpAddr::V4(ip), p);
-                            self.forward_tls(req, to, client, info).await
+                            Box::pin(self.forward_tls(req, to, client, info)).await
                         }
                         Service::Ssh => error_response(
                             StatusCode::NOT_IMPLEMENTED,
@@ -707,10 +707,13 @@ impl Proxy {
         }
         if upgrade {
             // An Upgrade (WebSocket) gets a connection of its own, spliced on 101.
-            return match self.connect(upstream).await {
-                Ok(s) => self.send_on(s, req, &upstream.to_string()).await,
-                Err(why) => unreachable_upstream(why),
-            };
+            return Box::pin(async move {
+                match self.connect(upstream).await {
+                    Ok(s) => self.send_on(s, req, &upstream.to_string()).await,
+                    Err(why) => unreachable_upstream(why),
+                }
+            })
+            .await;
         }
         let sent = tokio::time::timeout(
             self.inner.cfg.response_timeout,

@@ -80,7 +80,9 @@ impl Pool {
                 },
             }
         }
-        let mut sender = self.connect(to).await?;
+        // Boxed: opening a connection is the rare path, and would make every request's
+        // future as big as a handshake.
+        let mut sender = Box::pin(self.connect(to)).await?;
         match sender.send_request(req).await {
             Ok(resp) => Ok(self.wrap(to, sender, resp)),
             Err(e) => Err(format!("{to}: {e}")),
