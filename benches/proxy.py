@@ -28,7 +28,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release")
+# Where `cargo build` puts binaries: $CARGO_TARGET_DIR when set (relative to the repository,
+# as cargo reads it when run from there), else ROOT/target.
+BIN = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "release")
 APEX = "hoody.bench"
 
 

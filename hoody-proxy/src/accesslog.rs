@@ -4,45 +4,48 @@
 //! `<dir>/<container>.jsonl` (rotated to `.jsonl.1` past [`ROTATE_BYTES`]), which hoodyd serves
 //! at `GET /api/v1/containers/{id}/proxy/logs`.
 //!
-//! The request path pays for one push, under an uncontended lock, of what it already has
-//! ([`Request`]): no wakeup, no syscall. A writer thread takes the whole batch every 100 ms
-//! and does the formatting, the ring and the buffered file writes. When more than
-//! [`MAX_PENDING`] requests wait, new ones are dropped from the log (and counted) rather than
-//! slowing requests down.
+//! The request path pays for copying what it already has into a byte buffer of its own
+//! serving thread ([`AccessLogger::for_thread`]), under a lock only the writer also takes, once
+//! every 100 ms: no allocation, no wakeup, no syscall, and nothing one thread allocates is
+//! freed by another. The writer thread swaps each buffer for an empty one and does the
+//! decoding, formatting, the ring and the buffered file writes. When more than
+//! [`MAX_PENDING_BYTES`] wait in a buffer, new requests are dropped from the log (and counted)
+//! rather than slowing requests down.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use hoody::api::AccessLogEntry;
 
 /// Requests kept in memory per container.
 pub const RING: usize = 1000;
-/// Requests waiting for the writer, at most.
-pub const MAX_PENDING: usize = 262_144;
+/// Bytes of encoded requests waiting for the writer in one thread's buffer, at most (some
+/// hundred thousand requests).
+pub const MAX_PENDING_BYTES: usize = 32 << 20;
 /// A log file is rotated past this size.
 pub const ROTATE_BYTES: u64 = 16 << 20;
 
 /// One finished request, as the proxy knows it.
-#[derive(Debug)]
-pub struct Request {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request<'a> {
     /// The container.
-    pub container: String,
+    pub container: &'a str,
     /// When the request head arrived.
     pub at: SystemTime,
     /// The client.
     pub client_ip: IpAddr,
     /// Method.
-    pub method: String,
+    pub method: &'a str,
     /// Host as sent.
-    pub host: String,
+    pub host: &'a str,
     /// Path and query.
-    pub path: String,
+    pub path: &'a str,
     /// Response status.
     pub status: u16,
     /// Body bytes sent.
@@ -50,30 +53,41 @@ pub struct Request {
     /// Until the response body ended (or the client went away).
     pub duration: Duration,
     /// `http-8080`, `terminal-1`, ...
-    pub service: String,
+    pub service: &'a str,
 }
 
-type Rings = Mutex<HashMap<String, VecDeque<AccessLogEntry>>>;
+/// The last [`RING`] requests of each container, as their JSON lines (read back only when
+/// asked for).
+type Rings = Mutex<HashMap<String, VecDeque<Box<[u8]>>>>;
 
 /// The logger (cheap to clone, shared).
 #[derive(Debug, Clone)]
 pub struct AccessLogger {
     inner: Arc<Inner>,
+    /// Where this handle's requests wait for the writer.
+    shard: Arc<Shard>,
 }
 
 #[derive(Debug)]
 struct Inner {
-    pending: Mutex<Vec<Request>>,
+    shards: Mutex<Vec<Weak<Shard>>>,
     rings: Rings,
     dropped: AtomicU64,
+}
+
+/// Encoded requests of one serving thread.
+#[derive(Debug, Default)]
+struct Shard {
+    pending: Mutex<Vec<u8>>,
 }
 
 impl AccessLogger {
     /// A logger writing under `dir` from a thread of its own.
     pub fn start(dir: PathBuf) -> std::io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
+        let shard = Arc::new(Shard::default());
         let inner = Arc::new(Inner {
-            pending: Mutex::new(Vec::new()),
+            shards: Mutex::new(vec![Arc::downgrade(&shard)]),
             rings: Rings::default(),
             dropped: AtomicU64::new(0),
         });
@@ -81,14 +95,29 @@ impl AccessLogger {
         std::thread::Builder::new()
             .name("access-log".into())
             .spawn(move || writer(dir, weak))?;
-        Ok(AccessLogger { inner })
+        Ok(AccessLogger { inner, shard })
+    }
+
+    /// A handle to the same log with a buffer of its own, for one serving thread (handles
+    /// that share a buffer share its lock).
+    pub fn for_thread(&self) -> Self {
+        let shard = Arc::new(Shard::default());
+        self.inner
+            .shards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&shard));
+        AccessLogger {
+            inner: self.inner.clone(),
+            shard,
+        }
     }
 
     /// Records one request.
-    pub fn record(&self, r: Request) {
-        let mut p = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if p.len() < MAX_PENDING {
-            p.push(r);
+    pub fn record(&self, r: &Request<'_>) {
+        let mut p = self.shard.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if p.len() < MAX_PENDING_BYTES {
+            encode(&mut p, r);
         } else {
             self.inner.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -99,7 +128,12 @@ impl AccessLogger {
         let rings = self.inner.rings.lock().unwrap_or_else(|e| e.into_inner());
         rings
             .get(container)
-            .map(|r| r.iter().skip(r.len().saturating_sub(n)).cloned().collect())
+            .map(|r| {
+                r.iter()
+                    .skip(r.len().saturating_sub(n))
+                    .filter_map(|line| serde_json::from_slice(line).ok())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -109,26 +143,144 @@ impl AccessLogger {
     }
 }
 
-fn entry(r: Request) -> (String, AccessLogEntry) {
-    let d =
+/// A request as bytes: the strings length-prefixed (u32), numbers little-endian, the time as
+/// milliseconds since the epoch, the duration in nanoseconds, the address tagged 4 or 6.
+fn encode(out: &mut Vec<u8>, r: &Request<'_>) {
+    fn text(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    text(out, r.container);
+    let at =
         r.at.duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
-    let base = hoody::fs::time::rfc3339(d.as_secs() as i64);
-    let time = format!("{}.{:03}Z", base.trim_end_matches('Z'), d.subsec_millis());
-    (
-        r.container,
-        AccessLogEntry {
-            time,
-            client_ip: r.client_ip.to_string(),
-            method: r.method,
-            host: r.host,
-            path: r.path,
-            status: r.status,
-            bytes: r.bytes,
-            duration_ms: r.duration.as_secs_f64() * 1000.0,
-            service: r.service,
-        },
-    )
+    out.extend_from_slice(&(at.as_millis() as u64).to_le_bytes());
+    match r.client_ip {
+        IpAddr::V4(a) => {
+            out.push(4);
+            out.extend_from_slice(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            out.push(6);
+            out.extend_from_slice(&a.octets());
+        }
+    }
+    text(out, r.method);
+    text(out, r.host);
+    text(out, r.path);
+    out.extend_from_slice(&r.status.to_le_bytes());
+    out.extend_from_slice(&r.bytes.to_le_bytes());
+    out.extend_from_slice(&(r.duration.as_nanos() as u64).to_le_bytes());
+    text(out, r.service);
+}
+
+/// Reads [`encode`]'s requests back, one at a time.
+struct Decoder<'a>(&'a [u8]);
+
+impl<'a> Decoder<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    fn text(&mut self) -> Option<&'a str> {
+        let n = u32::from_le_bytes(self.array()?) as usize;
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+
+    fn next_request(&mut self) -> Option<Request<'a>> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let container = self.text()?;
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(u64::from_le_bytes(self.array()?));
+        let client_ip = match self.take(1)?[0] {
+            4 => IpAddr::V4(Ipv4Addr::from(self.array::<4>()?)),
+            _ => IpAddr::V6(Ipv6Addr::from(self.array::<16>()?)),
+        };
+        Some(Request {
+            container,
+            at,
+            client_ip,
+            method: self.text()?,
+            host: self.text()?,
+            path: self.text()?,
+            status: u16::from_le_bytes(self.array()?),
+            bytes: u64::from_le_bytes(self.array()?),
+            duration: Duration::from_nanos(u64::from_le_bytes(self.array()?)),
+            service: self.text()?,
+        })
+    }
+}
+
+/// What the writer formats once and reuses: the time to the second, the last client address.
+#[derive(Default)]
+struct Formatter {
+    second: Option<(u64, String)>,
+    client: Option<(IpAddr, String)>,
+}
+
+impl Formatter {
+    /// `r` as a JSON line of [`AccessLogEntry`] (same fields, same order as serde writes them),
+    /// without building the entry: the writer's work per request is most of the log's cost.
+    fn line(&mut self, r: &Request<'_>, out: &mut Vec<u8>) {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            if serde_json::to_writer(&mut *out, s).is_err() {
+                out.extend_from_slice(b"\"\"");
+            }
+        }
+        let d =
+            r.at.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+        let second = match &self.second {
+            Some((s, t)) if *s == d.as_secs() => t,
+            _ => {
+                let t = hoody::fs::time::rfc3339(d.as_secs() as i64);
+                let t = t.trim_end_matches('Z').to_string();
+                &self.second.insert((d.as_secs(), t)).1
+            }
+        };
+        let client = match &self.client {
+            Some((ip, t)) if *ip == r.client_ip => t,
+            _ => &self.client.insert((r.client_ip, r.client_ip.to_string())).1,
+        };
+        out.extend_from_slice(b"{\"time\":\"");
+        out.extend_from_slice(second.as_bytes());
+        let ms = d.subsec_millis();
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+        ]);
+        out.extend_from_slice(b"Z\",\"client_ip\":\"");
+        out.extend_from_slice(client.as_bytes());
+        out.extend_from_slice(b"\",\"method\":");
+        text(out, r.method);
+        out.extend_from_slice(b",\"host\":");
+        text(out, r.host);
+        out.extend_from_slice(b",\"path\":");
+        text(out, r.path);
+        let _ = write!(
+            out,
+            ",\"status\":{},\"bytes\":{},\"duration_ms\":",
+            r.status, r.bytes
+        );
+        if serde_json::to_writer(&mut *out, &(r.duration.as_secs_f64() * 1000.0)).is_err() {
+            out.push(b'0');
+        }
+        out.extend_from_slice(b",\"service\":");
+        text(out, r.service);
+        out.extend_from_slice(b"}\n");
+    }
 }
 
 struct Open {
@@ -136,16 +288,34 @@ struct Open {
     len: u64,
 }
 
-fn writer(dir: PathBuf, inner: std::sync::Weak<Inner>) {
+fn writer(dir: PathBuf, inner: Weak<Inner>) {
     let mut files: HashMap<String, Open> = HashMap::new();
+    let mut format = Formatter::default();
+    let mut line = Vec::new();
+    // Swapped with each thread's buffer: both keep their capacity, nothing is allocated.
+    let mut batch = Vec::new();
     loop {
         std::thread::sleep(Duration::from_millis(100));
         let Some(inner) = inner.upgrade() else {
             break;
         };
-        let batch = std::mem::take(&mut *inner.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        for r in batch {
-            write_one(&dir, &mut files, &inner.rings, r);
+        let shards: Vec<Arc<Shard>> = {
+            let mut all = inner.shards.lock().unwrap_or_else(|e| e.into_inner());
+            all.retain(|s| s.strong_count() > 0);
+            all.iter().filter_map(Weak::upgrade).collect()
+        };
+        for shard in shards {
+            {
+                let mut p = shard.pending.lock().unwrap_or_else(|e| e.into_inner());
+                std::mem::swap(&mut *p, &mut batch);
+            }
+            let mut d = Decoder(&batch);
+            while let Some(r) = d.next_request() {
+                line.clear();
+                format.line(&r, &mut line);
+                write_one(&dir, &mut files, &inner.rings, r.container, &line);
+            }
+            batch.clear();
         }
         for f in files.values_mut() {
             let _ = f.out.flush();
@@ -153,28 +323,34 @@ fn writer(dir: PathBuf, inner: std::sync::Weak<Inner>) {
     }
 }
 
-fn write_one(dir: &std::path::Path, files: &mut HashMap<String, Open>, rings: &Rings, r: Request) {
-    let (container, e) = entry(r);
-    let Ok(mut line) = serde_json::to_string(&e) else {
-        return;
-    };
-    line.push('\n');
+fn write_one(
+    dir: &std::path::Path,
+    files: &mut HashMap<String, Open>,
+    rings: &Rings,
+    container: &str,
+    line: &[u8],
+) {
     {
+        let kept: Box<[u8]> = line.trim_ascii_end().into();
         let mut rings = rings.lock().unwrap_or_else(|e| e.into_inner());
-        let ring = rings.entry(container.clone()).or_default();
-        if ring.len() == RING {
-            ring.pop_front();
+        if let Some(ring) = rings.get_mut(container) {
+            if ring.len() == RING {
+                ring.pop_front();
+            }
+            ring.push_back(kept);
+        } else {
+            rings.insert(container.to_string(), VecDeque::from([kept]));
         }
-        ring.push_back(e);
     }
-    let path = dir.join(format!("{container}.jsonl"));
-    if files.len() > 256 && !files.contains_key(&container) {
-        for f in files.values_mut() {
-            let _ = f.out.flush();
+    let path = || dir.join(format!("{container}.jsonl"));
+    if !files.contains_key(container) {
+        if files.len() > 256 {
+            for f in files.values_mut() {
+                let _ = f.out.flush();
+            }
+            files.clear();
         }
-        files.clear();
-    }
-    if !files.contains_key(&container) {
+        let path = path();
         match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -183,7 +359,7 @@ fn write_one(dir: &std::path::Path, files: &mut HashMap<String, Open>, rings: &R
             Ok(f) => {
                 let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                 let out = BufWriter::with_capacity(64 << 10, f);
-                files.insert(container.clone(), Open { out, len });
+                files.insert(container.to_string(), Open { out, len });
             }
             Err(e) => {
                 eprintln!("hoody-proxy: access log {}: {e}", path.display());
@@ -191,16 +367,17 @@ fn write_one(dir: &std::path::Path, files: &mut HashMap<String, Open>, rings: &R
             }
         }
     }
-    let Some(f) = files.get_mut(&container) else {
+    let Some(f) = files.get_mut(container) else {
         return;
     };
-    if f.out.write_all(line.as_bytes()).is_ok() {
+    if f.out.write_all(line).is_ok() {
         f.len += line.len() as u64;
     }
     if f.len > ROTATE_BYTES {
         let _ = f.out.flush();
+        let path = path();
         let _ = std::fs::rename(&path, path.with_extension("jsonl.1"));
-        files.remove(&container);
+        files.remove(container);
     }
 }
 
@@ -211,4 +388,102 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default();
     let base = hoody::fs::time::rfc3339(d.as_secs() as i64);
     format!("{}.{:03}Z", base.trim_end_matches('Z'), d.subsec_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn request(container: &str, path: &str, ip: IpAddr) -> Request<'static> {
+        Request {
+            container: container.to_string().leak(),
+            at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_590_400_123),
+            client_ip: ip,
+            method: "GET",
+            host: "h.example",
+            path: path.to_string().leak(),
+            status: 200,
+            bytes: 12345,
+            duration: Duration::from_micros(1500),
+            service: "http-8080",
+        }
+    }
+
+    #[test]
+    fn requests_decode_as_encoded() {
+        let a = request("c1", "/a?b=c", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)));
+        let b = request("c2", "/\u{e9}", "2001:db8::1".parse().unwrap());
+        let mut buf = Vec::new();
+        encode(&mut buf, &a);
+        encode(&mut buf, &b);
+        let mut d = Decoder(&buf);
+        assert_eq!(d.next_request().unwrap(), a);
+        assert_eq!(d.next_request().unwrap(), b);
+        assert!(d.next_request().is_none());
+    }
+
+    #[test]
+    fn lines_are_what_serde_writes_for_the_entry() {
+        let mut f = Formatter::default();
+        for (path, ip) in [
+            ("/a?b=c", IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
+            ("/\"q\"\\\u{1}\u{e9}", "2001:db8::1".parse().unwrap()),
+        ] {
+            let mut r = request("c1", path, ip);
+            for (at_ms, duration) in [(0, Duration::ZERO), (999, Duration::from_nanos(1))] {
+                r.at += Duration::from_millis(at_ms);
+                r.duration = duration;
+                let mut line = Vec::new();
+                f.line(&r, &mut line);
+                let d = r.at.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+                let base = hoody::fs::time::rfc3339(d.as_secs() as i64);
+                let entry = AccessLogEntry {
+                    time: format!("{}.{:03}Z", base.trim_end_matches('Z'), d.subsec_millis()),
+                    client_ip: ip.to_string(),
+                    method: r.method.into(),
+                    host: r.host.into(),
+                    path: r.path.into(),
+                    status: r.status,
+                    bytes: r.bytes,
+                    duration_ms: r.duration.as_secs_f64() * 1000.0,
+                    service: r.service.into(),
+                };
+                let want = serde_json::to_string(&entry).unwrap() + "\n";
+                assert_eq!(String::from_utf8(line).unwrap(), want);
+            }
+        }
+    }
+
+    #[test]
+    fn the_writer_fills_rings_and_files() {
+        let dir = std::env::temp_dir().join(format!("hoody-accesslog-{}", std::process::id()));
+        let log = AccessLogger::start(dir.clone()).unwrap();
+        let other = log.for_thread();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        log.record(&request("c1", "/one", ip));
+        other.record(&request("c1", "/two", ip));
+        other.record(&request("c2", "/three", ip));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while log.recent("c1", 10).len() < 2 || log.recent("c2", 10).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never wrote"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let c1 = log.recent("c1", 10);
+        let mut paths: Vec<&str> = c1.iter().map(|e| e.path.as_str()).collect();
+        paths.sort();
+        assert_eq!(paths, ["/one", "/two"]);
+        assert_eq!(c1[0].time, "2025-12-01T12:00:00.123Z");
+        assert_eq!(c1[0].client_ip, "127.0.0.1");
+        assert_eq!(c1[0].duration_ms, 1.5);
+        std::thread::sleep(Duration::from_millis(250));
+        let file = std::fs::read_to_string(dir.join("c2.jsonl")).unwrap();
+        let e: AccessLogEntry = serde_json::from_str(file.trim()).unwrap();
+        assert_eq!(e.path, "/three");
+        assert_eq!(e.service, "http-8080");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

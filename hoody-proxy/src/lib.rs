@@ -5,11 +5,17 @@
 //! and forwards ([`proxy`]) to the service inside: a user port (`http-8080`) or a Kit service
 //! at its reserved port ([`ports`]). HTTP/1.1 and HTTP/2, WebSocket upgrades, streamed bodies,
 //! keep-alive pools, TLS with rustls ([`tls`]). `api.{apex}` reaches hoodyd's API, so one base
-//! URL serves the API and every Kit host.
+//! URL serves the API and every Kit host. Permission documents and aliases come with the route
+//! map; every request to a container is written to its access log ([`accesslog`]).
 //!
-//! Not yet: permission documents, aliases, access logs, `https-PORT`/`ssh` upstreams.
+//! Built for throughput (docs/PERFORMANCE.md): one proxy per serving thread, each with its own
+//! upstream pool; per request, no timer (the slow-client guard is per connection), no host
+//! parse on a kept-alive connection, and an access log entry that is a copy into a buffer.
+//!
+//! Not yet: `ssh` upstreams.
 
 pub mod accesslog;
+mod guard;
 pub mod hostname;
 /// Permission documents and their evaluation (shared with hoodyd, which validates them).
 pub use hoody::permissions;
@@ -17,5 +23,6 @@ pub mod ports;
 pub mod proxy;
 pub mod routes;
 pub mod tls;
+mod upstream;
 
 pub use proxy::{Proxy, ProxyConfig};

@@ -19,7 +19,7 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,18 +27,18 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client as PoolClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use crate::accesslog::AccessLogger;
+use crate::guard::{ConnGuard, Ticket};
 use crate::hostname::{Domains, Kit, Service, Target, parse_host};
 use crate::permissions;
 use crate::ports::{INSTANCE_HEADER, kit_port};
 use crate::routes::RouteMap;
+use crate::upstream;
 
 /// Buffer per direction of a spliced (WebSocket) tunnel. Idle WebSockets are mostly these
 /// buffers; 4 KiB carries interactive traffic without a second read.
@@ -85,7 +85,7 @@ pub struct Proxy {
 struct Inner {
     cfg: ProxyConfig,
     routes: RouteMap,
-    pool: PoolClient<HttpConnector, Incoming>,
+    upstreams: upstream::Pool,
     log: Option<AccessLogger>,
 }
 
@@ -107,14 +107,16 @@ fn alias_service(program: &str, port: Option<u16>, index: u64) -> Option<Service
     })
 }
 
-/// A response body that, when it ends or is dropped, records the request with the bytes it
-/// carried and how long it took.
-struct Logged {
+/// Every response body, as it goes to the client: when it ends or is dropped, the request is
+/// over, so it gives back the connection's [`Ticket`] (the slow-client guard) and records the
+/// request in the access log with the bytes it carried and how long it took.
+struct Finished {
     inner: Body,
-    pending: Option<(AccessLogger, crate::accesslog::Request, std::time::Instant)>,
+    log: Option<LogPending>,
+    _ticket: Ticket,
 }
 
-impl hyper::body::Body for Logged {
+impl hyper::body::Body for Finished {
     type Data = Bytes;
     type Error = hyper::Error;
 
@@ -125,9 +127,9 @@ impl hyper::body::Body for Logged {
         let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
         if let std::task::Poll::Ready(Some(Ok(f))) = &polled
             && let Some(d) = f.data_ref()
-            && let Some((_, e, _)) = self.pending.as_mut()
+            && let Some(l) = self.log.as_mut()
         {
-            e.bytes += d.len() as u64;
+            l.bytes += d.len() as u64;
         }
         polled
     }
@@ -141,11 +143,21 @@ impl hyper::body::Body for Logged {
     }
 }
 
-impl Drop for Logged {
+impl Drop for Finished {
     fn drop(&mut self) {
-        if let Some((log, mut e, started)) = self.pending.take() {
-            e.duration = started.elapsed();
-            log.record(e);
+        if let Some(l) = self.log.take() {
+            l.log.record(&crate::accesslog::Request {
+                container: &l.container,
+                at: l.at,
+                client_ip: l.client_ip,
+                method: l.method.as_str(),
+                host: &l.host,
+                path: &l.path,
+                status: l.status,
+                bytes: l.bytes,
+                duration: l.started.elapsed(),
+                service: &l.service,
+            });
         }
     }
 }
@@ -198,17 +210,41 @@ fn timed_out(upstream: &str) -> Response<Body> {
 }
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[HeaderName] = &[
-    header::CONNECTION,
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+fn is_hop_by_hop(n: &HeaderName) -> bool {
+    matches!(
+        n.as_str(),
+        "connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "keep-alive"
+            | "proxy-connection"
+    )
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+const FORWARDED: &str = "forwarded";
+
+/// The forwarding headers the proxy sets: a client's own values are dropped, not trusted.
+const FORWARDING: [&str; 4] = [
+    X_FORWARDED_FOR,
+    X_FORWARDED_PROTO,
+    X_FORWARDED_HOST,
+    FORWARDED,
 ];
 
+/// Drops the hop-by-hop headers and those the `Connection` header names; with `keep_upgrade`
+/// (a WebSocket handshake) `Connection` and `Upgrade` stay. Most messages carry none of them,
+/// which one pass over the names finds out without a lookup per name.
 fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+    if !h.keys().any(is_hop_by_hop) {
+        return;
+    }
     let listed: Vec<HeaderName> = h
         .get_all(header::CONNECTION)
         .iter()
@@ -216,14 +252,23 @@ fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
         .collect();
-    for n in listed.iter().chain(HOP_BY_HOP) {
+    let all = [
+        header::CONNECTION,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+    ];
+    for n in listed.iter().chain(&all) {
         if keep_upgrade && (n == header::UPGRADE || n == header::CONNECTION) {
             continue;
         }
         h.remove(n);
     }
-    h.remove("keep-alive");
-    h.remove("proxy-connection");
 }
 
 fn is_upgrade(h: &HeaderMap) -> bool {
@@ -236,7 +281,7 @@ fn is_upgrade(h: &HeaderMap) -> bool {
 }
 
 /// The one host a request names, or why it is refused.
-fn request_host<B>(req: &Request<B>) -> Result<String, &'static str> {
+fn request_host<B>(req: &Request<B>) -> Result<&str, &'static str> {
     let mut hosts = req.headers().get_all(header::HOST).iter();
     let header = hosts.next();
     if hosts.next().is_some() {
@@ -250,27 +295,109 @@ fn request_host<B>(req: &Request<B>) -> Result<String, &'static str> {
         (Some(a), Some(h)) if !a.eq_ignore_ascii_case(h) => {
             Err("the request target and the Host header name different hosts")
         }
-        (Some(a), _) => Ok(a.to_string()),
-        (None, Some(h)) => Ok(h.to_string()),
+        (Some(a), _) => Ok(a),
+        (None, Some(h)) => Ok(h),
         (None, None) => Err("no Host header"),
     }
+}
+
+/// One client connection, as its requests see it.
+struct Client {
+    peer: SocketAddr,
+    tls: bool,
+    /// `X-Forwarded-For`: the client's address.
+    forwarded_for: HeaderValue,
+    /// The slow-client guard's view of the connection.
+    guard: Arc<ConnGuard>,
+    /// The host the last request named, parsed: keep-alive clients name the same host on every
+    /// request, so it is parsed once per connection, not once per request.
+    last_host: Mutex<Option<Arc<HostInfo>>>,
+}
+
+impl Client {
+    fn new(peer: SocketAddr, tls: bool) -> Self {
+        let ip = peer.ip().to_string();
+        Client {
+            peer,
+            tls,
+            forwarded_for: HeaderValue::from_str(&ip)
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            guard: ConnGuard::new(),
+            last_host: Mutex::new(None),
+        }
+    }
+
+    fn proto(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+}
+
+/// A host as a request named it, and what follows from it for this connection.
+struct HostInfo {
+    /// As sent (how [`Client::last_host`] is matched).
+    raw: String,
+    target: Target,
+    /// `Host` and `X-Forwarded-Host` for the upstream.
+    value: HeaderValue,
+    /// `Forwarded` for the upstream: the client's address, the scheme and the host.
+    forwarded: HeaderValue,
+    /// The access log's host, container and service (the latter two for container services).
+    log_host: Arc<str>,
+    log_names: Option<(Arc<str>, Arc<str>)>,
+}
+
+impl HostInfo {
+    fn new(raw: &str, target: Target, client: &Client) -> Option<Self> {
+        let ip = client.peer.ip();
+        let proto = client.proto();
+        let forwarded = match ip {
+            IpAddr::V4(_) => format!("for={ip};proto={proto};host={raw}"),
+            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto};host={raw}"),
+        };
+        let log_names = match &target {
+            Target::Service {
+                container, service, ..
+            } => Some((
+                Arc::from(container.as_str()),
+                Arc::from(service.to_string()),
+            )),
+            _ => None,
+        };
+        Some(HostInfo {
+            raw: raw.to_string(),
+            value: HeaderValue::from_str(raw).ok()?,
+            forwarded: HeaderValue::from_str(&forwarded).ok()?,
+            log_host: Arc::from(raw),
+            log_names,
+            target,
+        })
+    }
+}
+
+/// What the access log will record of a request to a container, once its response is sent.
+struct LogPending {
+    log: AccessLogger,
+    container: Arc<str>,
+    host: Arc<str>,
+    service: Arc<str>,
+    method: Method,
+    path: String,
+    client_ip: IpAddr,
+    at: std::time::SystemTime,
+    started: std::time::Instant,
+    status: u16,
+    bytes: u64,
 }
 
 impl Proxy {
     /// A proxy over `routes`, logging requests to containers in `log` when given.
     pub fn new(cfg: ProxyConfig, routes: RouteMap, log: Option<AccessLogger>) -> Self {
-        let mut conn = HttpConnector::new();
-        conn.set_nodelay(true);
-        conn.set_connect_timeout(Some(cfg.connect_timeout));
-        let pool = PoolClient::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .build(conn);
+        let upstreams = upstream::Pool::new(cfg.connect_timeout);
         Proxy {
             inner: Arc::new(Inner {
                 cfg,
                 routes,
-                pool,
+                upstreams,
                 log,
             }),
         }
@@ -281,52 +408,76 @@ impl Proxy {
         &self.inner.routes
     }
 
-    /// Answers one request from `peer` (over TLS when `tls`).
-    pub async fn handle(
+    /// The host `req` names, parsed (from the connection's last request when it named the
+    /// same), or the refusal.
+    fn host_of<B>(
+        &self,
+        req: &Request<B>,
+        client: &Client,
+    ) -> Result<Arc<HostInfo>, Box<Response<Body>>> {
+        let host = request_host(req)
+            .map_err(|why| Box::new(error_response(StatusCode::BAD_REQUEST, "BAD_HOST", why)))?;
+        let mut last = client.last_host.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(info) = last.as_ref().filter(|i| i.raw == host) {
+            return Ok(info.clone());
+        }
+        let target = parse_host(host, &self.inner.cfg.domains).map_err(|e| {
+            Box::new(error_response(
+                StatusCode::NOT_FOUND,
+                "UNKNOWN_HOST",
+                &format!("no service at {host}: {e}"),
+            ))
+        })?;
+        let info = HostInfo::new(host, target, client)
+            .map(Arc::new)
+            .ok_or_else(|| {
+                Box::new(error_response(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_HOST",
+                    "the host is not a header value",
+                ))
+            })?;
+        *last = Some(info.clone());
+        Ok(info)
+    }
+
+    /// Answers one request on `client`'s connection, with what the access log is to record
+    /// once the response has been sent.
+    async fn handle(
         &self,
         req: Request<Incoming>,
-        peer: SocketAddr,
-        tls: bool,
-    ) -> Response<Body> {
-        let host = match request_host(&req) {
-            Ok(h) => h,
-            Err(why) => return error_response(StatusCode::BAD_REQUEST, "BAD_HOST", why),
+        client: &Client,
+    ) -> (Response<Body>, Option<LogPending>) {
+        let info = match self.host_of(&req, client) {
+            Ok(i) => i,
+            Err(refused) => return (*refused, None),
         };
-        let target = match parse_host(&host, &self.inner.cfg.domains) {
-            Ok(t) => t,
-            Err(e) => {
-                return error_response(
-                    StatusCode::NOT_FOUND,
-                    "UNKNOWN_HOST",
-                    &format!("no service at {host}: {e}"),
-                );
-            }
-        };
-        match target {
-            Target::Api => self.forward_api(req, peer, tls, &host).await,
+        match &info.target {
+            // Rare paths are boxed: every request's future is as big as its largest path.
+            Target::Api => (Box::pin(self.forward_api(req, client, &info)).await, None),
             Target::Alias(name) => {
                 let tables = self.inner.routes.tables();
                 let now = crate::accesslog::now_rfc3339();
-                let Some(a) = tables.aliases.get(&name).filter(|a| {
+                let Some(a) = tables.aliases.get(name).filter(|a| {
                     a.enabled
                         && a.expires_at
                             .as_ref()
                             .is_none_or(|e| e.as_str() > now.as_str())
                 }) else {
-                    return error_response(
-                        StatusCode::NOT_FOUND,
-                        "ALIAS_NOT_FOUND",
-                        &format!("no alias {name} on this server"),
+                    let why = format!("no alias {name} on this server");
+                    return (
+                        error_response(StatusCode::NOT_FOUND, "ALIAS_NOT_FOUND", &why),
+                        None,
                     );
                 };
                 let Some(service) = alias_service(&a.program, a.port, a.index) else {
-                    return error_response(
-                        StatusCode::NOT_FOUND,
-                        "ALIAS_NOT_FOUND",
-                        &format!(
-                            "alias {name} names program {} which this proxy does not know",
-                            a.program
-                        ),
+                    let why = format!(
+                        "alias {name} names program {} which this proxy does not know",
+                        a.program
+                    );
+                    return (
+                        error_response(StatusCode::NOT_FOUND, "ALIAS_NOT_FOUND", &why),
+                        None,
                     );
                 };
                 let mut req = req;
@@ -336,43 +487,57 @@ impl Proxy {
                 {
                     *req.uri_mut() = u;
                 }
-                let (container, project) = (a.container_id.clone(), a.project_id.clone());
-                self.to_service(req, &project, &container, service, peer, tls, &host)
-                    .await
+                let names = (
+                    Arc::from(a.container_id.as_str()),
+                    Arc::from(service.to_string()),
+                );
+                let project = a.project_id.clone();
+                Box::pin(self.to_service(req, &project, service, client, &info, names)).await
             }
             Target::Service {
-                project,
-                container,
-                service,
-                sub: _,
+                project, service, ..
             } => {
-                self.to_service(req, &project, &container, service, peer, tls, &host)
+                let names = info
+                    .log_names
+                    .clone()
+                    .unwrap_or_else(|| (Arc::from(""), Arc::from("")));
+                self.to_service(req, project, *service, client, &info, names)
                     .await
             }
         }
     }
 
-    /// Forwards to `service` of `container` (which must belong to `project`), logging the
-    /// request in the container's access log.
-    #[allow(clippy::too_many_arguments)]
+    /// Forwards to `service` of container `names.0` (which must belong to `project`), with what
+    /// its access log is to record.
     async fn to_service(
         &self,
         mut req: Request<Incoming>,
         project: &str,
-        container: &str,
         service: Service,
-        peer: SocketAddr,
-        tls: bool,
-        host: &str,
-    ) -> Response<Body> {
+        client: &Client,
+        info: &HostInfo,
+        names: (Arc<str>, Arc<str>),
+    ) -> (Response<Body>, Option<LogPending>) {
         let started = std::time::Instant::now();
-        let method = req.method().to_string();
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string();
+        let container: &str = &names.0;
+        let log = self.inner.log.as_ref().map(|log| LogPending {
+            log: log.clone(),
+            container: names.0.clone(),
+            host: info.log_host.clone(),
+            service: names.1.clone(),
+            method: req.method().clone(),
+            path: req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+                .to_string(),
+            client_ip: client.peer.ip(),
+            at: std::time::SystemTime::now(),
+            started,
+            status: 0,
+            bytes: 0,
+        });
         let unavailable = |why: String| {
             error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -383,22 +548,22 @@ impl Proxy {
         let resp = match self.inner.routes.get(container) {
             Some(route) if route.project_id == project => match route.upstream() {
                 None => unavailable(format!("container {container} is {}", route.status)),
-                Some(ip) => match self.authorize(&req, peer, project, container, service) {
+                Some(ip) => match self.authorize(&req, client.peer, project, container, service) {
                     Some(refused) => refused,
                     None => match service {
                         Service::Http(p) => {
-                            self.forward(req, SocketAddr::new(IpAddr::V4(ip), p), peer, tls, host)
-                                .await
+                            let to = SocketAddr::new(IpAddr::V4(ip), p);
+                            self.forward(req, to, client, info).await
                         }
                         Service::Kit { kit, index } => {
                             req.headers_mut()
                                 .insert(INSTANCE_HEADER, HeaderValue::from(index));
                             let to = SocketAddr::new(IpAddr::V4(ip), kit_port(kit));
-                            self.forward(req, to, peer, tls, host).await
+                            self.forward(req, to, client, info).await
                         }
                         Service::Https(p) => {
                             let to = SocketAddr::new(IpAddr::V4(ip), p);
-                            self.forward_tls(req, to, peer, tls, host).await
+                            Box::pin(self.forward_tls(req, to, client, info)).await
                         }
                         Service::Ssh => error_response(
                             StatusCode::NOT_IMPLEMENTED,
@@ -411,29 +576,11 @@ impl Proxy {
             // A container of another project is as absent as a missing one: nothing leaks.
             _ => unavailable(format!("container {container} is not on this server")),
         };
-        match &self.inner.log {
-            None => resp,
-            Some(log) => {
-                let (parts, body) = resp.into_parts();
-                let pending = crate::accesslog::Request {
-                    container: container.to_string(),
-                    at: std::time::SystemTime::now(),
-                    client_ip: peer.ip(),
-                    method,
-                    host: host.to_string(),
-                    path,
-                    status: parts.status.as_u16(),
-                    bytes: 0,
-                    duration: Duration::ZERO,
-                    service: service.to_string(),
-                };
-                let body = Logged {
-                    inner: body,
-                    pending: Some((log.clone(), pending, started)),
-                };
-                Response::from_parts(parts, body.boxed())
-            }
-        }
+        let log = log.map(|mut l| {
+            l.status = resp.status().as_u16();
+            l
+        });
+        (resp, log)
     }
 
     /// Applies the project's and the container's permission documents: `None` to forward,
@@ -503,74 +650,78 @@ impl Proxy {
         }
     }
 
-    /// Sets the forwarding headers, drops hop-by-hop ones, makes the request HTTP/1.1.
-    fn prepare(req: &mut Request<Incoming>, peer: SocketAddr, tls: bool, host: &str) -> bool {
+    /// Sets the forwarding headers (a client's own are dropped), drops hop-by-hop ones, makes
+    /// the request HTTP/1.1; true for an upgrade (WebSocket) handshake.
+    fn prepare(req: &mut Request<Incoming>, client: &Client, info: &HostInfo) -> bool {
         let upgrade = is_upgrade(req.headers());
         let h = req.headers_mut();
         strip_hop_by_hop(h, upgrade);
-        for n in [
-            "x-forwarded-for",
-            "x-forwarded-proto",
-            "x-forwarded-host",
-            "forwarded",
-        ] {
-            h.remove(n);
-        }
-        let proto = if tls { "https" } else { "http" };
-        let ip = peer.ip().to_string();
-        let forwarded = match peer.ip() {
-            IpAddr::V4(_) => format!("for={ip};proto={proto};host={host}"),
-            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto};host={host}"),
-        };
-        for (n, v) in [
-            ("x-forwarded-for", ip),
-            ("x-forwarded-proto", proto.to_string()),
-            ("x-forwarded-host", host.to_string()),
-            ("forwarded", forwarded),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                h.insert(n, v);
+        if h.keys().any(|n| FORWARDING.contains(&n.as_str())) {
+            for n in FORWARDING {
+                h.remove(n);
             }
         }
-        if let Ok(v) = HeaderValue::from_str(host) {
-            h.insert(header::HOST, v);
-        }
+        h.insert(
+            HeaderName::from_static(X_FORWARDED_FOR),
+            client.forwarded_for.clone(),
+        );
+        h.insert(
+            HeaderName::from_static(X_FORWARDED_PROTO),
+            HeaderValue::from_static(client.proto()),
+        );
+        h.insert(
+            HeaderName::from_static(X_FORWARDED_HOST),
+            info.value.clone(),
+        );
+        h.insert(HeaderName::from_static(FORWARDED), info.forwarded.clone());
+        h.insert(header::HOST, info.value.clone());
         *req.version_mut() = Version::HTTP_11;
         upgrade
+    }
+
+    /// Makes the request target origin-form (`/path?query`), as upstreams expect it; false
+    /// when it cannot be.
+    fn to_origin_form(req: &mut Request<Incoming>) -> bool {
+        if req.uri().scheme().is_none() && req.uri().authority().is_none() {
+            return true;
+        }
+        match origin_form(req) {
+            Some(u) => {
+                *req.uri_mut() = u;
+                true
+            }
+            None => false,
+        }
     }
 
     async fn forward(
         &self,
         mut req: Request<Incoming>,
         upstream: SocketAddr,
-        peer: SocketAddr,
-        tls: bool,
-        host: &str,
+        client: &Client,
+        info: &HostInfo,
     ) -> Response<Body> {
-        let upgrade = Self::prepare(&mut req, peer, tls, host);
-        let path = match origin_form(&req) {
-            Some(p) => p,
-            None => return bad_target(),
-        };
+        let upgrade = Self::prepare(&mut req, client, info);
+        if !Self::to_origin_form(&mut req) {
+            return bad_target();
+        }
         if upgrade {
             // An Upgrade (WebSocket) gets a connection of its own, spliced on 101.
-            *req.uri_mut() = path;
-            return match self.connect(upstream).await {
-                Ok(s) => self.send_on(s, req, &upstream.to_string()).await,
-                Err(why) => unreachable_upstream(why),
-            };
+            return Box::pin(async move {
+                match self.connect(upstream).await {
+                    Ok(s) => self.send_on(s, req, &upstream.to_string()).await,
+                    Err(why) => unreachable_upstream(why),
+                }
+            })
+            .await;
         }
-        *req.uri_mut() = match Uri::try_from(format!("http://{upstream}{path}")) {
-            Ok(u) => u,
-            Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_TARGET", "bad path"),
-        };
         let sent = tokio::time::timeout(
             self.inner.cfg.response_timeout,
-            self.inner.pool.request(req),
+            self.inner.upstreams.send(upstream, req),
         );
         match sent.await {
             Err(_) => timed_out(&upstream.to_string()),
-            Ok(Err(e)) => unreachable_upstream(format!("{upstream}: {e}")),
+            Ok(Err(why)) => unreachable_upstream(why),
             Ok(Ok(resp)) => {
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers, false);
@@ -644,20 +795,18 @@ impl Proxy {
         &self,
         mut req: Request<Incoming>,
         upstream: SocketAddr,
-        peer: SocketAddr,
-        tls: bool,
-        host: &str,
+        client: &Client,
+        info: &HostInfo,
     ) -> Response<Body> {
-        Self::prepare(&mut req, peer, tls, host);
-        *req.uri_mut() = match origin_form(&req) {
-            Some(p) => p,
-            None => return bad_target(),
-        };
+        Self::prepare(&mut req, client, info);
+        if !Self::to_origin_form(&mut req) {
+            return bad_target();
+        }
         let stream = match self.connect(upstream).await {
             Ok(s) => s,
             Err(why) => return unreachable_upstream(why),
         };
-        let name = rustls_pki_types::ServerName::try_from(host.to_string())
+        let name = rustls_pki_types::ServerName::try_from(info.raw.clone())
             .unwrap_or_else(|_| rustls_pki_types::ServerName::from(upstream.ip()));
         let connector = tokio_rustls::TlsConnector::from(upstream_tls());
         match connector.connect(name, stream).await {
@@ -670,19 +819,17 @@ impl Proxy {
     async fn forward_api(
         &self,
         mut req: Request<Incoming>,
-        peer: SocketAddr,
-        tls: bool,
-        host: &str,
+        client: &Client,
+        info: &HostInfo,
     ) -> Response<Body> {
-        Self::prepare(&mut req, peer, tls, host);
+        Self::prepare(&mut req, client, info);
         // hoodyd's socket trusts its (root) callers; this marks the request as coming from the
         // network, so hoodyd asks for a token. A client's own copy of the header is replaced.
         req.headers_mut()
             .insert(hoody::server::PROXIED_HEADER, HeaderValue::from_static("1"));
-        *req.uri_mut() = match origin_form(&req) {
-            Some(p) => p,
-            None => return bad_target(),
-        };
+        if !Self::to_origin_form(&mut req) {
+            return bad_target();
+        }
         let sock = &self.inner.cfg.api_socket;
         match tokio::net::UnixStream::connect(sock).await {
             Ok(s) => self.send_on(s, req, "hoodyd").await,
@@ -694,28 +841,38 @@ impl Proxy {
         }
     }
 
-    fn builder(&self) -> auto::Builder<TokioExecutor> {
-        let mut b = auto::Builder::new(TokioExecutor::new());
-        b.http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.inner.cfg.header_timeout);
-        b
-    }
-
-    /// Serves one accepted connection (plain or TLS) until it closes.
+    /// Serves one accepted connection (plain or TLS) until it closes, or until the slow-client
+    /// guard closes it ([`crate::guard`]).
     async fn serve_conn<I>(self, io: I, peer: SocketAddr, tls: bool)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let client = Arc::new(Client::new(peer, tls));
         let this = self.clone();
+        let c = client.clone();
         let svc = hyper::service::service_fn(move |req| {
-            let this = this.clone();
-            async move { Ok::<_, Infallible>(this.handle(req, peer, tls).await) }
+            // The head is in: the request is in flight until its response body is done.
+            let ticket = c.guard.ticket();
+            let (this, c) = (this.clone(), c.clone());
+            async move {
+                let (resp, log) = this.handle(req, &c).await;
+                Ok::<_, Infallible>(resp.map(|inner| Finished {
+                    inner,
+                    log,
+                    _ticket: ticket,
+                }))
+            }
         });
-        let _ = self
-            .builder()
-            .serve_connection_with_upgrades(TokioIo::new(io), svc)
-            .await;
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+        tokio::pin!(conn);
+        crate::guard::watch(
+            conn.as_mut(),
+            &client.guard,
+            self.inner.cfg.header_timeout,
+            |c| c.graceful_shutdown(),
+        )
+        .await;
     }
 
     /// Serves plain HTTP (1.1, and HTTP/2 with prior knowledge) on `listener`, forever.

@@ -81,7 +81,7 @@ impl ProxyTables {
 /// The map (cheap to clone, shared).
 #[derive(Debug, Clone, Default)]
 pub struct RouteMap {
-    routes: Arc<RwLock<HashMap<String, Route>>>,
+    routes: Arc<RwLock<HashMap<String, Arc<Route>>>>,
     tables: Arc<RwLock<Arc<ProxyTables>>>,
     ready: Arc<AtomicBool>,
 }
@@ -92,8 +92,8 @@ impl RouteMap {
         Self::default()
     }
 
-    /// The route of container `id`.
-    pub fn get(&self, id: &str) -> Option<Route> {
+    /// The route of container `id` (shared: taking it copies nothing).
+    pub fn get(&self, id: &str) -> Option<Arc<Route>> {
         self.routes
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -143,7 +143,7 @@ impl RouteMap {
 
     /// Replaces the whole map with `containers`.
     pub fn replace_all(&self, containers: &[Container]) {
-        let fresh: HashMap<String, Route> = containers
+        let fresh: HashMap<String, Arc<Route>> = containers
             .iter()
             .map(|c| {
                 (
@@ -170,12 +170,12 @@ impl RouteMap {
     }
 }
 
-fn route_of(project: &str, status: ContainerStatus, ip: Option<&str>) -> Route {
-    Route {
+fn route_of(project: &str, status: ContainerStatus, ip: Option<&str>) -> Arc<Route> {
+    Arc::new(Route {
         project_id: project.to_string(),
         ip: ip.and_then(|i| i.parse().ok()),
         status,
-    }
+    })
 }
 
 /// Lists every container, page by page.
