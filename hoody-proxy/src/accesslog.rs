@@ -233,9 +233,28 @@ impl Formatter {
     /// without building the entry: the writer's work per request is most of the log's cost.
     fn line(&mut self, r: &Request<'_>, out: &mut Vec<u8>) {
         fn text(out: &mut Vec<u8>, s: &str) {
-            if serde_json::to_writer(&mut *out, s).is_err() {
+            // Most strings need no escaping (hosts are checked by the grammar, methods are
+            // tokens): copied as they are; the rest go through serde_json's escaper.
+            if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                out.push(b'"');
+                out.extend_from_slice(s.as_bytes());
+                out.push(b'"');
+            } else if serde_json::to_writer(&mut *out, s).is_err() {
                 out.extend_from_slice(b"\"\"");
             }
+        }
+        fn number(out: &mut Vec<u8>, mut n: u64) {
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&digits[at..]);
         }
         let d =
             r.at.duration_since(SystemTime::UNIX_EPOCH)
@@ -269,11 +288,11 @@ impl Formatter {
         text(out, r.host);
         out.extend_from_slice(b",\"path\":");
         text(out, r.path);
-        let _ = write!(
-            out,
-            ",\"status\":{},\"bytes\":{},\"duration_ms\":",
-            r.status, r.bytes
-        );
+        out.extend_from_slice(b",\"status\":");
+        number(out, u64::from(r.status));
+        out.extend_from_slice(b",\"bytes\":");
+        number(out, r.bytes);
+        out.extend_from_slice(b",\"duration_ms\":");
         if serde_json::to_writer(&mut *out, &(r.duration.as_secs_f64() * 1000.0)).is_err() {
             out.push(b'0');
         }
@@ -431,9 +450,13 @@ mod tests {
             ("/\"q\"\\\u{1}\u{e9}", "2001:db8::1".parse().unwrap()),
         ] {
             let mut r = request("c1", path, ip);
-            for (at_ms, duration) in [(0, Duration::ZERO), (999, Duration::from_nanos(1))] {
+            for (at_ms, duration, bytes) in [
+                (0, Duration::ZERO, 0),
+                (999, Duration::from_nanos(1), u64::MAX),
+            ] {
                 r.at += Duration::from_millis(at_ms);
                 r.duration = duration;
+                r.bytes = bytes;
                 let mut line = Vec::new();
                 f.line(&r, &mut line);
                 let d = r.at.duration_since(SystemTime::UNIX_EPOCH).unwrap();

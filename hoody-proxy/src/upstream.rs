@@ -106,20 +106,28 @@ impl Pool {
     fn checkout(&self, to: SocketAddr) -> Option<SendRequest<Incoming>> {
         let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.get_mut(&to)?;
-        while let Some(mut c) = list.pop() {
+        // Handed back before their connection saw the response end: usable in a moment, but
+        // not by this request. A few are looked past, then a new connection is cheaper.
+        let mut not_yet = Vec::new();
+        let found = loop {
+            let Some(c) = list.pop() else {
+                break None;
+            };
             if c.since.elapsed() > IDLE_TIMEOUT || c.sender.is_closed() {
                 continue;
             }
             if c.sender.is_ready() {
-                return Some(c.sender);
+                break Some(c.sender);
             }
-            // Handed back before its connection saw the response end; usable in a moment,
-            // but not by this request.
-            c.since = Instant::now();
+            not_yet.push(c);
+            if not_yet.len() == 4 {
+                break None;
+            }
+        };
+        for c in not_yet {
             list.insert(0, c);
-            return None;
         }
-        None
+        found
     }
 
     async fn connect(&self, to: SocketAddr) -> Result<SendRequest<Incoming>, String> {
