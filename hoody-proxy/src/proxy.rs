@@ -58,7 +58,8 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// An upstream may take this long to send its response head (then 504).
     pub response_timeout: Duration,
-    /// A client may take this long to send a request head.
+    /// A connection with no request in flight (idle, or still sending a request head) is
+    /// closed after this long (the slow-client guard); a TLS handshake may take this long too.
     pub header_timeout: Duration,
 }
 
