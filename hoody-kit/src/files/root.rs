@@ -102,34 +102,45 @@ async fn get(jail: Jail, t: Target, q: Params, h: HeaderMap, head: bool) -> ApiR
         if m.is_dir() {
             return directory(&jail, &t, &q, head);
         }
-        if q.has("hash") || q.has("sha256") {
-            let hex = download::sha256_hex(&t, &t.abs)?;
-            return Ok(sized(
-                StatusCode::OK,
-                "text/plain; charset=utf-8",
-                hex.into_bytes(),
-                head,
-            ));
-        }
-        if q.has("base64") {
-            return Ok(streamed(
-                "text/plain; charset=utf-8",
-                download::base64_body(&t, t.abs.clone())?,
-                head,
-            ));
-        }
-        if let Some(lines) = q.get("lines") {
-            let lines = Lines::parse(lines)?;
-            return Ok(streamed(
-                "text/plain; charset=utf-8",
-                download::lines_body(&t, t.abs.clone(), lines)?,
-                head,
-            ));
-        }
-        let opened = download::open(&t, &t.abs)?;
-        download::respond(&t, opened, &h, &q, head)
+        file_answer(&t, &h, &q, head)
     })
     .await
+}
+
+/// A regular file's answer, shared by both surfaces: `?hash`/`?sha256`, `?base64`,
+/// `?lines`, else the file itself (ranges and validators).
+pub(super) fn file_answer(
+    t: &Target,
+    h: &HeaderMap,
+    q: &Params,
+    head: bool,
+) -> ApiResult<Response> {
+    if q.has("hash") || q.has("sha256") {
+        let hex = download::sha256_hex(t, &t.abs)?;
+        return Ok(sized(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            hex.into_bytes(),
+            head,
+        ));
+    }
+    if q.has("base64") {
+        return Ok(streamed(
+            "text/plain; charset=utf-8",
+            download::base64_body(t, t.abs.clone())?,
+            head,
+        ));
+    }
+    if let Some(lines) = q.get("lines") {
+        let lines = Lines::parse(lines)?;
+        return Ok(streamed(
+            "text/plain; charset=utf-8",
+            download::lines_body(t, t.abs.clone(), lines)?,
+            head,
+        ));
+    }
+    let opened = download::open(t, &t.abs)?;
+    download::respond(t, opened, h, q, head)
 }
 
 /// A streamed body of unknown length (empty for `HEAD`).

@@ -9,14 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::download::{self, Lines};
 use super::listing;
 use super::meta::Names;
 use super::paths::{self, Follow, Jail, Target};
-use super::root::{apply_patch, stat, streamed};
+use super::root::{apply_patch, file_answer, stat};
 use super::search;
 use super::write::{self, Attrs, Transfer, WriteMode};
-use super::{Params, blocking, json_response, not_implemented, sized};
+use super::{Params, blocking, json_response, not_implemented};
 use crate::{ApiError, ApiResult};
 
 /// The operation prefixes, each followed by the path it acts on.
@@ -202,32 +201,7 @@ async fn get(jail: Jail, t: Target, q: Params, h: HeaderMap, head: bool) -> ApiR
             });
             return Ok(json_response(StatusCode::OK, &v, head));
         }
-        if q.has("hash") || q.has("sha256") {
-            let hex = download::sha256_hex(&t, &t.abs)?;
-            return Ok(sized(
-                StatusCode::OK,
-                "text/plain; charset=utf-8",
-                hex.into_bytes(),
-                head,
-            ));
-        }
-        if q.has("base64") {
-            return Ok(streamed(
-                "text/plain; charset=utf-8",
-                download::base64_body(&t, t.abs.clone())?,
-                head,
-            ));
-        }
-        if let Some(lines) = q.get("lines") {
-            let lines = Lines::parse(lines)?;
-            return Ok(streamed(
-                "text/plain; charset=utf-8",
-                download::lines_body(&t, t.abs.clone(), lines)?,
-                head,
-            ));
-        }
-        let opened = download::open(&t, &t.abs)?;
-        download::respond(&t, opened, &h, &q, head)
+        file_answer(&t, &h, &q, head)
     })
     .await
 }
