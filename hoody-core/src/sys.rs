@@ -388,13 +388,20 @@ pub fn prctl(option: libc::c_int, a2: libc::c_ulong, a3: libc::c_ulong) -> SysRe
 
 /// `setresuid(2)` and `setresgid(2)` plus `setgroups(2)`, in the order that keeps the right to
 /// change them.
+///
+/// Raw syscalls, not glibc's wrappers: in a multithreaded process glibc makes every thread
+/// change its ids too (`__nptl_setxid`), walking its thread list under a lock and waiting on
+/// each thread's futex. A `clone3` child inherits the parent's view of that list without its
+/// threads, so the wrapper can wait forever on a thread that was being created at clone time
+/// (seen as a child stuck in `futex_do_wait` under a busy test harness). The child is single
+/// threaded, so the per-thread syscall is exactly what it needs.
 pub fn set_ids(uid: u32, gid: u32, groups: &[libc::gid_t]) -> SysResult<()> {
     // SAFETY: groups points to groups.len() gid_t values.
-    check_int(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
+    check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
     // SAFETY: plain syscalls with integer arguments.
-    check_int(unsafe { libc::setresgid(gid, gid, gid) })?;
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
     // SAFETY: as above.
-    check_int(unsafe { libc::setresuid(uid, uid, uid) })?;
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })?;
     Ok(())
 }
 
