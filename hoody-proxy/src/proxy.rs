@@ -45,7 +45,9 @@ use crate::upstream;
 const TUNNEL_BUF: usize = 4096;
 
 /// Response body: upstream bodies streamed as they come, or the proxy's own small answers.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = BoxBody<Bytes, BoxError>;
+
+pub use crate::upstream::BoxError;
 
 /// How the proxy is set up.
 #[derive(Debug, Clone)]
@@ -119,12 +121,12 @@ struct Finished {
 
 impl hyper::body::Body for Finished {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
         let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
         if let std::task::Poll::Ready(Some(Ok(f))) = &polled
             && let Some(d) = f.data_ref()
@@ -784,7 +786,7 @@ impl Proxy {
         }
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers, switching);
-        Response::from_parts(parts, body.boxed())
+        Response::from_parts(parts, body.map_err(BoxError::from).boxed())
     }
 
     /// `https-PORT`: the upstream speaks TLS inside the container. Its certificate is not
