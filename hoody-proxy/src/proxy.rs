@@ -213,7 +213,7 @@ fn timed_out(upstream: &str) -> Response<Body> {
 }
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
-fn is_hop_by_hop(n: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(n: &HeaderName) -> bool {
     matches!(
         n.as_str(),
         "connection"
@@ -704,13 +704,13 @@ impl Proxy {
         client: &Client,
         info: &HostInfo,
     ) -> Response<Body> {
-        let upgrade = Self::prepare(&mut req, client, info);
-        if !Self::to_origin_form(&mut req) {
-            return bad_target();
-        }
-        if upgrade {
+        if is_upgrade(req.headers()) {
             // An Upgrade (WebSocket) gets a connection of its own, spliced on 101.
             return Box::pin(async move {
+                Self::prepare(&mut req, client, info);
+                if !Self::to_origin_form(&mut req) {
+                    return bad_target();
+                }
                 match self.connect(upstream).await {
                     Ok(s) => self.send_on(s, req, &upstream.to_string()).await,
                     Err(why) => unreachable_upstream(why),
@@ -718,9 +718,16 @@ impl Proxy {
             })
             .await;
         }
+        // The upstream side writes the head itself, forwarding headers included.
+        let fwd = upstream::Forwarding {
+            host: &info.value,
+            forwarded_for: &client.forwarded_for,
+            proto: client.proto(),
+            forwarded: &info.forwarded,
+        };
         let sent = tokio::time::timeout(
             self.inner.cfg.response_timeout,
-            self.inner.upstreams.send(upstream, req),
+            self.inner.upstreams.send(upstream, req, &fwd),
         );
         match sent.await {
             Err(_) => timed_out(&upstream.to_string()),

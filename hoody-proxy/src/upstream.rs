@@ -151,16 +151,16 @@ impl Pool {
         }
     }
 
-    /// Sends `req` (origin-form, its headers final, hop-by-hop ones removed) to `to`; the
-    /// error says why in words.
+    /// Sends `req` to `to` with the forwarding headers `fwd`; the error says why in words.
     pub async fn send(
         &self,
         to: SocketAddr,
         req: Request<Incoming>,
+        fwd: &Forwarding<'_>,
     ) -> Result<Response<UpBody>, String> {
         let (parts, body) = req.into_parts();
         if body.is_end_stream() {
-            let head = encode_head(&parts, BodyFraming::None);
+            let head = encode_head(&parts, BodyFraming::None, fwd);
             // Idempotent requests are sent again if the connection turns out closed; others
             // check it first.
             let idempotent = is_idempotent(&parts.method);
@@ -182,7 +182,12 @@ impl Pool {
                 .await
                 .map_err(|f| f.why);
         }
-        Box::pin(self.send_with_body(to, parts, body)).await
+        let framing = match body.size_hint().exact() {
+            Some(n) => BodyFraming::Length(n),
+            None => BodyFraming::Chunked,
+        };
+        let head = encode_head(&parts, framing, fwd);
+        Box::pin(self.send_with_body(to, &parts.method, head, body, framing)).await
     }
 
     /// One request without a body on `conn`, and its response head.
@@ -210,14 +215,11 @@ impl Pool {
     async fn send_with_body(
         &self,
         to: SocketAddr,
-        parts: Parts,
+        method: &Method,
+        head: Vec<u8>,
         body: Incoming,
+        framing: BodyFraming,
     ) -> Result<Response<UpBody>, String> {
-        let framing = match body.size_hint().exact() {
-            Some(n) => BodyFraming::Length(n),
-            None => BodyFraming::Chunked,
-        };
-        let head = encode_head(&parts, framing);
         let (io, buf) = match self.checkout(to, true) {
             Some(c) => c,
             None => self.connect(to).await?,
@@ -236,9 +238,7 @@ impl Pool {
             buf,
             filled: false,
         };
-        self.response(to, conn, &parts.method)
-            .await
-            .map_err(|f| f.why)
+        self.response(to, conn, method).await.map_err(|f| f.why)
     }
 
     /// Reads the response head on `conn` (skipping interim responses) and makes the response.
@@ -393,6 +393,35 @@ async fn sweep(pool: Weak<PoolInner>) {
     }
 }
 
+/// The headers the proxy sets on a forwarded request, in place of any the client sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Forwarding<'a> {
+    /// `Host` and `X-Forwarded-Host`: the host the client named.
+    pub host: &'a HeaderValue,
+    /// `X-Forwarded-For`: the client's address.
+    pub forwarded_for: &'a HeaderValue,
+    /// `X-Forwarded-Proto`: `http` or `https`.
+    pub proto: &'static str,
+    /// `Forwarded`: the three of them in RFC 7239's form.
+    pub forwarded: &'a HeaderValue,
+}
+
+/// Whether the proxy writes this request header itself (framing, forwarding, `Expect`) or
+/// never forwards it (hop by hop).
+fn replaced_or_hop_by_hop(n: &HeaderName) -> bool {
+    matches!(
+        n.as_str(),
+        "host"
+            | "content-length"
+            | "transfer-encoding"
+            | "expect"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "forwarded"
+    ) || crate::proxy::is_hop_by_hop(n)
+}
+
 /// How a request body is framed on the way to the upstream.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum BodyFraming {
@@ -401,33 +430,51 @@ enum BodyFraming {
     Chunked,
 }
 
-/// The request head as bytes: request line, the headers as they are (hop-by-hop ones already
-/// removed by the proxy) except `Content-Length`, `Transfer-Encoding` and `Expect`, and the
-/// framing header for `framing`.
-fn encode_head(parts: &Parts, framing: BodyFraming) -> Vec<u8> {
+/// The request head as bytes: the request line in origin form, the client's headers except
+/// hop-by-hop ones (and those its `Connection` header names), framing, `Expect` and forwarding
+/// headers, then `fwd`'s and the framing header for `framing`. Written straight into one
+/// buffer: the request's header map is not touched.
+fn encode_head(parts: &Parts, framing: BodyFraming, fwd: &Forwarding<'_>) -> Vec<u8> {
     let target = parts
         .uri
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let mut size = parts.method.as_str().len() + target.len() + 32;
+    let mut size = parts.method.as_str().len() + target.len() + 160;
+    size += 2 * fwd.host.len() + fwd.forwarded_for.len() + fwd.forwarded.len();
     for (n, v) in &parts.headers {
         size += n.as_str().len() + v.len() + 4;
     }
+    // Names the client's `Connection` header lists are hop by hop too (RFC 9110 §7.6.1).
+    let listed: Vec<HeaderName> = parts
+        .headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+        .collect();
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut field = |n: &[u8], v: &[u8]| {
+        out.extend_from_slice(n);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    };
+    field(b"host", fwd.host.as_bytes());
     for (n, v) in &parts.headers {
-        if n == header::CONTENT_LENGTH || n == header::TRANSFER_ENCODING || n == header::EXPECT {
+        if replaced_or_hop_by_hop(n) || listed.contains(n) {
             continue;
         }
-        out.extend_from_slice(n.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        field(n.as_str().as_bytes(), v.as_bytes());
     }
+    field(b"x-forwarded-for", fwd.forwarded_for.as_bytes());
+    field(b"x-forwarded-proto", fwd.proto.as_bytes());
+    field(b"x-forwarded-host", fwd.host.as_bytes());
+    field(b"forwarded", fwd.forwarded.as_bytes());
     match framing {
         BodyFraming::None => {
             // A client's `Content-Length: 0` (a POST without a body) is kept.
@@ -499,9 +546,12 @@ struct Head {
 /// Parses the response head at the start of `buf` and removes it from there: `None` when
 /// more bytes are needed.
 fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, String> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let len = match parsed.parse(buf) {
+    // Uninitialised slots: initialising 128 headers cost more than parsing a small head.
+    let mut slots =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let len = match config.parse_response_with_uninit_headers(&mut parsed, buf, &mut slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
             return Err(format!("a response head longer than {MAX_HEAD} bytes"));
@@ -519,16 +569,18 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, String> {
     let http11 = parsed.version == Some(1);
     // Where each name and value lies in `buf`, so that the values can share its bytes.
     let base = buf.as_ptr() as usize;
-    let mut at = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
-    let fields = parsed.headers.len();
-    for (slot, h) in at.iter_mut().zip(parsed.headers.iter()) {
-        let n = h.name.as_ptr() as usize - base;
-        let v = h.value.as_ptr() as usize - base;
-        *slot = (n, n + h.name.len(), v, v + h.value.len());
-    }
+    let at: Vec<(usize, usize, usize, usize)> = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            let n = h.name.as_ptr() as usize - base;
+            let v = h.value.as_ptr() as usize - base;
+            (n, n + h.name.len(), v, v + h.value.len())
+        })
+        .collect();
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(fields);
-    for &(n0, n1, v0, v1) in &at[..fields] {
+    let mut headers = HeaderMap::with_capacity(at.len());
+    for &(n0, n1, v0, v1) in &at {
         let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| {
             format!(
                 "bad header name {:?}",

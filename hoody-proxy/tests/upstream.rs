@@ -178,8 +178,24 @@ fn keep_alive_reuses_one_upstream_connection() {
         }
     });
     let p = proxy();
+    // The client's own forwarding headers, and hop-by-hop ones (also those its Connection
+    // header names), never reach the upstream.
+    let spoof = [
+        "-H",
+        "X-Forwarded-For: 6.6.6.6",
+        "-H",
+        "Forwarded: for=6.6.6.6",
+        "-H",
+        "Connection: x-secret",
+        "-H",
+        "X-Secret: 1",
+        "-H",
+        "Keep-Alive: 5",
+        "-H",
+        "X-Kept: yes",
+    ];
     for i in 1..=5 {
-        let (code, body) = curl(p, up.port, &format!("/x?i={i}"), &[]);
+        let (code, body) = curl(p, up.port, &format!("/x?i={i}"), &spoof);
         assert_eq!(
             (code, String::from_utf8(body).unwrap()),
             (200, format!("1:{i}"))
@@ -192,6 +208,22 @@ fn keep_alive_reuses_one_upstream_connection() {
     assert_eq!(first.header("host"), Some(host(up.port).as_str()));
     assert_eq!(first.header("x-forwarded-for"), Some("127.0.0.1"));
     assert_eq!(first.header("x-forwarded-proto"), Some("http"));
+    assert_eq!(
+        first.header("x-forwarded-host"),
+        Some(host(up.port).as_str())
+    );
+    assert_eq!(
+        first.header("forwarded"),
+        Some(format!("for=127.0.0.1;proto=http;host={}", host(up.port)).as_str())
+    );
+    assert_eq!(first.header("x-kept"), Some("yes"));
+    for gone in ["x-secret", "keep-alive", "connection"] {
+        assert!(first.header(gone).is_none(), "{gone} forwarded");
+    }
+    for once in ["host", "x-forwarded-for", "forwarded"] {
+        let n = first.headers.iter().filter(|(n, _)| n == once).count();
+        assert_eq!(n, 1, "{once} sent {n} times");
+    }
     assert!(first.header("content-length").is_none());
     assert!(first.header("transfer-encoding").is_none());
 }
