@@ -1200,6 +1200,38 @@ mod tests {
         assert_eq!((data.as_slice(), done), (&b"hello"[..], true));
     }
 
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// No upstream bytes make the head parser or the body decoder panic, and a decoded
+        /// chunked body is never longer than the bytes it came in.
+        #[test]
+        fn no_upstream_bytes_panic(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        "0", "5", "a", "F", "10", ";x=y", ";", "\r\n", "\n", "\r", " ",
+                        "hello", "HTTP/1.1 200 OK\r\n", "Content-Length: 3\r\n",
+                        "Transfer-Encoding: chunked\r\n", "X: y\r\n",
+                    ]).prop_map(|s| s.as_bytes().to_vec()),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+                ],
+                0..40,
+            ),
+            step in 1usize..16,
+        ) {
+            let wire: Vec<u8> = pieces.concat();
+            let _ = head(&wire);
+            let _ = framing_of(Method::GET, &String::from_utf8_lossy(&wire));
+            if let Ok((data, _)) = decode_all(State::Chunked(Chunk::Size), &wire, step) {
+                proptest::prop_assert!(data.len() <= wire.len());
+            }
+            if let Ok((data, _)) = decode_all(State::Length(7), &wire, step) {
+                proptest::prop_assert!(data.len() <= 7);
+            }
+        }
+    }
+
     #[test]
     fn bad_chunked_framing_is_an_error() {
         for wire in [
