@@ -9,8 +9,11 @@
 //! map; every request to a container is written to its access log ([`accesslog`]).
 //!
 //! Built for throughput (docs/PERFORMANCE.md): one proxy per serving thread, each with its own
-//! upstream pool; per request, no timer (the slow-client guard is per connection), no host
-//! parse on a kept-alive connection, and an access log entry that is a copy into a buffer.
+//! upstream pool and its own HTTP/1.1 upstream side (`upstream`: the request head written
+//! straight into one buffer, the response head parsed in place; hyper serves the client side);
+//! per request one timer (the upstream's response deadline; the slow-client guard is per
+//! connection), no host parse on a kept-alive connection, and an access log entry that is a
+//! copy into a buffer.
 //!
 //! Not yet: `ssh` upstreams.
 

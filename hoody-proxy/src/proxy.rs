@@ -11,6 +11,8 @@
 //! intermediary must do), conflicting lengths are refused, and the upstream receives exactly
 //! the body hyper read, so proxy and upstream cannot disagree about where a request ends (and
 //! hyper closes such a connection after answering: bytes a client hid behind it are never read).
+//! Plain upstreams are spoken to by the proxy's own HTTP/1.1 client side (`upstream.rs`:
+//! strict about what containers answer); upgrades, `https-PORT` and the API go through hyper's.
 //!
 //! The client's address reaches the upstream in `X-Forwarded-For`, `X-Forwarded-Proto`,
 //! `X-Forwarded-Host` and `Forwarded` (set by the proxy; values a client sent in these
