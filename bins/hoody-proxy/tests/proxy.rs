@@ -244,6 +244,28 @@ fn proxy_end_to_end() {
 }
 
 /// Polls `f` until it returns `want` (the proxy learns of changes through hoodyd's events).
+/// An HS256 JWT with `claims`, signed with `secret`.
+fn hs256(secret: &str, claims: serde_json::Value) -> String {
+    let b64 = |b: &[u8]| -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for c in b.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..=c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    let head = b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let body = b64(claims.to_string().as_bytes());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let sig = ring::hmac::sign(&key, format!("{head}.{body}").as_bytes());
+    format!("{head}.{body}.{}", b64(sig.as_ref()))
+}
+
 fn eventually(what: &str, want: u16, f: impl Fn() -> u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -368,11 +390,85 @@ fn aliases_permissions_and_logs(s: &Setup) {
             .contains("www-authenticate: basic realm="),
         "a Basic challenge"
     );
+    // A jwt group (HS256 from the Authorization header, with a required claim) and a token
+    // group (a query parameter), each granting http 8080. Refusals stay 401: the password
+    // group could still admit the request.
+    let jwt_group = serde_json::json!({
+        "secret": "hoodytest-jwt-secret",
+        "algorithm": "HS256",
+        "sources": ["header:Authorization"],
+        "claims": {"role": "admin"},
+    });
+    assert_eq!(put("/groups/sso/jwt", Some("file:v3"), jwt_group).0, 200);
+    let http_8080 = serde_json::json!({"program": "http", "access": [8080]});
+    assert_eq!(
+        put("/permissions/sso", Some("file:v4"), http_8080.clone()).0,
+        200
+    );
+    let token_group = serde_json::json!({"param": "key", "value": "hoodytest-token"});
+    assert_eq!(
+        put("/groups/key/token", Some("file:v5"), token_group).0,
+        200
+    );
+    assert_eq!(put("/permissions/key", Some("file:v6"), http_8080).0, 200);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let with_jwt = |token: &str| {
+        let host = s.host("http-8080");
+        s.curl(&[
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "--resolve",
+            &format!("{host}:{}:127.0.0.1", s.http),
+            &format!("http://{host}:{}/", s.http),
+        ])
+        .0
+    };
+    let good = hs256(
+        "hoodytest-jwt-secret",
+        serde_json::json!({"role": "admin", "exp": now + 600}),
+    );
+    eventually("a valid jwt", 200, || with_jwt(&good));
+    for (what, token) in [
+        (
+            "expired",
+            hs256(
+                "hoodytest-jwt-secret",
+                serde_json::json!({"role": "admin", "exp": now - 3600}),
+            ),
+        ),
+        (
+            "not yet valid",
+            hs256(
+                "hoodytest-jwt-secret",
+                serde_json::json!({"role": "admin", "nbf": now + 3600}),
+            ),
+        ),
+        (
+            "wrong claim",
+            hs256("hoodytest-jwt-secret", serde_json::json!({"role": "user"})),
+        ),
+        (
+            "missing claim",
+            hs256("hoodytest-jwt-secret", serde_json::json!({})),
+        ),
+        (
+            "wrong key",
+            hs256("another-secret", serde_json::json!({"role": "admin"})),
+        ),
+    ] {
+        assert_eq!(with_jwt(&token), 401, "{what} jwt");
+    }
+    assert_eq!(s.get("http-8080", "/?key=hoodytest-token").0, 200);
+    assert_eq!(s.get("http-8080", "/?key=hoodytest-tokeN").0, 401);
+    assert_eq!(s.get("http-8080", "/?other=hoodytest-token").0, 401);
     // An ip group admitting loopback: passes without credentials.
     assert_eq!(
         put(
             "/groups/office/ip",
-            Some("file:v3"),
+            Some("file:v7"),
             serde_json::json!({"range": "127.0.0.0/8"})
         )
         .0,
@@ -381,7 +477,7 @@ fn aliases_permissions_and_logs(s: &Setup) {
     assert_eq!(
         put(
             "/permissions/office",
-            Some("file:v4"),
+            Some("file:v8"),
             serde_json::json!({"program": "http", "access": [8080]})
         )
         .0,
@@ -393,12 +489,12 @@ fn aliases_permissions_and_logs(s: &Setup) {
         "PATCH",
         &format!("{base}/state"),
         Some(r#"{"enable_proxy":false}"#),
-        &["If-Match: file:v5"],
+        &["If-Match: file:v9"],
     );
     assert_eq!(st, 200);
     eventually("enable_proxy false", 403, || s.get("http-8080", "/").0);
     // Deleting the document opens it again.
-    let (st, _) = d.try_api_with("DELETE", &base, None, &["If-Match: file:v6"]);
+    let (st, _) = d.try_api_with("DELETE", &base, None, &["If-Match: file:v10"]);
     assert_eq!(st, 200);
     eventually("no document", 200, || s.get("http-8080", "/").0);
 
