@@ -2,6 +2,7 @@
 """hoody-proxy vs nginx vs the upstream directly, same upstream, same run (as root).
 
   benches/proxy.py [--duration 10] [--connections 64] [--websockets 10000]
+                   [--workers N] [--threads N]
 
 A pool, a network and a hoodyd of their own; one Debian 13 container running `hoody-echo` on
 port 8080 (the upstream). Then, with wrk on loopback (2 threads):
@@ -10,7 +11,9 @@ port 8080 (the upstream). Then, with wrk on loopback (2 threads):
   hoody      wrk → hoody-proxy → container
 each over plain HTTP and over TLS (both proxies use the same certificate), printing requests per
 second and p50/p99 latency, and the ratios. Then --websockets idle WebSockets are opened through
-hoody-proxy and its memory is read.
+hoody-proxy and its memory is read: the resident memory of all its processes (the supervisor and
+the workers) added up. hoody-proxy runs with --workers and --threads when given, else with its
+defaults.
 
 Installs nginx and wrk with apt when missing. docs/PERFORMANCE.md records a run.
 """
@@ -78,6 +81,16 @@ def rss_kb(pid):
     return 0
 
 
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+def total_rss_kb(pid):
+    """The process and its children (a supervisor's workers), added up."""
+    return sum(rss_kb(p) for p in [pid, *children(pid)])
+
+
 def open_websockets(port, host, n):
     socks = []
     req = (f"GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -103,6 +116,8 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--websockets", type=int, default=10000)
+    ap.add_argument("--workers", type=int, help="hoody-proxy --workers (default: its own)")
+    ap.add_argument("--threads", type=int, help="hoody-proxy --threads (default: its own)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("benches/proxy.py: run as root")
@@ -114,14 +129,13 @@ def main():
     # Root may raise the hard limit too (up to fs.nr_open); the WebSockets need ~1 fd each here.
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+        hard = None
     except (ValueError, OSError):
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        # The proxy holds two descriptors per WebSocket (client and upstream side).
-        a.websockets = min(a.websockets, (hard - 500) // 2)
-        print(f"open files per process capped at {hard} here (no CAP_SYS_RESOURCE): "
-              f"{a.websockets} WebSockets, the most one proxy process can hold")
-    sh("cargo", "build", "--release", "-q", "--workspace", "--bins", cwd=ROOT)
+    # hoody, hoodyd, hoody-monitor, hoody-proxy and hoody-echo.
+    sh("cargo", "build", "--release", "-q", "-p", "hoody-cli", "-p", "hoodyd-bin",
+       "-p", "hoody-proxy-bin", "-p", "hoody-testkit", "--bins", cwd=ROOT)
     tmp = tempfile.mkdtemp(prefix="hoodytest-proxybench-", dir="/var/tmp")
     os.chmod(tmp, 0o755)
     env = dict(os.environ,
@@ -162,10 +176,12 @@ def main():
             time.sleep(0.1)
 
         hp, hps, np_, nps = free_port(), free_port(), free_port(), free_port()
+        shape = [f for flag, v in (("--workers", a.workers), ("--threads", a.threads))
+                 if v is not None for f in (flag, str(v))]
         proxy = subprocess.Popen(
             [f"{BIN}/hoody-proxy", "--domain", APEX, "--hoodyd-socket", sock,
              "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls",
-             "--log-dir", f"{tmp}/proxy-logs"],
+             "--log-dir", f"{tmp}/proxy-logs", *shape],
             stderr=open(f"{tmp}/proxy.log", "w"))
         procs.append(proxy)
         for _ in range(100):
@@ -216,6 +232,11 @@ http {{
                           ("nginx", f"http://127.0.0.1:{np_}/"),
                           ("hoody-proxy", f"http://127.0.0.1:{hp}/")]:
             lat1[name] = wrk(url, host, a.duration, 1)
+        workers = children(proxy.pid)
+        threads = [len(os.listdir(f"/proc/{p}/task")) for p in workers or [proxy.pid]]
+        print(f"hoody-proxy: {len(workers) or 'no'} worker processes "
+              f"({'one process' if not workers else 'under a supervisor'}), "
+              f"{threads} threads each (serving, access log, route feed)")
         print(f"wrk -t2 -c{a.connections} -d{a.duration}s, upstream hoody-echo in a container")
         print(f"{'':18} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         for n, rps, p50, p99 in rows:
@@ -227,13 +248,24 @@ http {{
         print(f"p50 added over direct at -c1: hoody-proxy {(lat1['hoody-proxy'][1] - lat1['direct'][1]) * 1000:.0f} us, "
               f"nginx {(lat1['nginx'][1] - lat1['direct'][1]) * 1000:.0f} us")
 
-        if a.websockets:
-            base = rss_kb(proxy.pid)
-            socks = open_websockets(hp, host, a.websockets)
+        n = a.websockets
+        if n and hard is not None:
+            # The proxy holds two descriptors per WebSocket (client and upstream side), in
+            # whichever worker the kernel gave the connection to; this script one.
+            per_process = (hard - 500) // 2
+            n = min(n, per_process * max(1, len(workers)), hard - 500)
+            if n < a.websockets:
+                print(f"open files per process capped at {hard} here (no CAP_SYS_RESOURCE): "
+                      f"{n} WebSockets, the most {max(1, len(workers))} proxy process(es) can hold")
+        if n:
+            base = total_rss_kb(proxy.pid)
+            socks = open_websockets(hp, host, n)
             time.sleep(1)
-            held = rss_kb(proxy.pid)
-            print(f"{len(socks)} idle WebSockets through hoody-proxy: RSS {base / 1024:.1f} MiB -> "
-                  f"{held / 1024:.1f} MiB ({(held - base) / len(socks):.1f} kB each)")
+            held = total_rss_kb(proxy.pid)
+            per = [len(os.listdir(f"/proc/{p}/fd")) for p in workers or [proxy.pid]]
+            print(f"{len(socks)} idle WebSockets through hoody-proxy: RSS of all its processes "
+                  f"{base / 1024:.1f} MiB -> {held / 1024:.1f} MiB "
+                  f"({(held - base) / len(socks):.1f} kB each); open files per worker {per}")
             for s in socks:
                 s.close()
     finally:

@@ -11,12 +11,28 @@
 //! decoding, formatting, the ring and the buffered file writes. When more than
 //! [`MAX_PENDING_BYTES`] wait in a buffer, new requests are dropped from the log (and counted)
 //! rather than slowing requests down.
+//!
+//! Several processes (the proxy's worker processes, [`crate::server`]) write the same files,
+//! each with a logger of its own, so the files are written to be shared:
+//! - Appends of whole lines: the file is opened with `O_APPEND` and the lines waiting for it
+//!   go out in one `write` (of at most about 64 KiB, or one longer line), which Linux performs
+//!   as one append under the file's lock; lines from two processes follow each other, they do
+//!   not mix. The lines of one file are in order per process, batch after batch, not globally.
+//! - Rotation by the file's real size: before writing, the writer looks at the size of the file
+//!   it holds (`fstat`), not at a count of its own bytes, so every process sees the same
+//!   trigger. The rename is done under an exclusive `flock` on the file, and only if the path
+//!   still names that file; a process that finds the file already renamed reopens the path
+//!   instead of renaming the new file (which would lose the rotated one). Lines written to the
+//!   old file between another process's rename and this one's next write land in `.jsonl.1`,
+//!   where they are kept. A file removed under the writer is recreated the same way.
+//!
+//! Each process keeps its own rings: [`AccessLogger::recent`] answers with the requests this
+//! process served; the files (which hoodyd reads) hold all of them.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
@@ -30,6 +46,8 @@ pub const RING: usize = 1000;
 pub const MAX_PENDING_BYTES: usize = 32 << 20;
 /// A log file is rotated past this size.
 pub const ROTATE_BYTES: u64 = 16 << 20;
+/// How often the writer writes what the serving threads logged.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// One finished request, as the proxy knows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +102,15 @@ struct Shard {
 impl AccessLogger {
     /// A logger writing under `dir` from a thread of its own.
     pub fn start(dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
+        Self::start_with(Files {
+            dir,
+            rotate_bytes: ROTATE_BYTES,
+            every: FLUSH_EVERY,
+        })
+    }
+
+    fn start_with(files: Files) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&files.dir)?;
         let shard = Arc::new(Shard::default());
         let inner = Arc::new(Inner {
             shards: Mutex::new(vec![Arc::downgrade(&shard)]),
@@ -94,7 +120,7 @@ impl AccessLogger {
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || writer(dir, weak))?;
+            .spawn(move || writer(files, weak))?;
         Ok(AccessLogger { inner, shard })
     }
 
@@ -302,11 +328,6 @@ impl Formatter {
     }
 }
 
-struct Open {
-    out: BufWriter<File>,
-    len: u64,
-}
-
 /// Makes the calling thread a batch thread (Linux `SCHED_BATCH`): it keeps its fair share of
 /// the CPU but does not preempt the serving threads when it wakes up, so a batch of formatting
 /// delays no request (as a woken thread otherwise would, being owed CPU time).
@@ -317,15 +338,24 @@ fn become_batch_thread() {
     let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
 }
 
-fn writer(dir: PathBuf, inner: Weak<Inner>) {
+/// Where and how the writer writes files.
+#[derive(Debug)]
+struct Files {
+    dir: PathBuf,
+    rotate_bytes: u64,
+    /// How often the writer takes the threads' buffers and writes.
+    every: Duration,
+}
+
+fn writer(files: Files, inner: Weak<Inner>) {
     become_batch_thread();
-    let mut files: HashMap<String, Open> = HashMap::new();
+    let mut open: HashMap<String, Open> = HashMap::new();
     let mut format = Formatter::default();
     let mut line = Vec::new();
     // Swapped with each thread's buffer: both keep their capacity, nothing is allocated.
     let mut batch = Vec::new();
     loop {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(files.every);
         let Some(inner) = inner.upgrade() else {
             break;
         };
@@ -343,72 +373,174 @@ fn writer(dir: PathBuf, inner: Weak<Inner>) {
             while let Some(r) = d.next_request() {
                 line.clear();
                 format.line(&r, &mut line);
-                write_one(&dir, &mut files, &inner.rings, r.container, &line);
+                keep_in_ring(&inner.rings, r.container, &line);
+                write_one(&files, &mut open, r.container, &line);
             }
             batch.clear();
         }
-        for f in files.values_mut() {
-            let _ = f.out.flush();
+        for f in open.values_mut() {
+            f.flush(files.rotate_bytes);
         }
     }
 }
 
-fn write_one(
-    dir: &std::path::Path,
-    files: &mut HashMap<String, Open>,
-    rings: &Rings,
-    container: &str,
-    line: &[u8],
-) {
-    {
-        let kept: Box<[u8]> = line.trim_ascii_end().into();
-        let mut rings = rings.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ring) = rings.get_mut(container) {
-            if ring.len() == RING {
-                ring.pop_front();
-            }
-            ring.push_back(kept);
-        } else {
-            rings.insert(container.to_string(), VecDeque::from([kept]));
+fn keep_in_ring(rings: &Rings, container: &str, line: &[u8]) {
+    let kept: Box<[u8]> = line.trim_ascii_end().into();
+    let mut rings = rings.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(ring) = rings.get_mut(container) {
+        if ring.len() == RING {
+            ring.pop_front();
         }
+        ring.push_back(kept);
+    } else {
+        rings.insert(container.to_string(), VecDeque::from([kept]));
     }
-    let path = || dir.join(format!("{container}.jsonl"));
-    if !files.contains_key(container) {
-        if files.len() > 256 {
-            for f in files.values_mut() {
-                let _ = f.out.flush();
+}
+
+fn write_one(files: &Files, open: &mut HashMap<String, Open>, container: &str, line: &[u8]) {
+    if !open.contains_key(container) {
+        if open.len() > 256 {
+            for f in open.values_mut() {
+                f.flush(files.rotate_bytes);
             }
-            files.clear();
+            open.clear();
         }
-        let path = path();
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-        {
+        let path = files.dir.join(format!("{container}.jsonl"));
+        match Open::new(path) {
             Ok(f) => {
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                let out = BufWriter::with_capacity(64 << 10, f);
-                files.insert(container.to_string(), Open { out, len });
+                open.insert(container.to_string(), f);
             }
-            Err(e) => {
+            Err((path, e)) => {
                 eprintln!("hoody-proxy: access log {}: {e}", path.display());
                 return;
             }
         }
     }
-    let Some(f) = files.get_mut(container) else {
-        return;
-    };
-    if f.out.write_all(line).is_ok() {
-        f.len += line.len() as u64;
+    if let Some(f) = open.get_mut(container) {
+        f.push(line, files.rotate_bytes);
     }
-    if f.len > ROTATE_BYTES {
-        let _ = f.out.flush();
-        let path = path();
-        let _ = std::fs::rename(&path, path.with_extension("jsonl.1"));
-        files.remove(container);
+}
+
+/// One container's log file, open for appending, and the lines waiting to go into it.
+struct Open {
+    path: PathBuf,
+    file: File,
+    /// Whole lines only, written with one `write` (so several writers' lines never mix).
+    pending: Vec<u8>,
+    /// The last write failed; reported once until one succeeds.
+    failing: bool,
+}
+
+/// Lines are written in chunks of about this many bytes (one line may be longer).
+const WRITE_CHUNK: usize = 64 << 10;
+
+fn open_for_append(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+impl Open {
+    fn new(path: PathBuf) -> Result<Self, (PathBuf, std::io::Error)> {
+        match open_for_append(&path) {
+            Ok(file) => Ok(Open {
+                path,
+                file,
+                pending: Vec::with_capacity(WRITE_CHUNK),
+                failing: false,
+            }),
+            Err(e) => Err((path, e)),
+        }
     }
+
+    fn push(&mut self, line: &[u8], rotate_bytes: u64) {
+        if !self.pending.is_empty() && self.pending.len() + line.len() > WRITE_CHUNK {
+            self.flush(rotate_bytes);
+        }
+        self.pending.extend_from_slice(line);
+    }
+
+    /// Appends the pending lines to the file the path names now, in one `write`.
+    fn flush(&mut self, rotate_bytes: u64) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let written = self
+            .follow_rotation(rotate_bytes)
+            .and_then(|()| append(&self.file, &self.pending));
+        match written {
+            Ok(()) => self.failing = false,
+            Err(e) => {
+                if !self.failing {
+                    eprintln!("hoody-proxy: access log {}: {e}", self.path.display());
+                }
+                self.failing = true;
+            }
+        }
+        self.pending.clear();
+    }
+
+    /// Makes `file` the file the path names, rotating it first if it is past `rotate_bytes`.
+    ///
+    /// The decision is taken on the file's real size (fstat), which every process appending
+    /// to it sees alike. The one that rotates holds an exclusive `flock` on the file from its
+    /// check to the rename; another that finds the same file too big waits for that lock,
+    /// then finds the path naming a different file (the rename happened) and only reopens.
+    /// So a file is renamed once, and no process renames the new file over the one just
+    /// rotated. A file removed under us (no links left) is reopened (created) the same way.
+    fn follow_rotation(&mut self, rotate_bytes: u64) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let held = self.file.metadata()?;
+        if held.nlink() > 0 && held.len() <= rotate_bytes {
+            return Ok(());
+        }
+        lock_exclusive(&self.file)?;
+        // Still ours to rotate: the path names the file we hold (nobody renamed it meanwhile).
+        if let Ok(named) = std::fs::metadata(&self.path)
+            && (named.dev(), named.ino()) == (held.dev(), held.ino())
+            && held.nlink() > 0
+        {
+            std::fs::rename(&self.path, self.path.with_extension("jsonl.1"))?;
+        }
+        // Replacing the old file closes it, which releases the lock.
+        self.file = open_for_append(&self.path)?;
+        Ok(())
+    }
+}
+
+/// `flock(LOCK_EX)` on `file`, waiting for it (released when the file is closed).
+fn lock_exclusive(file: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: flock on a descriptor `file` owns and keeps open for the call.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Appends `data` (whole lines) to `file`, opened with O_APPEND. On a local file system one
+/// `write` of it is one append: Linux moves to the end and copies the data under the file's
+/// lock, so lines of several processes appending to the same file never interleave. Only a
+/// short write (disk full) would split a line; the rest is then written after it, and the
+/// reader skips a line that does not parse.
+fn append(file: &File, mut data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = file;
+    while !data.is_empty() {
+        match out.write(data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Now as RFC 3339 UTC with milliseconds.
@@ -518,6 +650,85 @@ mod tests {
         let e: AccessLogEntry = serde_json::from_str(file.trim()).unwrap();
         assert_eq!(e.path, "/three");
         assert_eq!(e.service, "http-8080");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Two loggers on one directory, as two worker processes have (each opens its own file
+    /// description, so O_APPEND and flock behave as between processes), write lines of every
+    /// length around one rotation: every line arrives whole, exactly once, in `.jsonl` or
+    /// `.jsonl.1`. Both writers find the file past the limit; rotating by size without
+    /// checking that the path still names the file would rename the new file over the rotated
+    /// one and lose its lines.
+    #[test]
+    fn two_loggers_share_files_and_rotate_once() {
+        let dir =
+            std::env::temp_dir().join(format!("hoody-accesslog-shared-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        const ROTATE: u64 = 256 << 10;
+        let start = || {
+            AccessLogger::start_with(Files {
+                dir: dir.clone(),
+                rotate_bytes: ROTATE,
+                every: Duration::from_millis(1),
+            })
+            .unwrap()
+        };
+        let loggers = [start(), start()];
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        // About 1.5 times the limit in all: one rotation, and the new file stays below it.
+        let per_logger = 800;
+        std::thread::scope(|s| {
+            for (w, log) in loggers.iter().enumerate() {
+                s.spawn(move || {
+                    for n in 0..per_logger {
+                        let pad = "x".repeat((n * 7) % 300);
+                        log.record(&request("c1", &format!("/w{w}/{n}/{pad}"), ip));
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                });
+            }
+        });
+        let want = 2 * per_logger;
+        // While the writers write, a read may catch a write half done: only once all lines
+        // are there is every line required to parse.
+        let read = |strict: bool| {
+            let mut paths = Vec::new();
+            for name in ["c1.jsonl.1", "c1.jsonl"] {
+                let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
+                    continue;
+                };
+                for line in text.lines() {
+                    match serde_json::from_str::<AccessLogEntry>(line) {
+                        Ok(e) => paths.push(e.path),
+                        Err(e) if strict => panic!("{name}: a broken line ({e}): {line:?}"),
+                        Err(_) => {}
+                    }
+                }
+            }
+            paths
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while read(false).len() < want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut got = read(true);
+        got.sort();
+        let mut expected: Vec<String> = (0..2)
+            .flat_map(|w| {
+                (0..per_logger).map(move |n| format!("/w{w}/{n}/{}", "x".repeat((n * 7) % 300)))
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(got.len(), want, "lines lost or doubled");
+        assert_eq!(got, expected);
+        let rotated = std::fs::metadata(dir.join("c1.jsonl.1")).unwrap().len();
+        let current = std::fs::metadata(dir.join("c1.jsonl")).unwrap().len();
+        assert!(rotated > ROTATE, "rotated at {rotated} bytes");
+        assert!(
+            current < ROTATE,
+            "the new file ({current} bytes) is below the limit"
+        );
+        drop(loggers);
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -8,6 +8,10 @@
 //! URL serves the API and every Kit host. Permission documents and aliases come with the route
 //! map; every request to a container is written to its access log ([`accesslog`]).
 //!
+//! [`server`] runs it: listening sockets shared with `SO_REUSEPORT`, one single-threaded
+//! runtime per serving thread, and worker processes under a supervisor (so that one server
+//! holds more connections than one process may have open files).
+//!
 //! Built for throughput (docs/PERFORMANCE.md): one proxy per serving thread, each with its own
 //! upstream pool and its own HTTP/1.1 upstream side (`upstream`: the request head written
 //! straight into one buffer, the response head parsed in place; hyper serves the client side);
@@ -25,6 +29,7 @@ pub use hoody::permissions;
 pub mod ports;
 pub mod proxy;
 pub mod routes;
+pub mod server;
 pub mod tls;
 mod upstream;
 

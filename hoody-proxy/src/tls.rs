@@ -75,11 +75,16 @@ fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// The certificate chain and key [`ensure_local_ca`] keeps in `dir`.
+pub fn local_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("cert.pem"), dir.join("key.pem"))
+}
+
 /// Makes sure `dir` holds a CA (`ca.pem`, `ca.key`) and a certificate for [`names`]
 /// (`cert.pem`, `key.pem`) signed by it; makes new ones when missing or when the names
 /// changed. Returns the certificate and key paths.
 pub fn ensure_local_ca(dir: &Path, d: &Domains) -> Result<(PathBuf, PathBuf), TlsError> {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let (cert, key) = local_certificate(dir);
     let names_file = dir.join("names");
     let want = names(d).join("\n");
     if cert.exists()

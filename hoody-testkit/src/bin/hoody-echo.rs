@@ -33,6 +33,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -141,18 +142,10 @@ fn handle_connection(stream: TcpStream, config: Config) {
         Err(_) => "unknown".to_string(),
     };
     let _ = stream.set_nodelay(true);
-    let writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(e) => {
-            if config.verbose {
-                eprintln!("hoody-echo: {peer}: {e}");
-            }
-            return;
-        }
-    };
+    let socket = Socket(Arc::new(stream));
     let mut conn = Conn {
-        reader: BufReader::with_capacity(16 * 1024, stream),
-        writer,
+        reader: BufReader::with_capacity(16 * 1024, socket.clone()),
+        writer: socket,
         peer,
         config,
     };
@@ -548,10 +541,32 @@ struct Outcome {
     close: bool,
 }
 
+/// A connection's socket, read (through the buffer) and written through the same descriptor:
+/// a `try_clone` per connection would hold two, and the proxy benchmark's ten thousand idle
+/// WebSockets have to fit in a limit of 20,000 open files.
+#[derive(Debug, Clone)]
+struct Socket(Arc<TcpStream>);
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.0).flush()
+    }
+}
+
 #[derive(Debug)]
 struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Socket>,
+    writer: Socket,
     peer: String,
     config: Config,
 }
@@ -615,10 +630,11 @@ impl Conn {
     /// input doesn't turn the close into a reset that could destroy the last response.
     fn close_gracefully(&mut self) {
         let _ = self.writer.flush();
-        let _ = self.writer.shutdown(Shutdown::Write);
+        let _ = self.writer.0.shutdown(Shutdown::Write);
         let _ = self
             .reader
             .get_ref()
+            .0
             .set_read_timeout(Some(Duration::from_secs(1)));
         let _ = io::copy(&mut self.reader.by_ref().take(1 << 20), &mut io::sink());
     }
@@ -646,11 +662,7 @@ impl Conn {
     }
 
     /// The request body, after sending `100 Continue` if the client waits for it.
-    fn body(
-        &mut self,
-        req: &Request,
-        framing: Framing,
-    ) -> io::Result<Body<'_, BufReader<TcpStream>>> {
+    fn body(&mut self, req: &Request, framing: Framing) -> io::Result<Body<'_, BufReader<Socket>>> {
         if framing != Framing::Length(0)
             && req.minor == 1
             && req.has_token("expect", "100-continue")
