@@ -3,6 +3,7 @@
 
   benches/proxy.py [--duration 10] [--connections 64] [--websockets 10000]
                    [--workers N] [--threads N]
+  benches/proxy.py --ab-shapes 1x2,2x1 [--rounds 16]
 
 A pool, a network and a hoodyd of their own; one Debian 13 container running `hoody-echo` on
 port 8080 (the upstream). Then, with wrk on loopback (2 threads):
@@ -15,16 +16,21 @@ hoody-proxy and its memory is read: the resident memory of all its processes (th
 the workers) added up. hoody-proxy runs with --workers and --threads when given, else with its
 defaults.
 
+With --ab-shapes, instead of all that: one hoody-proxy per shape (--workers x --threads) at once
+in front of the same upstream, wrk rounds alternating between them (see compare_shapes).
+
 Installs nginx and wrk with apt when missing. docs/PERFORMANCE.md records a run.
 """
 import argparse
 import base64
 import json
+import math
 import os
 import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,9 +92,9 @@ def children(pid):
         return [int(c) for c in f.read().split()]
 
 
-def total_rss_kb(pid):
-    """The process and its children (a supervisor's workers), added up."""
-    return sum(rss_kb(p) for p in [pid, *children(pid)])
+def rss_each_kb(pid):
+    """The process's and its children's (a supervisor's workers')."""
+    return [rss_kb(p) for p in [pid, *children(pid)]]
 
 
 def open_websockets(port, host, n):
@@ -111,6 +117,65 @@ def open_websockets(port, host, n):
     return socks
 
 
+def start_proxy(tmp, sock, host, name, workers, threads):
+    """hoody-proxy on two new ports, once it serves `host`: (process, http port, https port)."""
+    hp, hps = free_port(), free_port()
+    shape = [f for flag, v in (("--workers", workers), ("--threads", threads))
+             if v is not None for f in (flag, str(v))]
+    proxy = subprocess.Popen(
+        [f"{BIN}/hoody-proxy", "--domain", APEX, "--hoodyd-socket", sock,
+         "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls",
+         "--log-dir", f"{tmp}/proxy-logs", *shape],
+        stderr=open(f"{tmp}/{name}.log", "w"))
+    for _ in range(100):
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                            f"Host: {host}", f"http://127.0.0.1:{hp}/"], capture_output=True, text=True)
+        if r.stdout == "200":
+            break
+        time.sleep(0.1)
+    return proxy, hp, hps
+
+
+def compare_shapes(a, tmp, sock, host, procs):
+    """--ab-shapes: one hoody-proxy per shape (WORKERSxTHREADS), all running at once in front of
+    the same upstream; rounds of wrk (-c64, 6 s, plain then TLS) go to each in turn (the order
+    flipped every round), so that the machine's changing load falls on all alike. Prints each
+    round, then per shape the median req/s and, against the first shape, the ratio per round,
+    its median and its geometric mean with a 95% interval."""
+    shapes = [tuple(int(x) for x in s.split("x")) for s in a.ab_shapes.split(",")]
+    ports = {}
+    for w, t in shapes:
+        p, hp, hps = start_proxy(tmp, sock, host, f"proxy-{w}x{t}", w, t)
+        procs.append(p)
+        ports[f"{w}x{t}"] = (hp, hps)
+    for hp, hps in ports.values():  # warm-up: pools, TLS sessions
+        wrk(f"http://127.0.0.1:{hp}/", host, 2, a.connections)
+        wrk(f"https://127.0.0.1:{hps}/", host, 2, a.connections)
+    res = {(n, k): [] for n in ports for k in ("plain", "TLS")}
+    for r in range(a.rounds):
+        order = list(ports.items())
+        if r % 2:
+            order.reverse()
+        for n, (hp, hps) in order:
+            res[(n, "plain")].append(wrk(f"http://127.0.0.1:{hp}/", host, 6, a.connections)[0])
+            res[(n, "TLS")].append(wrk(f"https://127.0.0.1:{hps}/", host, 6, a.connections)[0])
+        print(f"round {r + 1}: " + ", ".join(f"{n} {k} {v[-1]:.0f}" for (n, k), v in res.items()),
+              flush=True)
+    first = next(iter(ports))
+    print(f"--workers W --threads T as WxT; wrk -t2 -c{a.connections} -d6s, {a.rounds} rounds")
+    for k in ("plain", "TLS"):
+        for n in ports:
+            line = f"{k:5} {n}: median {statistics.median(res[(n, k)]):.0f} req/s"
+            if n != first:
+                ratios = [y / x for x, y in zip(res[(first, k)], res[(n, k)])]
+                logs = [math.log(x) for x in ratios]
+                g, se = math.exp(statistics.mean(logs)), statistics.stdev(logs) / math.sqrt(len(logs))
+                line += (f"; / {first} per round {', '.join(f'{x:.2f}' for x in ratios)}: median "
+                         f"{statistics.median(ratios):.2f}, geometric mean {g:.3f} (95%: "
+                         f"{g * math.exp(-2 * se):.3f}-{g * math.exp(2 * se):.3f})")
+            print(line)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -118,6 +183,9 @@ def main():
     ap.add_argument("--websockets", type=int, default=10000)
     ap.add_argument("--workers", type=int, help="hoody-proxy --workers (default: its own)")
     ap.add_argument("--threads", type=int, help="hoody-proxy --threads (default: its own)")
+    ap.add_argument("--ab-shapes", help="instead: compare hoody-proxy shapes, e.g. 1x2,2x1 "
+                    "(--workers x --threads), each against the same upstream, alternating")
+    ap.add_argument("--rounds", type=int, default=16, help="--ab-shapes rounds")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("benches/proxy.py: run as root")
@@ -175,21 +243,12 @@ def main():
                 break
             time.sleep(0.1)
 
-        hp, hps, np_, nps = free_port(), free_port(), free_port(), free_port()
-        shape = [f for flag, v in (("--workers", a.workers), ("--threads", a.threads))
-                 if v is not None for f in (flag, str(v))]
-        proxy = subprocess.Popen(
-            [f"{BIN}/hoody-proxy", "--domain", APEX, "--hoodyd-socket", sock,
-             "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls",
-             "--log-dir", f"{tmp}/proxy-logs", *shape],
-            stderr=open(f"{tmp}/proxy.log", "w"))
+        if a.ab_shapes:
+            compare_shapes(a, tmp, sock, host, procs)
+            return
+        proxy, hp, hps = start_proxy(tmp, sock, host, "proxy", a.workers, a.threads)
         procs.append(proxy)
-        for _ in range(100):
-            r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
-                                f"Host: {host}", f"http://127.0.0.1:{hp}/"], capture_output=True, text=True)
-            if r.stdout == "200":
-                break
-            time.sleep(0.1)
+        np_, nps = free_port(), free_port()
         os.makedirs(f"{tmp}/nginx", exist_ok=True)
         conf = f"""worker_processes auto;
 pid {tmp}/nginx/nginx.pid;
@@ -258,14 +317,18 @@ http {{
                 print(f"open files per process capped at {hard} here (no CAP_SYS_RESOURCE): "
                       f"{n} WebSockets, the most {max(1, len(workers))} proxy process(es) can hold")
         if n:
-            base = total_rss_kb(proxy.pid)
+            before = rss_each_kb(proxy.pid)
             socks = open_websockets(hp, host, n)
             time.sleep(1)
-            held = total_rss_kb(proxy.pid)
+            after = rss_each_kb(proxy.pid)
+            base, held = sum(before), sum(after)
             per = [len(os.listdir(f"/proc/{p}/fd")) for p in workers or [proxy.pid]]
+            mib = lambda l: "[" + ", ".join(f"{k / 1024:.1f}" for k in l) + "]"
             print(f"{len(socks)} idle WebSockets through hoody-proxy: RSS of all its processes "
                   f"{base / 1024:.1f} MiB -> {held / 1024:.1f} MiB "
-                  f"({(held - base) / len(socks):.1f} kB each); open files per worker {per}")
+                  f"({(held - base) * 1024 / len(socks):,.0f} bytes each); per process "
+                  f"(supervisor first, if any) {mib(before)} -> {mib(after)} MiB; "
+                  f"open files per serving process {per}")
             for s in socks:
                 s.close()
     finally:

@@ -1,7 +1,8 @@
 //! Serving: the listening sockets, the serving threads, and worker processes.
 //!
 //! [`run`] is the `hoody-proxy` program: it serves with `workers` processes of `threads`
-//! serving threads each ([`Options`]).
+//! serving threads each ([`Options`]); by default one process with a thread per core
+//! ([`default_workers`] says why).
 //!
 //! **Threads.** Each serving thread runs a single-threaded tokio runtime with its own
 //! [`Proxy`] (and so its own upstream connection pool) and its own listening socket per
@@ -21,8 +22,8 @@
 //!   [`std::process::Command`] (fork and exec of `/proc/self/exe`, its own binary, with its
 //!   own arguments followed by [`WORKER_FLAG`] and the worker's index). Before anything else it
 //!   makes the TLS certificate (the local CA, when no certificate is given) and the access-log
-//!   directory, so workers only read them and never race to write them, and it resolves the
-//!   server name, passed on in [`SERVER_NAME_ENV`].
+//!   directory, so workers only read them and never race to write them; the server name it
+//!   was given (or asked hoodyd for) is passed on in [`SERVER_NAME_ENV`].
 //! - **The listening sockets are made by the supervisor and inherited.** It binds
 //!   `workers × threads` sockets per address, all `SO_REUSEPORT` on one port (port 0 becomes a
 //!   concrete port with the first), and listens on them; worker `i` inherits its `threads`
@@ -45,6 +46,8 @@
 //! - Each worker has its own route map fed by hoodyd's event stream
 //!   ([`crate::routes::spawn_feed`]), its own upstream pools and its own access logger; the
 //!   loggers of all workers write the same files ([`crate::accesslog`] says how that is safe).
+//!   Each worker hears of a change in hoodyd on its own stream, so for a moment (the time to
+//!   deliver an event twice) two requests may meet workers that disagree.
 //!
 //! With one worker the process started serves by itself: no supervisor, no re-exec.
 //!
@@ -187,30 +190,25 @@ pub enum Role {
     Worker(usize),
 }
 
-/// Worker processes by default: one per core (each with one serving thread), as nginx's
-/// `worker_processes auto` (docs/PERFORMANCE.md compares this with one process of one thread
-/// per core).
+/// Worker processes by default: one, serving by itself with a thread per core. On two cores
+/// it measured 2-3% faster than a single-threaded worker process per core (nginx's way), at
+/// the edge of what the noise allows to tell apart (docs/PERFORMANCE.md), so processes are
+/// not the default. They are for when one process cannot have enough open files (a hard
+/// `RLIMIT_NOFILE` that cannot be raised), or to keep a crash to one worker's connections.
 pub fn default_workers() -> usize {
-    cores()
+    1
 }
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Workers and threads per worker from what was asked: both as given; one of them given, the
-/// other so that together they use every core; neither, [`default_workers`] over the cores.
+/// Workers (default [`default_workers`]) and threads per worker (default: the cores shared
+/// among the workers, at least one each).
 pub fn workers_and_threads(workers: Option<usize>, threads: Option<usize>) -> (usize, usize) {
-    let share = |n: usize| (cores() / n.max(1)).max(1);
-    match (workers, threads) {
-        (Some(w), Some(t)) => (w.max(1), t.max(1)),
-        (Some(w), None) => (w.max(1), share(w)),
-        (None, Some(t)) => (share(t), t.max(1)),
-        (None, None) => {
-            let w = default_workers();
-            (w, share(w))
-        }
-    }
+    let workers = workers.unwrap_or_else(default_workers).max(1);
+    let threads = threads.unwrap_or_else(|| (cores() / workers).max(1)).max(1);
+    (workers, threads)
 }
 
 /// The name of this server as the hoodyd behind `client` reports it, waiting (and saying so
@@ -836,8 +834,10 @@ mod tests {
         let n = cores();
         assert_eq!(workers_and_threads(Some(3), Some(2)), (3, 2));
         assert_eq!(workers_and_threads(Some(1), None), (1, n));
-        assert_eq!(workers_and_threads(None, Some(n)), (1, n));
-        let (w, t) = workers_and_threads(None, None);
-        assert_eq!(w * t, n);
+        assert_eq!(workers_and_threads(Some(n), None), (n, 1));
+        assert_eq!(workers_and_threads(Some(2 * n), None), (2 * n, 1));
+        assert_eq!(workers_and_threads(None, Some(3)), (1, 3));
+        assert_eq!(workers_and_threads(None, None), (1, n));
+        assert_eq!(workers_and_threads(Some(0), Some(0)), (1, 1));
     }
 }

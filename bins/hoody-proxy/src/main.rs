@@ -3,9 +3,10 @@
 //! `api.{domain}`. All logic is in the `hoody-proxy` crate (`hoody_proxy::server` serves);
 //! this parses flags.
 //!
-//! By default one worker process per core, each with one serving thread, under a supervisor
-//! that restarts them (`--workers`, `--threads`); the supervisor starts each worker as this
-//! binary again with its own arguments and the hidden `--worker <index>`.
+//! By default one process with a serving thread per core. `--workers N` (N > 1) runs N worker
+//! processes under a supervisor that restarts them, which multiplies the open files (and so
+//! the connections) the proxy may hold; the supervisor starts each worker as this binary again
+//! with its own arguments and the hidden `--worker <index>`.
 
 use std::path::PathBuf;
 
@@ -48,11 +49,12 @@ struct Args {
     /// Per-container access logs (`<dir>/<container>.jsonl`; hoodyd reads them there).
     #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
     log_dir: PathBuf,
-    /// Worker processes (default: one per CPU; with --threads, as many as fill the CPUs).
-    /// With more than one, this process supervises them and serves nothing itself.
+    /// Worker processes (default 1: this process serves). With more than one, this process
+    /// supervises them (restarting any that dies) and serves nothing itself; each worker may
+    /// have as many open files as one process, so together they hold more connections.
     #[arg(long)]
     workers: Option<usize>,
-    /// Serving threads per worker (default: the CPUs shared among the workers).
+    /// Serving threads per process (default: the CPUs shared among the workers).
     #[arg(long)]
     threads: Option<usize>,
     /// Where the local CA and certificate are kept (trust `ca.pem` in it).

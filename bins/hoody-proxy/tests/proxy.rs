@@ -1,5 +1,6 @@
 //! hoody-proxy end to end, as root: a real hoodyd, a booted Debian 13 container running
-//! `hoody-echo` on port 8080, and the proxy in front, driven by curl and raw sockets.
+//! `hoody-echo` on port 8080, and the proxy in front (two worker processes), driven by curl
+//! and raw sockets.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -74,6 +75,10 @@ impl Setup {
             .arg(&tls_dir)
             .arg("--log-dir")
             .arg(d.path("proxy-logs"))
+            // Two worker processes, so that everything below holds across them: route and
+            // permission changes reaching each, the access log written by both. (The one-process
+            // default is what hoody-kit's end-to-end test runs.)
+            .args(["--workers", "2", "--threads", "1"])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.path("proxy.log")).unwrap())
             .spawn()
