@@ -2,7 +2,7 @@
 """hoody-proxy vs nginx vs the upstream directly, same upstream, same run (as root).
 
   benches/proxy.py [--duration 10] [--connections 64] [--websockets 10000]
-                   [--workers N] [--threads N]
+                   [--workers N] [--threads N] [--rounds N]
   benches/proxy.py --ab-shapes 1x2,2x1 [--rounds 16]
 
 A pool, a network and a hoodyd of their own; one Debian 13 container running `hoody-echo` on
@@ -11,7 +11,10 @@ port 8080 (the upstream). Then, with wrk on loopback (2 threads):
   nginx      wrk → nginx (Debian package, reverse proxy, keep-alive upstream pool) → container
   hoody      wrk → hoody-proxy → container
 each over plain HTTP and over TLS (both proxies use the same certificate), printing requests per
-second and p50/p99 latency, and the ratios. Then --websockets idle WebSockets are opened through
+second and p50/p99 latency, and the ratios. With --rounds N, then N more rounds of wrk (6 s)
+alternating between nginx and hoody-proxy (plain, then TLS; the order flipped every round), and
+the ratio per round with its geometric mean and 95% interval: one pass moves with the machine's
+load by ±20%, the alternating rounds see the same load. Then --websockets idle WebSockets are opened through
 hoody-proxy and its memory is read: the resident memory of all its processes (the supervisor and
 the workers) added up. hoody-proxy runs with --workers and --threads when given, else with its
 defaults.
@@ -168,12 +171,36 @@ def compare_shapes(a, tmp, sock, host, procs):
             line = f"{k:5} {n}: median {statistics.median(res[(n, k)]):.0f} req/s"
             if n != first:
                 ratios = [y / x for x, y in zip(res[(first, k)], res[(n, k)])]
-                logs = [math.log(x) for x in ratios]
-                g, se = math.exp(statistics.mean(logs)), statistics.stdev(logs) / math.sqrt(len(logs))
-                line += (f"; / {first} per round {', '.join(f'{x:.2f}' for x in ratios)}: median "
-                         f"{statistics.median(ratios):.2f}, geometric mean {g:.3f} (95%: "
-                         f"{g * math.exp(-2 * se):.3f}-{g * math.exp(2 * se):.3f})")
+                line += f"; / {first} {ratio_summary(ratios)}"
             print(line)
+
+
+def ratio_summary(ratios):
+    """Per-round ratios, their median and their geometric mean with a 95% interval."""
+    logs = [math.log(x) for x in ratios]
+    g = math.exp(statistics.mean(logs))
+    se = statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else 0.0
+    return (f"per round {', '.join(f'{x:.2f}' for x in ratios)}: median "
+            f"{statistics.median(ratios):.2f}, geometric mean {g:.3f} (95%: "
+            f"{g * math.exp(-2 * se):.3f}-{g * math.exp(2 * se):.3f})")
+
+
+def alternate(a, host, urls):
+    """--rounds: wrk rounds alternating between nginx and hoody-proxy, plain and TLS."""
+    res = {k: [] for k in urls}
+    for r in range(a.rounds):
+        for kind in ("plain", "TLS"):
+            order = [("nginx", kind), ("hoody-proxy", kind)]
+            if r % 2:
+                order.reverse()
+            for key in order:
+                res[key].append(wrk(urls[key], host, 6, a.connections)[0])
+        print(f"round {r + 1}: " + ", ".join(f"{n} {k} {v[-1]:.0f}" for (n, k), v in res.items()),
+              flush=True)
+    print(f"hoody-proxy / nginx, wrk -t2 -c{a.connections} -d6s, {a.rounds} alternating rounds:")
+    for kind in ("plain", "TLS"):
+        ratios = [h / n for n, h in zip(res[("nginx", kind)], res[("hoody-proxy", kind)])]
+        print(f"  {kind:5} {ratio_summary(ratios)}")
 
 
 def main():
@@ -185,8 +212,11 @@ def main():
     ap.add_argument("--threads", type=int, help="hoody-proxy --threads (default: its own)")
     ap.add_argument("--ab-shapes", help="instead: compare hoody-proxy shapes, e.g. 1x2,2x1 "
                     "(--workers x --threads), each against the same upstream, alternating")
-    ap.add_argument("--rounds", type=int, default=16, help="--ab-shapes rounds")
+    ap.add_argument("--rounds", type=int, help="alternating nginx/hoody-proxy rounds after the "
+                    "table (default 0), or --ab-shapes rounds (default 16)")
     a = ap.parse_args()
+    if a.rounds is None:
+        a.rounds = 16 if a.ab_shapes else 0
     if os.geteuid() != 0:
         sys.exit("benches/proxy.py: run as root")
     missing = [p for p, b in (("nginx", "nginx"), ("wrk", "wrk")) if not shutil.which(b)
@@ -306,6 +336,11 @@ http {{
             f"{n} {v[1]:.3f} / {v[2]:.3f}" for n, v in lat1.items()))
         print(f"p50 added over direct at -c1: hoody-proxy {(lat1['hoody-proxy'][1] - lat1['direct'][1]) * 1000:.0f} us, "
               f"nginx {(lat1['nginx'][1] - lat1['direct'][1]) * 1000:.0f} us")
+        if a.rounds:
+            alternate(a, host, {("nginx", "plain"): f"http://127.0.0.1:{np_}/",
+                                ("hoody-proxy", "plain"): f"http://127.0.0.1:{hp}/",
+                                ("nginx", "TLS"): f"https://127.0.0.1:{nps}/",
+                                ("hoody-proxy", "TLS"): f"https://127.0.0.1:{hps}/"})
 
         n = a.websockets
         if n and hard is not None:

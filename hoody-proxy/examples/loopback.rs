@@ -7,12 +7,16 @@
 //! curl -H 'Host: 0123456789abcdef01234567-89abcdef0123456789abcdef-http-8080.node-1.containers.hoody.bench' 127.0.0.1:47000/
 //! ```
 //!
-//! Like the binary: one single-threaded runtime per thread, each with its own proxy and its own
+//! Like the binary: mimalloc, one single-threaded runtime per thread, each with its own proxy and its own
 //! SO_REUSEPORT listener; with a log directory, the access log is on.
 
 #![allow(clippy::unwrap_used)]
 
 use hoody::api::{ContainerStatus, Event};
+
+/// The binary's allocator, so that profiles match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use hoody_proxy::hostname::Domains;
 use hoody_proxy::routes::RouteMap;
 use hoody_proxy::{Proxy, ProxyConfig};
