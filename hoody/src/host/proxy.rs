@@ -326,22 +326,54 @@ impl Host {
                 return Err(ApiError::internal(format!("open {}: {e}", path.display())));
             }
         };
-        let mut logs: Vec<api::AccessLogEntry> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-        let skip = logs.len().saturating_sub(limit);
-        logs.drain(..skip);
         Ok(api::AccessLog {
             container_id: c.id,
-            logs,
+            logs: log_tail(&text, limit),
         })
     }
+}
+
+/// The last `limit` entries of a log file's text, oldest first; lines that are not entries
+/// (a torn first line of the read window) are skipped.
+///
+/// Several proxy worker processes append to one file, each a batch at a time, so the file is
+/// in time order per worker only. The times are RFC 3339 UTC with milliseconds, all of one
+/// length, so their text order is their time order; the sort is stable.
+fn log_tail(text: &str, limit: usize) -> Vec<api::AccessLogEntry> {
+    let mut logs: Vec<api::AccessLogEntry> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    logs.sort_by(|a, b| a.time.cmp(&b.time));
+    let skip = logs.len().saturating_sub(limit);
+    logs.drain(..skip);
+    logs
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_tails_are_in_time_order_across_workers() {
+        let line = |ms: u32, path: &str| {
+            format!(
+                r#"{{"time":"2026-12-01T15:00:00.{ms:03}Z","client_ip":"127.0.0.1","method":"GET","host":"h","path":"{path}","status":200,"bytes":1,"duration_ms":0.1,"service":"http-8080"}}"#
+            )
+        };
+        // Worker 0's batch, then worker 1's, which began earlier; a torn line first.
+        let text = [
+            "0.1,\"service\":\"x\"}".to_string(),
+            line(100, "/a"),
+            line(300, "/c"),
+            line(200, "/b"),
+            line(400, "/d"),
+        ]
+        .join("\n");
+        let paths = |v: Vec<api::AccessLogEntry>| v.into_iter().map(|e| e.path).collect::<Vec<_>>();
+        assert_eq!(paths(log_tail(&text, 10)), ["/a", "/b", "/c", "/d"]);
+        assert_eq!(paths(log_tail(&text, 2)), ["/c", "/d"]);
+    }
 
     #[test]
     fn alias_names_and_targets() {
