@@ -28,6 +28,11 @@ struct Received {
 }
 
 impl Received {
+    /// The request target.
+    fn path(&self) -> &str {
+        self.head.split(' ').nth(1).unwrap()
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -158,6 +163,17 @@ fn respond(s: &mut TcpStream, raw: &str) {
     s.write_all(raw.as_bytes()).unwrap();
 }
 
+/// A 200 with `body`, framed by its length.
+fn respond_ok(s: &mut TcpStream, body: &str) {
+    respond(
+        s,
+        &format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+}
+
 #[test]
 fn keep_alive_reuses_one_upstream_connection() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -234,10 +250,7 @@ fn an_upstream_closing_idle_connections_is_met_with_a_new_one() {
     // whose keep-alive timeout has passed does.
     let up = upstream(|n, s, r| {
         if read_request(r).is_some() {
-            respond(
-                s,
-                &format!("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n{n}"),
-            );
+            respond_ok(s, &n.to_string());
         }
     });
     let p = proxy();
@@ -261,7 +274,7 @@ fn an_upstream_closing_idle_connections_is_met_with_a_new_one() {
 fn every_response_framing_arrives_intact() {
     let up = upstream(|_, s, r| {
         while let Some(req) = read_request(r) {
-            match req.head.split(' ').nth(1).unwrap() {
+            match req.path() {
                 "/chunked" => respond(
                     s,
                     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
@@ -328,7 +341,7 @@ fn a_response_cannot_smuggle_a_second_one_onto_the_connection() {
     // the connection next), or with both a length and chunked framing.
     let up = upstream(|n, s, r| {
         while let Some(req) = read_request(r) {
-            match req.head.split(' ').nth(1).unwrap() {
+            match req.path() {
                 "/split" => respond(
                     s,
                     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\
@@ -340,10 +353,7 @@ fn a_response_cannot_smuggle_a_second_one_onto_the_connection() {
                      6\r\nchunky\r\n0\r\n\r\n\
                      HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON",
                 ),
-                _ => respond(
-                    s,
-                    &format!("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n{n}"),
-                ),
+                _ => respond_ok(s, &n.to_string()),
             }
         }
     });
@@ -359,7 +369,7 @@ fn a_response_cannot_smuggle_a_second_one_onto_the_connection() {
 fn bad_response_heads_are_a_502() {
     let up = upstream(|_, s, r| {
         if let Some(req) = read_request(r) {
-            match req.head.split(' ').nth(1).unwrap() {
+            match req.path() {
                 "/fold" => respond(
                     s,
                     "HTTP/1.1 200 OK\r\nA: b\r\n c\r\nContent-Length: 0\r\n\r\n",
@@ -404,14 +414,7 @@ fn request_bodies_are_reframed() {
                 format!("length {}", req.header("content-length").unwrap_or("none"))
             };
             let expect = req.header("expect").unwrap_or("-");
-            let body = format!("{framing} {} {expect}", req.body.len());
-            respond(
-                s,
-                &format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                ),
-            );
+            respond_ok(s, &format!("{framing} {} {expect}", req.body.len()));
         }
     });
     let p = proxy();

@@ -4,6 +4,7 @@
 //!   busybox with its applets linked in `/bin`, and `hoody-probe`, a static C helper that
 //!   makes single syscalls (keyctl, kexec_load, bpf, mount, ...) and reports the errno.
 //! * [`unique_name`]: `hoodytest-`-prefixed names, unique across parallel tests and processes.
+//! * [`free_port`]: a loopback TCP port nothing listens on right now.
 //! * [`require_root`]: fails loudly when a root-only test runs without root.
 //! * Leak checks: [`cgroup_dirs`] finds a container's cgroup directories anywhere under
 //!   `/sys/fs/cgroup`; [`mounts_mentioning`] searches the host's mount table.
@@ -35,6 +36,16 @@ pub fn unique_name(what: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("hoodytest-{what}-{}-{n}", std::process::id())
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released), for a server a
+/// test starts as a separate process.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A throwaway busybox root file system, removed on drop.

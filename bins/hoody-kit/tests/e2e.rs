@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hoody_testkit::daemon::{Daemon, bin};
+use hoody_testkit::free_port;
 use serde_json::{Value, json};
 
 const APEX: &str = "hoody.test";
@@ -20,14 +21,6 @@ struct Setup {
     http: u16,
     id: String,
     project: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Setup {

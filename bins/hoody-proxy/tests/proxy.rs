@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hoody_testkit::daemon::{Daemon, bin};
+use hoody_testkit::free_port;
 
 const APEX: &str = "hoody.test";
 
@@ -21,14 +22,6 @@ struct Setup {
     tls_dir: PathBuf,
     id: String,
     project: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Setup {

@@ -11,16 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hoody_testkit::daemon::{Daemon, bin};
+use hoody_testkit::free_port;
 
 const APEX: &str = "hoody.test";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The proxy, killed (with its workers, through their parent-death signal) if a test fails.
 struct Proxy {
