@@ -29,7 +29,9 @@
 //! Each process keeps its own rings: [`AccessLogger::recent`] answers with the requests this
 //! process served; the files (which hoodyd reads) hold all of them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -75,8 +77,67 @@ pub struct Request<'a> {
 }
 
 /// The last [`RING`] requests of each container, as their JSON lines (read back only when
-/// asked for).
-type Rings = Mutex<HashMap<String, VecDeque<Box<[u8]>>>>;
+/// asked for). Containers are numbered in the order the writer first saw them; the writer
+/// keeps the number of the last one it wrote to, so a run of requests to one container costs
+/// no lookup.
+#[derive(Debug, Default)]
+struct Rings {
+    index: HashMap<String, usize>,
+    rings: Vec<LineRing>,
+}
+
+impl Rings {
+    /// The number of `container`'s ring, made on first sight.
+    fn number(&mut self, container: &str) -> usize {
+        if let Some(&i) = self.index.get(container) {
+            return i;
+        }
+        self.rings.push(LineRing::default());
+        self.index
+            .insert(container.to_string(), self.rings.len() - 1);
+        self.rings.len() - 1
+    }
+}
+
+/// The last [`RING`] lines of one container in one buffer: keeping a line allocates nothing
+/// (the buffer is compacted when its dead front is at least half of it).
+#[derive(Debug, Default)]
+struct LineRing {
+    bytes: Vec<u8>,
+    /// Where the oldest kept line starts in `bytes`.
+    start: usize,
+    /// The kept lines' lengths, oldest first.
+    lens: VecDeque<u32>,
+}
+
+impl LineRing {
+    fn push(&mut self, line: &[u8]) {
+        if self.lens.len() == RING
+            && let Some(n) = self.lens.pop_front()
+        {
+            self.start += n as usize;
+        }
+        if self.start > 0 && self.start >= self.bytes.len() / 2 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        self.bytes.extend_from_slice(line);
+        self.lens.push_back(line.len() as u32);
+    }
+
+    /// The kept lines, oldest first.
+    fn lines(&self) -> Vec<&[u8]> {
+        let mut at = self.start;
+        self.lens
+            .iter()
+            .map(|&n| {
+                let line = &self.bytes[at..at + n as usize];
+                at += n as usize;
+                line
+            })
+            .collect()
+    }
+}
 
 /// The logger (cheap to clone, shared).
 #[derive(Debug, Clone)]
@@ -89,7 +150,7 @@ pub struct AccessLogger {
 #[derive(Debug)]
 struct Inner {
     shards: Mutex<Vec<Weak<Shard>>>,
-    rings: Rings,
+    rings: Mutex<Rings>,
     dropped: AtomicU64,
 }
 
@@ -114,7 +175,7 @@ impl AccessLogger {
         let shard = Arc::new(Shard::default());
         let inner = Arc::new(Inner {
             shards: Mutex::new(vec![Arc::downgrade(&shard)]),
-            rings: Rings::default(),
+            rings: Mutex::default(),
             dropped: AtomicU64::new(0),
         });
         let weak = Arc::downgrade(&inner);
@@ -152,15 +213,16 @@ impl AccessLogger {
     /// The last `n` requests of `container`, oldest first (what the writer has seen so far).
     pub fn recent(&self, container: &str, n: usize) -> Vec<AccessLogEntry> {
         let rings = self.inner.rings.lock().unwrap_or_else(|e| e.into_inner());
-        rings
-            .get(container)
-            .map(|r| {
-                r.iter()
-                    .skip(r.len().saturating_sub(n))
-                    .filter_map(|line| serde_json::from_slice(line).ok())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let Some(&i) = rings.index.get(container) else {
+            return Vec::new();
+        };
+        let lines = rings.rings[i].lines();
+        let skip = lines.len().saturating_sub(n);
+        lines
+            .into_iter()
+            .skip(skip)
+            .filter_map(|line| serde_json::from_slice(line).ok())
+            .collect()
     }
 
     /// Requests dropped because the writer fell behind.
@@ -219,7 +281,12 @@ impl<'a> Decoder<'a> {
 
     fn text(&mut self) -> Option<&'a str> {
         let n = u32::from_le_bytes(self.array()?) as usize;
-        std::str::from_utf8(self.take(n)?).ok()
+        let bytes = self.take(n)?;
+        // Checked in debug builds; the writer formats hundreds of thousands of these a second.
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: a decoder reads a buffer that only `encode` wrote, record after record from
+        // its start, so `bytes` is exactly the bytes of a `&str` that `encode` was given.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 
     fn next_request(&mut self) -> Option<Request<'a>> {
@@ -260,8 +327,12 @@ impl Formatter {
     fn line(&mut self, r: &Request<'_>, out: &mut Vec<u8>) {
         fn text(out: &mut Vec<u8>, s: &str) {
             // Most strings need no escaping (hosts are checked by the grammar, methods are
-            // tokens): copied as they are; the rest go through serde_json's escaper.
-            if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            // tokens): copied as they are; the rest go through serde_json's escaper. The test
+            // looks at every byte without stopping early, which the compiler vectorises.
+            let needs_escape = s.bytes().fold(false, |any, b| {
+                any | (b < 0x20) | (b == b'"') | (b == b'\\')
+            });
+            if !needs_escape {
                 out.push(b'"');
                 out.extend_from_slice(s.as_bytes());
                 out.push(b'"');
@@ -349,7 +420,8 @@ struct Files {
 
 fn writer(files: Files, inner: Weak<Inner>) {
     become_batch_thread();
-    let mut open: HashMap<String, Open> = HashMap::new();
+    // Indexed by the rings' container numbers.
+    let mut open = OpenFiles::default();
     let mut format = Formatter::default();
     let mut line = Vec::new();
     // Swapped with each thread's buffer: both keep their capacity, nothing is allocated.
@@ -369,55 +441,70 @@ fn writer(files: Files, inner: Weak<Inner>) {
                 let mut p = shard.pending.lock().unwrap_or_else(|e| e.into_inner());
                 std::mem::swap(&mut *p, &mut batch);
             }
+            // One lock per batch: only `recent` (rare) waits for it.
+            let mut rings = inner.rings.lock().unwrap_or_else(|e| e.into_inner());
+            let mut last: Option<(usize, &str)> = None;
             let mut d = Decoder(&batch);
             while let Some(r) = d.next_request() {
                 line.clear();
                 format.line(&r, &mut line);
-                keep_in_ring(&inner.rings, r.container, &line);
-                write_one(&files, &mut open, r.container, &line);
+                let n = match last {
+                    Some((n, c)) if c == r.container => n,
+                    _ => rings.number(r.container),
+                };
+                last = Some((n, r.container));
+                rings.rings[n].push(line.trim_ascii_end());
+                open.push(&files, n, r.container, &line);
             }
+            drop(rings);
             batch.clear();
         }
-        for f in open.values_mut() {
-            f.flush(files.rotate_bytes);
-        }
+        open.flush_all(files.rotate_bytes);
     }
 }
 
-fn keep_in_ring(rings: &Rings, container: &str, line: &[u8]) {
-    let kept: Box<[u8]> = line.trim_ascii_end().into();
-    let mut rings = rings.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(ring) = rings.get_mut(container) {
-        if ring.len() == RING {
-            ring.pop_front();
-        }
-        ring.push_back(kept);
-    } else {
-        rings.insert(container.to_string(), VecDeque::from([kept]));
-    }
+/// The writer's open log files, by container number (at most [`MAX_OPEN`] at a time).
+#[derive(Default)]
+struct OpenFiles {
+    by_number: Vec<Option<Open>>,
+    count: usize,
 }
 
-fn write_one(files: &Files, open: &mut HashMap<String, Open>, container: &str, line: &[u8]) {
-    if !open.contains_key(container) {
-        if open.len() > 256 {
-            for f in open.values_mut() {
-                f.flush(files.rotate_bytes);
-            }
-            open.clear();
+/// Log files the writer keeps open at most; past that all are closed (and reopened as needed).
+const MAX_OPEN: usize = 256;
+
+impl OpenFiles {
+    fn push(&mut self, files: &Files, n: usize, container: &str, line: &[u8]) {
+        if self.by_number.len() <= n {
+            self.by_number.resize_with(n + 1, || None);
         }
-        let path = files.dir.join(format!("{container}.jsonl"));
-        match Open::new(path) {
-            Ok(f) => {
-                open.insert(container.to_string(), f);
+        if self.by_number[n].is_none() {
+            if self.count >= MAX_OPEN {
+                self.flush_all(files.rotate_bytes);
+                self.by_number.iter_mut().for_each(|f| *f = None);
+                self.count = 0;
             }
-            Err((path, e)) => {
-                eprintln!("hoody-proxy: access log {}: {e}", path.display());
-                return;
+            let path = files.dir.join(format!("{container}.jsonl"));
+            match Open::new(path) {
+                Ok(f) => {
+                    self.by_number[n] = Some(f);
+                    self.count += 1;
+                }
+                Err((path, e)) => {
+                    eprintln!("hoody-proxy: access log {}: {e}", path.display());
+                    return;
+                }
             }
+        }
+        if let Some(f) = &mut self.by_number[n] {
+            f.push(line, files.rotate_bytes);
         }
     }
-    if let Some(f) = open.get_mut(container) {
-        f.push(line, files.rotate_bytes);
+
+    fn flush_all(&mut self, rotate_bytes: u64) {
+        for f in self.by_number.iter_mut().flatten() {
+            f.flush(rotate_bytes);
+        }
     }
 }
 
@@ -583,6 +670,25 @@ mod tests {
         assert_eq!(d.next_request().unwrap(), a);
         assert_eq!(d.next_request().unwrap(), b);
         assert!(d.next_request().is_none());
+    }
+
+    #[test]
+    fn a_ring_keeps_the_last_lines_in_order() {
+        let mut ring = LineRing::default();
+        let line = |i: usize| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 37));
+        for i in 0..RING * 5 + 17 {
+            ring.push(line(i).as_bytes());
+            let kept = ring.lines();
+            assert_eq!(kept.len(), (i + 1).min(RING));
+            assert_eq!(kept.last().copied(), Some(line(i).as_bytes()));
+            // Compaction keeps the dead front at most as big as the live lines.
+            assert!(ring.start <= ring.bytes.len() - ring.start, "{i}");
+        }
+        let kept = ring.lines();
+        let first = RING * 4 + 17;
+        for (k, l) in kept.iter().enumerate() {
+            assert_eq!(*l, line(first + k).as_bytes());
+        }
     }
 
     #[test]

@@ -246,7 +246,7 @@ const FORWARDING: [&str; 4] = [
 /// Drops the hop-by-hop headers and those the `Connection` header names; with `keep_upgrade`
 /// (a WebSocket handshake) `Connection` and `Upgrade` stay. Most messages carry none of them,
 /// which one pass over the names finds out without a lookup per name.
-fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
+pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
     if !h.keys().any(is_hop_by_hop) {
         return;
     }
@@ -734,11 +734,8 @@ impl Proxy {
         match sent.await {
             Err(_) => timed_out(&upstream.to_string()),
             Ok(Err(why)) => unreachable_upstream(why),
-            Ok(Ok(resp)) => {
-                let (mut parts, body) = resp.into_parts();
-                strip_hop_by_hop(&mut parts.headers, false);
-                Response::from_parts(parts, body.boxed())
-            }
+            // Hop-by-hop headers are gone already (the upstream side drops them).
+            Ok(Ok(resp)) => resp.map(|body| body.boxed()),
         }
     }
 

@@ -30,7 +30,10 @@
 //! connection's close. Chunk-size lines and trailer sections have length limits; trailers are
 //! dropped. A connection goes back to the pool only when its response ended exactly where its
 //! framing said, no byte beyond it arrived, the upstream did not say `Connection: close` and
-//! spoke HTTP/1.1. An upstream can therefore only ever spoil its own responses.
+//! spoke HTTP/1.1. An upstream can therefore only ever spoil its own responses. Hop-by-hop
+//! response headers (and the names `Connection` lists) are removed here; the parser notes
+//! which framing and hop-by-hop headers a head has, so a response without them costs no
+//! lookup in its header map.
 //!
 //! # Pool
 //!
@@ -46,7 +49,7 @@
 //!
 //! Upgrades (WebSocket) and `https-PORT` upstreams do not come here (see [`crate::proxy`]).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
@@ -144,7 +147,7 @@ impl Pool {
     pub fn new(connect_timeout: Duration) -> Self {
         Pool {
             inner: Arc::new(PoolInner {
-                idle: Mutex::new(HashMap::new()),
+                idle: Mutex::new(HashMap::default()),
                 connect_timeout,
                 sweeping: AtomicBool::new(false),
             }),
@@ -291,10 +294,14 @@ impl Pool {
             status,
             http11,
             mut headers,
+            seen,
         } = head;
         let (framing, mut reuse) =
-            response_framing(method, status, &mut headers).map_err(|why| bad(to, why))?;
-        reuse &= http11 && !says_close(&headers);
+            response_framing(method, status, &mut headers, seen).map_err(|why| bad(to, why))?;
+        reuse &= http11 && !(seen.connection && says_close(&headers));
+        if seen.hop_by_hop {
+            crate::proxy::strip_hop_by_hop(&mut headers, false);
+        }
         let mut resp = Response::new(UpBody {
             state: match framing {
                 Framing::Empty => State::Done,
@@ -442,17 +449,24 @@ fn encode_head(parts: &Parts, framing: BodyFraming, fwd: &Forwarding<'_>) -> Vec
         .unwrap_or("/");
     let mut size = parts.method.as_str().len() + target.len() + 160;
     size += 2 * fwd.host.len() + fwd.forwarded_for.len() + fwd.forwarded.len();
+    let (mut connection, mut length) = (false, false);
     for (n, v) in &parts.headers {
         size += n.as_str().len() + v.len() + 4;
+        connection |= n == header::CONNECTION;
+        length |= n == header::CONTENT_LENGTH;
     }
     // Names the client's `Connection` header lists are hop by hop too (RFC 9110 §7.6.1).
-    let listed: Vec<HeaderName> = parts
-        .headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
-        .collect();
+    let listed: Vec<HeaderName> = if connection {
+        parts
+            .headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
@@ -478,7 +492,7 @@ fn encode_head(parts: &Parts, framing: BodyFraming, fwd: &Forwarding<'_>) -> Vec
     match framing {
         BodyFraming::None => {
             // A client's `Content-Length: 0` (a POST without a body) is kept.
-            if parts.headers.contains_key(header::CONTENT_LENGTH) {
+            if length {
                 out.extend_from_slice(b"content-length: 0\r\n");
             }
         }
@@ -541,6 +555,18 @@ struct Head {
     status: StatusCode,
     http11: bool,
     headers: HeaderMap,
+    seen: Seen,
+}
+
+/// Which headers that need a closer look a head has, noted while parsing it: most responses
+/// have none of them, and then framing costs no lookup in the map.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    transfer_encoding: bool,
+    content_length: bool,
+    connection: bool,
+    /// Any hop-by-hop header (`Connection` among them).
+    hop_by_hop: bool,
 }
 
 /// Parses the response head at the start of `buf` and removes it from there: `None` when
@@ -580,6 +606,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, String> {
         .collect();
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(at.len());
+    let mut seen = Seen::default();
     for &(n0, n1, v0, v1) in &at {
         let name = HeaderName::from_bytes(&head[n0..n1]).map_err(|_| {
             format!(
@@ -589,12 +616,19 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, String> {
         })?;
         let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
             .map_err(|_| format!("bad value for header {name}"))?;
+        if crate::proxy::is_hop_by_hop(&name) {
+            seen.hop_by_hop = true;
+            seen.transfer_encoding |= name == header::TRANSFER_ENCODING;
+            seen.connection |= name == header::CONNECTION;
+        }
+        seen.content_length |= name == header::CONTENT_LENGTH;
         headers.append(name, value);
     }
     Ok(Some(Head {
         status,
         http11,
         headers,
+        seen,
     }))
 }
 
@@ -609,17 +643,19 @@ enum Framing {
 
 /// The response body's framing (RFC 9112 §6.3) and whether the connection may be reused;
 /// removes `Transfer-Encoding` (the proxy frames the body itself) and a `Content-Length` it
-/// overrides, and folds several agreeing lengths into one.
+/// overrides, and folds several agreeing lengths into one. `seen` says which of those headers
+/// `headers` has.
 fn response_framing(
     method: &Method,
     status: StatusCode,
     headers: &mut HeaderMap,
+    seen: Seen,
 ) -> Result<(Framing, bool), String> {
     let no_body = *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    if headers.contains_key(header::TRANSFER_ENCODING) {
+    if seen.transfer_encoding {
         let last = headers
             .get_all(header::TRANSFER_ENCODING)
             .iter()
@@ -643,6 +679,22 @@ fn response_framing(
             reuse,
         ));
     }
+    let length = if seen.content_length {
+        content_length(headers)?
+    } else {
+        None
+    };
+    Ok(match (no_body, length) {
+        (true, _) => (Framing::Empty, true),
+        (false, Some(0)) => (Framing::Empty, true),
+        (false, Some(n)) => (Framing::Length(n), true),
+        (false, None) => (Framing::Close, false),
+    })
+}
+
+/// The length `Content-Length` says: several headers, or a list in one, must agree, and are
+/// folded into one header.
+fn content_length(headers: &mut HeaderMap) -> Result<Option<u64>, String> {
     let mut length: Option<u64> = None;
     let mut values = 0;
     for v in headers.get_all(header::CONTENT_LENGTH) {
@@ -667,12 +719,7 @@ fn response_framing(
     if listed && let Some(n) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
     }
-    Ok(match (no_body, length) {
-        (true, _) => (Framing::Empty, true),
-        (false, Some(0)) => (Framing::Empty, true),
-        (false, Some(n)) => (Framing::Length(n), true),
-        (false, None) => (Framing::Close, false),
-    })
+    Ok(length)
 }
 
 /// 1 to 19 decimal digits.
@@ -1040,7 +1087,7 @@ mod tests {
 
     fn framing_of(method: Method, raw: &str) -> Result<(Framing, bool, HeaderMap), String> {
         let mut h = head(raw.as_bytes())?.ok_or("partial")?;
-        let (f, reuse) = response_framing(&method, h.status, &mut h.headers)?;
+        let (f, reuse) = response_framing(&method, h.status, &mut h.headers, h.seen)?;
         Ok((f, reuse, h.headers))
     }
 

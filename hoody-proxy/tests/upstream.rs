@@ -245,6 +245,37 @@ fn keep_alive_reuses_one_upstream_connection() {
 }
 
 #[test]
+fn hop_by_hop_response_headers_stay_with_the_upstream() {
+    let up = upstream(|_, s, r| {
+        while read_request(r).is_some() {
+            respond(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Up-Secret\r\n\
+                 X-Up-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Up-Kept: yes\r\n\r\nok",
+            );
+        }
+    });
+    let p = proxy();
+    for _ in 0..2 {
+        let (code, out) = curl(p, up.port, "/", &["-i"]);
+        assert_eq!(code, 200);
+        let out = String::from_utf8(out).unwrap().to_ascii_lowercase();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "ok");
+        assert!(head.contains("\r\nx-up-kept: yes"), "{head}");
+        for gone in [
+            "x-up-secret",
+            "keep-alive:",
+            "connection: keep-alive, x-up-secret",
+        ] {
+            assert!(!head.contains(gone), "{gone} reached the client: {head}");
+        }
+    }
+    // The response did not say close: its connection was reused.
+    assert_eq!(up.connections.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn an_upstream_closing_idle_connections_is_met_with_a_new_one() {
     // Each connection answers one request (without saying so) and closes, as an upstream
     // whose keep-alive timeout has passed does.
