@@ -8,7 +8,8 @@
 A pool, a network and a hoodyd of their own; one Debian 13 container running `hoody-echo` on
 port 8080 (the upstream). Then, with wrk on loopback (2 threads):
   direct     wrk → container:8080
-  nginx      wrk → nginx (Debian package, reverse proxy, keep-alive upstream pool) → container
+  nginx      wrk → nginx (Debian package, reverse proxy, keep-alive upstream pool, the same
+             forwarding headers as hoody-proxy unless --nginx-bare) → container
   hoody      wrk → hoody-proxy → container
 each over plain HTTP and over TLS (both proxies use the same certificate), printing requests per
 second and p50/p99 latency, and the ratios. With --rounds N, then N more rounds of wrk (6 s)
@@ -212,6 +213,9 @@ def main():
     ap.add_argument("--threads", type=int, help="hoody-proxy --threads (default: its own)")
     ap.add_argument("--ab-shapes", help="instead: compare hoody-proxy shapes, e.g. 1x2,2x1 "
                     "(--workers x --threads), each against the same upstream, alternating")
+    ap.add_argument("--nginx-bare", action="store_true",
+                    help="nginx sets only Host and X-Forwarded-For (default: the same forwarding "
+                         "headers hoody-proxy sets)")
     ap.add_argument("--rounds", type=int, help="alternating nginx/hoody-proxy rounds after the "
                     "table (default 0), or --ab-shapes rounds (default 16)")
     a = ap.parse_args()
@@ -280,6 +284,16 @@ def main():
         procs.append(proxy)
         np_, nps = free_port(), free_port()
         os.makedirs(f"{tmp}/nginx", exist_ok=True)
+        # The same job as hoody-proxy's: it sends the upstream X-Forwarded-Proto,
+        # X-Forwarded-Host and Forwarded too (about 250 bytes a request, parsed upstream).
+        nginx_forwarding = "" if a.nginx_bare else (
+            'proxy_set_header X-Forwarded-Proto $scheme; '
+            'proxy_set_header X-Forwarded-Host $http_host; '
+            'proxy_set_header Forwarded "for=$remote_addr;proto=$scheme;host=$http_host";')
+        print("nginx forwarding headers: "
+              + ("Host, X-Forwarded-For (--nginx-bare)" if a.nginx_bare else
+                 "Host, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded "
+                 "(as hoody-proxy)"))
         conf = f"""worker_processes auto;
 pid {tmp}/nginx/nginx.pid;
 error_log {tmp}/nginx/error.log;
@@ -297,6 +311,7 @@ http {{
     location / {{
       proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
       proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr;
+      {nginx_forwarding}
       proxy_buffering off;
     }}
   }}

@@ -40,6 +40,19 @@ pub fn rfc3339(secs: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// `Sun, 06 Nov 1994 08:49:37 GMT` for `secs`: HTTP's date format (RFC 9110 §5.6.7).
+pub fn http_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = civil(secs);
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS[(secs.div_euclid(86_400) + 4).rem_euclid(7) as usize];
+    let month = MONTHS[(mo - 1) as usize];
+    format!("{weekday}, {d:02} {month} {y:04} {h:02}:{mi:02}:{s:02} GMT")
+}
+
 /// `snap-20261128-120000` for `secs`.
 pub fn snapshot_name(secs: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);
@@ -56,5 +69,7 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_867_200), "2026-11-28T12:00:00Z");
         assert_eq!(snapshot_name(1_795_867_200), "snap-20261128-120000");
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(1_795_867_200), "Sat, 28 Nov 2026 12:00:00 GMT");
     }
 }

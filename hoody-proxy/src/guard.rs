@@ -17,7 +17,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -33,6 +33,8 @@ pub struct ConnGuard {
     in_flight: AtomicU32,
     /// Milliseconds after `opened` when the last request ended (0: none has yet).
     idle_since_ms: AtomicU64,
+    /// Told to close (a connection loop that waits for a request head looks at it).
+    closing: AtomicBool,
 }
 
 impl ConnGuard {
@@ -42,7 +44,18 @@ impl ConnGuard {
             opened: Instant::now(),
             in_flight: AtomicU32::new(0),
             idle_since_ms: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
         })
+    }
+
+    /// Tells the connection to close: its loop stops at the next request head it waits for.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    /// Whether the connection was told to close.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     fn now_ms(&self) -> u64 {

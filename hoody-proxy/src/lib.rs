@@ -13,15 +13,18 @@
 //! holds more connections than one process may have open files).
 //!
 //! Built for throughput (docs/PERFORMANCE.md): one proxy per serving thread, each with its own
-//! upstream pool and its own HTTP/1.1 upstream side (`upstream`: the request head written
-//! straight into one buffer, the response head parsed in place; hyper serves the client side);
-//! per request one timer (the upstream's response deadline; the slow-client guard is per
-//! connection), no host parse on a kept-alive connection, and an access log entry that is a
-//! copy into a buffer.
+//! upstream pool; HTTP/1.1 spoken by the proxy's own code on both sides (`downstream`: a
+//! request read and its response written with one read and one write; `upstream`: the request
+//! head written straight into one buffer, the response head parsed in place), hyper for
+//! HTTP/2; per request one timer (the upstream's response deadline; the slow-client guard is
+//! per connection), no host parse on a kept-alive connection, and an access log entry that is
+//! a copy into a buffer.
 //!
 //! Not yet: `ssh` upstreams.
 
 pub mod accesslog;
+mod downstream;
+mod framing;
 mod guard;
 pub mod hostname;
 /// Permission documents and their evaluation (shared with hoodyd, which validates them).

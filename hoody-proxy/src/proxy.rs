@@ -5,20 +5,19 @@
 //! Host handling is strict, because a host that is read two ways can be routed to the wrong
 //! container: more than one `Host` header, or an absolute-form target (or HTTP/2
 //! `:authority`) that disagrees with `Host`, is a 400; the host is then parsed by
-//! [`crate::hostname`], which rejects anything outside the grammar. Requests are parsed by
-//! hyper and re-framed on the way out: a request with both `Content-Length` and
-//! `Transfer-Encoding` is read as chunked with the length dropped (RFC 9112 §6.3, what an
-//! intermediary must do), conflicting lengths are refused, and the upstream receives exactly
-//! the body hyper read, so proxy and upstream cannot disagree about where a request ends (and
-//! hyper closes such a connection after answering: bytes a client hid behind it are never read).
-//! Plain upstreams are spoken to by the proxy's own HTTP/1.1 client side (`upstream.rs`:
-//! strict about what containers answer); upgrades, `https-PORT` and the API go through hyper's.
+//! [`crate::hostname`], which rejects anything outside the grammar. HTTP/1.1 requests are read
+//! by the proxy's own client side (`downstream`: strict framing, a request with both
+//! `Content-Length` and `Transfer-Encoding` read as chunked and its connection closed after
+//! the answer, conflicting lengths refused), HTTP/2 ones by hyper; either way the upstream
+//! receives exactly the body that was read, re-framed, so proxy and upstream cannot disagree
+//! about where a request ends. Plain upstreams are spoken to by the proxy's own HTTP/1.1
+//! upstream side (`upstream`: strict about what containers answer); upgrades, `https-PORT` and
+//! the API go through hyper's client, and a WebSocket's `101` is spliced by `downstream`.
 //!
 //! The client's address reaches the upstream in `X-Forwarded-For`, `X-Forwarded-Proto`,
 //! `X-Forwarded-Host` and `Forwarded` (set by the proxy; values a client sent in these
 //! headers are dropped, not trusted).
 
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -27,24 +26,19 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::accesslog::AccessLogger;
+use crate::downstream::{ReqBody, UpstreamUpgrade, is_upgrade};
 use crate::guard::{ConnGuard, Ticket};
 use crate::hostname::{Domains, Kit, Service, Target, parse_host};
 use crate::permissions;
 use crate::ports::{INSTANCE_HEADER, kit_port};
 use crate::routes::RouteMap;
 use crate::upstream;
-
-/// Buffer per direction of a spliced (WebSocket) tunnel. Idle WebSockets are mostly these
-/// buffers; 4 KiB carries interactive traffic without a second read.
-const TUNNEL_BUF: usize = 4096;
 
 /// Response body: upstream bodies streamed as they come, or the proxy's own small answers.
 pub type Body = BoxBody<Bytes, BoxError>;
@@ -276,15 +270,6 @@ pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-fn is_upgrade(h: &HeaderMap) -> bool {
-    h.contains_key(header::UPGRADE)
-        && h.get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-}
-
 /// The one host a request names, or why it is refused.
 fn request_host<B>(req: &Request<B>) -> Result<&str, &'static str> {
     let mut hosts = req.headers().get_all(header::HOST).iter();
@@ -450,7 +435,7 @@ impl Proxy {
     /// once the response has been sent.
     async fn handle(
         &self,
-        req: Request<Incoming>,
+        req: Request<ReqBody>,
         client: &Client,
     ) -> (Response<Body>, Option<LogPending>) {
         let info = match self.host_of(&req, client) {
@@ -516,7 +501,7 @@ impl Proxy {
     /// its access log is to record.
     async fn to_service(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<ReqBody>,
         project: &str,
         service: Service,
         client: &Client,
@@ -593,7 +578,7 @@ impl Proxy {
     /// hash lookups.
     fn authorize(
         &self,
-        req: &Request<Incoming>,
+        req: &Request<ReqBody>,
         peer: SocketAddr,
         project: &str,
         container: &str,
@@ -657,7 +642,7 @@ impl Proxy {
 
     /// Sets the forwarding headers (a client's own are dropped), drops hop-by-hop ones, makes
     /// the request HTTP/1.1; true for an upgrade (WebSocket) handshake.
-    fn prepare(req: &mut Request<Incoming>, client: &Client, info: &HostInfo) -> bool {
+    fn prepare(req: &mut Request<ReqBody>, client: &Client, info: &HostInfo) -> bool {
         let upgrade = is_upgrade(req.headers());
         let h = req.headers_mut();
         strip_hop_by_hop(h, upgrade);
@@ -686,7 +671,7 @@ impl Proxy {
 
     /// Makes the request target origin-form (`/path?query`), as upstreams expect it; false
     /// when it cannot be.
-    fn to_origin_form(req: &mut Request<Incoming>) -> bool {
+    fn to_origin_form(req: &mut Request<ReqBody>) -> bool {
         if req.uri().scheme().is_none() && req.uri().authority().is_none() {
             return true;
         }
@@ -701,7 +686,7 @@ impl Proxy {
 
     async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<ReqBody>,
         upstream: SocketAddr,
         client: &Client,
         info: &HostInfo,
@@ -756,19 +741,20 @@ impl Proxy {
         }
     }
 
-    /// Sends `req` (origin-form) as the only request on connection `io`; on 101 the client's
-    /// and the upstream's upgraded connections are spliced until either side closes.
-    async fn send_on<I>(&self, io: I, mut req: Request<Incoming>, label: &str) -> Response<Body>
+    /// Sends `req` (origin-form) as the only request on connection `io`; on 101 the response
+    /// carries the upstream's side of the upgrade ([`UpstreamUpgrade`]), which the client's
+    /// connection splices itself with.
+    async fn send_on<I>(&self, io: I, req: Request<ReqBody>, label: &str) -> Response<Body>
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let (mut sender, conn) =
-            match hyper::client::conn::http1::handshake::<_, Incoming>(TokioIo::new(io)).await {
+            match hyper::client::conn::http1::handshake::<_, ReqBody>(TokioIo::new(io)).await {
                 Ok(x) => x,
                 Err(e) => return unreachable_upstream(format!("{label}: {e}")),
             };
         tokio::spawn(conn.with_upgrades());
-        let client_side = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        let upgrade = is_upgrade(req.headers());
         let sent = tokio::time::timeout(self.inner.cfg.response_timeout, sender.send_request(req));
         let mut resp = match sent.await {
             Ok(Ok(r)) => r,
@@ -776,19 +762,10 @@ impl Proxy {
             Err(_) => return timed_out(label),
         };
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-        if let (true, Some(client_side)) = (switching, client_side) {
+        if switching && upgrade {
             let upstream_side = hyper::upgrade::on(&mut resp);
-            tokio::spawn(async move {
-                if let (Ok(c), Ok(u)) = (client_side.await, upstream_side.await) {
-                    let _ = tokio::io::copy_bidirectional_with_sizes(
-                        &mut TokioIo::new(c),
-                        &mut TokioIo::new(u),
-                        TUNNEL_BUF,
-                        TUNNEL_BUF,
-                    )
-                    .await;
-                }
-            });
+            resp.extensions_mut()
+                .insert(UpstreamUpgrade::new(upstream_side));
         }
         let (mut parts, body) = resp.into_parts();
         strip_hop_by_hop(&mut parts.headers, switching);
@@ -802,7 +779,7 @@ impl Proxy {
     /// (WebSocket) work as on plain upstreams.
     async fn forward_tls(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<ReqBody>,
         upstream: SocketAddr,
         client: &Client,
         info: &HostInfo,
@@ -827,7 +804,7 @@ impl Proxy {
     /// `api.{apex}`: forwarded to hoodyd's unix socket.
     async fn forward_api(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<ReqBody>,
         client: &Client,
         info: &HostInfo,
     ) -> Response<Body> {
@@ -850,38 +827,29 @@ impl Proxy {
         }
     }
 
-    /// Serves one accepted connection (plain or TLS) until it closes, or until the slow-client
-    /// guard closes it ([`crate::guard`]).
-    async fn serve_conn<I>(self, io: I, peer: SocketAddr, tls: bool)
+    /// Serves one accepted connection (plain or TLS; `h2` when ALPN chose HTTP/2) until it
+    /// closes, or until the slow-client guard closes it ([`crate::guard`]).
+    async fn serve_conn<I>(self, io: I, peer: SocketAddr, tls: bool, h2: bool)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let client = Arc::new(Client::new(peer, tls));
-        let this = self.clone();
+        let timeout = self.inner.cfg.header_timeout;
         let c = client.clone();
-        let svc = hyper::service::service_fn(move |req| {
+        let service = move |req: Request<ReqBody>| {
             // The head is in: the request is in flight until its response body is done.
             let ticket = c.guard.ticket();
-            let (this, c) = (this.clone(), c.clone());
+            let (this, c) = (self.clone(), c.clone());
             async move {
                 let (resp, log) = this.handle(req, &c).await;
-                Ok::<_, Infallible>(resp.map(|inner| Finished {
+                resp.map(|inner| Finished {
                     inner,
                     log,
                     _ticket: ticket,
-                }))
+                })
             }
-        });
-        let builder = auto::Builder::new(TokioExecutor::new());
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
-        tokio::pin!(conn);
-        crate::guard::watch(
-            conn.as_mut(),
-            &client.guard,
-            self.inner.cfg.header_timeout,
-            |c| c.graceful_shutdown(),
-        )
-        .await;
+        };
+        crate::downstream::serve(io, h2, &client.guard, timeout, service).await;
     }
 
     /// Serves plain HTTP (1.1, and HTTP/2 with prior knowledge) on `listener`, forever.
@@ -897,7 +865,7 @@ impl Proxy {
                 }
             };
             let _ = stream.set_nodelay(true);
-            tokio::spawn(self.clone().serve_conn(stream, peer, false));
+            tokio::spawn(self.clone().serve_conn(stream, peer, false, false));
         }
     }
 
@@ -924,7 +892,8 @@ impl Proxy {
                 let handshake =
                     tokio::time::timeout(this.inner.cfg.header_timeout, acceptor.accept(stream));
                 if let Ok(Ok(tls)) = handshake.await {
-                    this.serve_conn(tls, peer, true).await;
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                    this.serve_conn(tls, peer, true, h2).await;
                 }
             });
         }

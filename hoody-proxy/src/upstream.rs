@@ -14,9 +14,10 @@
 //!
 //! # Framing (RFC 9112 §6)
 //!
-//! The request the client sent was parsed and de-framed by hyper's server (which refuses
-//! conflicting lengths and reads `Content-Length` + `Transfer-Encoding` as chunked): the body
-//! the upstream receives is exactly the body hyper read, re-framed here. A body of known length
+//! The request the client sent was parsed and de-framed by the client side (`downstream`, or
+//! hyper for HTTP/2), which refuses conflicting lengths and reads `Content-Length` +
+//! `Transfer-Encoding` as chunked: the body the upstream receives is exactly the body that was
+//! read, re-framed here. A body of known length
 //! goes with that `Content-Length` (and the bytes are counted: a body that does not match is
 //! an error, never a desynchronised connection); any other body is sent chunked. `Expect` is
 //! not forwarded: the body is sent without waiting for a `100 Continue`.
@@ -60,8 +61,11 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+
+use crate::downstream::ReqBody;
+use crate::framing::{State, parse_length};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode, Version};
@@ -71,7 +75,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-/// A body error, boxed (what hyper's server accepts).
+/// A body error, boxed (what hyper accepts).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Idle connections kept per upstream address.
@@ -84,10 +88,6 @@ pub const MAX_HEAD: usize = 64 * 1024;
 pub const MAX_HEADERS: usize = 128;
 /// The most interim (1xx) responses skipped before the final one.
 pub const MAX_INTERIM: usize = 16;
-/// The longest chunk-size line (with its extensions).
-const MAX_CHUNK_LINE: usize = 4096;
-/// The longest trailer section of a chunked body.
-const MAX_TRAILERS: usize = 16 * 1024;
 /// Room made in a connection's read buffer for a read, at first; it doubles (up to
 /// [`MAX_READ_CHUNK`]) while reads fill it, as on a large download.
 const READ_CHUNK: usize = 16 * 1024;
@@ -158,7 +158,7 @@ impl Pool {
     pub async fn send(
         &self,
         to: SocketAddr,
-        req: Request<Incoming>,
+        req: Request<ReqBody>,
         fwd: &Forwarding<'_>,
     ) -> Result<Response<UpBody>, String> {
         let (parts, body) = req.into_parts();
@@ -220,7 +220,7 @@ impl Pool {
         to: SocketAddr,
         method: &Method,
         head: Vec<u8>,
-        body: Incoming,
+        body: ReqBody,
         framing: BodyFraming,
     ) -> Result<Response<UpBody>, String> {
         let (io, buf) = match self.checkout(to, true) {
@@ -306,7 +306,7 @@ impl Pool {
             state: match framing {
                 Framing::Empty => State::Done,
                 Framing::Length(n) => State::Length(n),
-                Framing::Chunked => State::Chunked(Chunk::Size),
+                Framing::Chunked => State::chunked(),
                 Framing::Close => State::Close,
             },
             conn: Some(conn),
@@ -510,7 +510,7 @@ fn encode_head(parts: &Parts, framing: BodyFraming, fwd: &Forwarding<'_>) -> Vec
 /// Writes `body` as `framing` says; a body of known length must have exactly that length.
 async fn write_body(
     wr: &mut OwnedWriteHalf,
-    mut body: Incoming,
+    mut body: ReqBody,
     framing: BodyFraming,
 ) -> io::Result<()> {
     let mut sent: u64 = 0;
@@ -614,8 +614,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, String> {
                 String::from_utf8_lossy(&head[n0..n1])
             )
         })?;
-        let value = HeaderValue::from_maybe_shared(head.slice(v0..v1))
-            .map_err(|_| format!("bad value for header {name}"))?;
+        let value = crate::framing::header_value(head.slice(v0..v1));
         if crate::proxy::is_hop_by_hop(&name) {
             seen.hop_by_hop = true;
             seen.transfer_encoding |= name == header::TRANSFER_ENCODING;
@@ -720,16 +719,6 @@ fn content_length(headers: &mut HeaderMap) -> Result<Option<u64>, String> {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
     }
     Ok(length)
-}
-
-/// 1 to 19 decimal digits.
-fn parse_length(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
 }
 
 /// Whether the `Connection` header says `close`.
@@ -844,28 +833,6 @@ impl Conn {
     }
 }
 
-/// Where a response body stands.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum State {
-    Length(u64),
-    Chunked(Chunk),
-    Close,
-    Done,
-}
-
-/// Where a chunked body stands.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Chunk {
-    /// Expecting a chunk-size line.
-    Size,
-    /// Inside a chunk's data, this many bytes to go.
-    Data(u64),
-    /// Expecting the CRLF after a chunk's data.
-    DataEnd,
-    /// In the trailer section, this many bytes of it seen.
-    Trailers(usize),
-}
-
 /// An upstream response body, read straight off its connection; the connection goes back to
 /// the pool when the body has been read to its end.
 pub struct UpBody {
@@ -907,115 +874,12 @@ impl UpBody {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(None);
         };
-        let buf = &mut conn.buf;
-        loop {
-            match self.state {
-                State::Done => return Ok(None),
-                State::Close => {
-                    if buf.is_empty() {
-                        return Ok(None);
-                    }
-                    return Ok(Some(buf.split().freeze()));
-                }
-                State::Length(left) => {
-                    if buf.is_empty() {
-                        return Ok(None);
-                    }
-                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-                    let data = buf.split_to(take).freeze();
-                    let left = left - take as u64;
-                    if left == 0 {
-                        self.finish();
-                    } else {
-                        self.state = State::Length(left);
-                    }
-                    return Ok(Some(data));
-                }
-                State::Chunked(Chunk::Data(left)) => {
-                    if buf.is_empty() {
-                        return Ok(None);
-                    }
-                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-                    let data = buf.split_to(take).freeze();
-                    let left = left - take as u64;
-                    self.state = State::Chunked(if left == 0 {
-                        Chunk::DataEnd
-                    } else {
-                        Chunk::Data(left)
-                    });
-                    return Ok(Some(data));
-                }
-                State::Chunked(Chunk::DataEnd) => {
-                    if buf.len() < 2 {
-                        return Ok(None);
-                    }
-                    if &buf[..2] != b"\r\n" {
-                        return Err(body_error("chunk data not followed by CRLF"));
-                    }
-                    buf.advance(2);
-                    self.state = State::Chunked(Chunk::Size);
-                }
-                State::Chunked(Chunk::Size) => {
-                    let Some(line) = take_line(buf, MAX_CHUNK_LINE)? else {
-                        return Ok(None);
-                    };
-                    let size = chunk_size(&line)?;
-                    self.state = State::Chunked(if size == 0 {
-                        Chunk::Trailers(0)
-                    } else {
-                        Chunk::Data(size)
-                    });
-                }
-                State::Chunked(Chunk::Trailers(seen)) => {
-                    let Some(line) = take_line(buf, MAX_TRAILERS.saturating_sub(seen))? else {
-                        return Ok(None);
-                    };
-                    if line.is_empty() {
-                        self.finish();
-                        return Ok(None);
-                    }
-                    self.state = State::Chunked(Chunk::Trailers(seen + line.len() + 2));
-                }
-            }
+        let data = self.state.decode(&mut conn.buf).map_err(body_error)?;
+        if self.state == State::Done {
+            self.finish();
         }
+        Ok(data)
     }
-}
-
-/// Takes one CRLF-terminated line off `buf` (without the CRLF); `None` when it is not all
-/// there yet; an error past `max` bytes or for a bare LF.
-fn take_line(buf: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, BoxError> {
-    match buf.iter().take(max + 2).position(|&b| b == b'\n') {
-        Some(0) => Err(body_error("bare LF in chunked framing")),
-        Some(i) if buf[i - 1] != b'\r' => Err(body_error("bare LF in chunked framing")),
-        Some(i) => {
-            let mut line = buf.split_to(i + 1);
-            line.truncate(i - 1);
-            Ok(Some(line))
-        }
-        None if buf.len() > max + 1 => Err(body_error("chunk-size line or trailers too long")),
-        None => Ok(None),
-    }
-}
-
-/// The size on a chunk-size line: hex digits, then optional extensions (`;…`).
-fn chunk_size(line: &[u8]) -> Result<u64, BoxError> {
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 16 {
-        return Err(body_error("bad chunk size"));
-    }
-    let rest = line[digits..].trim_ascii_start();
-    if !rest.is_empty() && rest[0] != b';' {
-        return Err(body_error("bad chunk size"));
-    }
-    if rest.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(body_error("bad chunk extension"));
-    }
-    let mut n: u64 = 0;
-    for &d in &line[..digits] {
-        let v = (d as char).to_digit(16).unwrap_or(0);
-        n = (n << 4) | u64::from(v);
-    }
-    Ok(n)
 }
 
 impl Body for UpBody {
@@ -1198,60 +1062,11 @@ mod tests {
         ));
     }
 
-    /// A body decoded from `wire` fed in pieces of `step` bytes: the data, and whether it
-    /// ended cleanly.
-    fn decode_all(state: State, wire: &[u8], step: usize) -> Result<(Vec<u8>, bool), BoxError> {
-        let mut body = UpBody {
-            state,
-            conn: None,
-            reuse: false,
-            back: None,
-        };
-        // A real but silent connection; its buffer is fed by hand.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _g = rt.enter();
-        let std = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = std.local_addr().unwrap();
-        let client = std::net::TcpStream::connect(addr).unwrap();
-        client.set_nonblocking(true).unwrap();
-        body.conn = Some(Conn {
-            io: Io::Whole(TcpStream::from_std(client).unwrap()),
-            buf: BytesMut::new(),
-            filled: false,
-        });
-        let mut out = Vec::new();
-        for piece in wire.chunks(step.max(1)) {
-            body.conn.as_mut().unwrap().buf.extend_from_slice(piece);
-            while let Some(d) = body.decode()? {
-                out.extend_from_slice(&d);
-            }
-            if body.state == State::Done {
-                break;
-            }
-        }
-        Ok((out, body.state == State::Done))
-    }
-
-    #[test]
-    fn chunked_bodies_decode_in_any_pieces() {
-        let wire = b"5\r\nhello\r\n7;ext=1;x=\"y\"\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
-        for step in [1, 2, 3, 7, 100] {
-            let (data, done) = decode_all(State::Chunked(Chunk::Size), wire, step).unwrap();
-            assert_eq!(data, b"hello, world", "step {step}");
-            assert!(done, "step {step}");
-        }
-        let (data, done) = decode_all(State::Length(5), b"hello", 2).unwrap();
-        assert_eq!((data.as_slice(), done), (&b"hello"[..], true));
-    }
-
     use proptest::strategy::Strategy;
 
     proptest::proptest! {
-        /// No upstream bytes make the head parser or the body decoder panic, and a decoded
-        /// chunked body is never longer than the bytes it came in.
+        /// No upstream bytes make the head parser panic (the body decoder's own property is in
+        /// `framing`).
         #[test]
         fn no_upstream_bytes_panic(
             pieces in proptest::collection::vec(
@@ -1265,39 +1080,10 @@ mod tests {
                 ],
                 0..40,
             ),
-            step in 1usize..16,
         ) {
             let wire: Vec<u8> = pieces.concat();
             let _ = head(&wire);
             let _ = framing_of(Method::GET, &String::from_utf8_lossy(&wire));
-            if let Ok((data, _)) = decode_all(State::Chunked(Chunk::Size), &wire, step) {
-                proptest::prop_assert!(data.len() <= wire.len());
-            }
-            if let Ok((data, _)) = decode_all(State::Length(7), &wire, step) {
-                proptest::prop_assert!(data.len() <= 7);
-            }
         }
-    }
-
-    #[test]
-    fn bad_chunked_framing_is_an_error() {
-        for wire in [
-            &b"5\r\nhelloXX0\r\n\r\n"[..],
-            b"5\nhello\r\n0\r\n\r\n",
-            b"g\r\n",
-            b"\r\n",
-            b"-1\r\n",
-            b"11111111111111111\r\n",
-            b" 5\r\nhello\r\n",
-            b"5 x\r\nhello\r\n",
-        ] {
-            assert!(
-                decode_all(State::Chunked(Chunk::Size), wire, 100).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(wire)
-            );
-        }
-        let long = format!("5;{}\r\n", "x".repeat(MAX_CHUNK_LINE + 10));
-        assert!(decode_all(State::Chunked(Chunk::Size), long.as_bytes(), 100).is_err());
     }
 }
