@@ -271,16 +271,13 @@ pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
 }
 
 /// The one host a request names, or why it is refused.
-fn request_host<B>(req: &Request<B>) -> Result<&str, &'static str> {
+fn request_host<B>(req: &Request<B>) -> Result<&[u8], &'static str> {
     let mut hosts = req.headers().get_all(header::HOST).iter();
-    let header = hosts.next();
+    let header = hosts.next().map(HeaderValue::as_bytes);
     if hosts.next().is_some() {
         return Err("more than one Host header");
     }
-    let header = header
-        .map(|h| h.to_str().map_err(|_| "the Host header is not text"))
-        .transpose()?;
-    let authority = req.uri().authority().map(|a| a.as_str());
+    let authority = req.uri().authority().map(|a| a.as_str().as_bytes());
     match (authority, header) {
         (Some(a), Some(h)) if !a.eq_ignore_ascii_case(h) => {
             Err("the request target and the Host header name different hosts")
@@ -408,9 +405,18 @@ impl Proxy {
         let host = request_host(req)
             .map_err(|why| Box::new(error_response(StatusCode::BAD_REQUEST, "BAD_HOST", why)))?;
         let mut last = client.last_host.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(info) = last.as_ref().filter(|i| i.raw == host) {
+        if let Some(info) = last.as_ref().filter(|i| i.raw.as_bytes() == host) {
             return Ok(info.clone());
         }
+        // Visible ASCII, as `HeaderValue::to_str` has it (then the grammar decides).
+        let text = host.iter().all(|&b| (32..127).contains(&b) || b == b'\t');
+        let host = std::str::from_utf8(host).ok().filter(|_| text).ok_or_else(|| {
+            Box::new(error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_HOST",
+                "the Host header is not text",
+            ))
+        })?;
         let target = parse_host(host, &self.inner.cfg.domains).map_err(|e| {
             Box::new(error_response(
                 StatusCode::NOT_FOUND,
