@@ -421,23 +421,23 @@ pub async fn serve<I, S, F, B>(
     let mut io = io;
     let mut buf = BytesMut::new();
     if !h2 {
-        // Enough of the first bytes to tell an HTTP/2 preface from an HTTP/1 request line.
-        loop {
-            let n = buf.len().min(H2_PREFACE.len());
-            if buf[..n] != H2_PREFACE[..n] || n == H2_PREFACE.len() {
-                break;
-            }
-            buf.reserve(READ_CHUNK);
-            let read = poll_fn(|cx| {
-                if guard.is_closing() {
-                    return Poll::Ready(Ok(0));
+        // Enough of the first bytes to tell an HTTP/2 preface from an HTTP/1 request line,
+        // within the idle timeout (the guard watches the connection only after this).
+        let detect = async {
+            loop {
+                let n = buf.len().min(H2_PREFACE.len());
+                if buf[..n] != H2_PREFACE[..n] || n == H2_PREFACE.len() {
+                    return true;
                 }
-                tokio_util::io::poll_read_buf(Pin::new(&mut io), cx, &mut buf)
-            });
-            match read.await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
+                buf.reserve(READ_CHUNK);
+                match tokio_util::io::read_buf(&mut io, &mut buf).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(_) => {}
+                }
             }
+        };
+        if !matches!(tokio::time::timeout(idle_timeout, detect).await, Ok(true)) {
+            return;
         }
     }
     if h2 || buf.starts_with(H2_PREFACE) {
@@ -582,15 +582,17 @@ where
         };
         out.clear();
         encode_head(&mut out, &resp, http10, framing, keep_alive);
-        let body = pin!(resp.into_body());
-        if no_body {
-            if wr.write_all(&out).await.is_err() {
-                return;
+        let written = {
+            // Dropped at the end of this block: the request is over (logged) once its response
+            // has been written, not when the connection has found out about the request body.
+            let body = pin!(resp.into_body());
+            if no_body {
+                wr.write_all(&out).await
+            } else {
+                write_body(&mut wr, &mut out, body, framing).await
             }
-        } else if write_body(&mut wr, &mut out, body, framing).await.is_err() {
-            return;
-        }
-        if wr.flush().await.is_err() {
+        };
+        if written.is_err() || wr.flush().await.is_err() {
             return;
         }
         // The request's body: back with the reader when it was read to its end; else the
@@ -1106,6 +1108,11 @@ mod tests {
     /// (reading the body), except on `/ignore` where it answers without reading it, and on
     /// `/chunked` with a body of unknown length.
     async fn server() -> std::net::SocketAddr {
+        server_with(Duration::from_secs(30)).await
+    }
+
+    /// [`server`] closing connections idle for `idle`.
+    async fn server_with(idle: Duration) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -1129,7 +1136,7 @@ mod tests {
                             };
                         Response::new(body)
                     };
-                    serve(s, false, &guard, Duration::from_secs(30), service).await;
+                    serve(s, false, &guard, idle, service).await;
                 });
             }
         });
@@ -1302,6 +1309,36 @@ mod tests {
                 .unwrap();
             assert!(n > 0, "{}", String::from_utf8_lossy(&got));
             got.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_and_slow_connections_are_closed_after_the_timeout() {
+        let addr = server_with(Duration::from_millis(300)).await;
+        for (what, sent) in [
+            (
+                "idle after a request",
+                &b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            ),
+            ("half a head", b"GET / HTTP/1.1\r\nHo"),
+            ("nothing", b""),
+        ] {
+            let started = std::time::Instant::now();
+            let got = exchange(addr, sent, "", 0).await;
+            let took = started.elapsed();
+            assert!(
+                took >= Duration::from_millis(300),
+                "{what}: closed after {took:?}"
+            );
+            assert!(
+                took < Duration::from_secs(3),
+                "{what}: closed after {took:?}"
+            );
+            assert_eq!(
+                got.contains("200 OK"),
+                !sent.ends_with(b"Ho") && !sent.is_empty(),
+                "{what}"
+            );
         }
     }
 

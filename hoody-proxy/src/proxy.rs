@@ -410,13 +410,16 @@ impl Proxy {
         }
         // Visible ASCII, as `HeaderValue::to_str` has it (then the grammar decides).
         let text = host.iter().all(|&b| (32..127).contains(&b) || b == b'\t');
-        let host = std::str::from_utf8(host).ok().filter(|_| text).ok_or_else(|| {
-            Box::new(error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_HOST",
-                "the Host header is not text",
-            ))
-        })?;
+        let host = std::str::from_utf8(host)
+            .ok()
+            .filter(|_| text)
+            .ok_or_else(|| {
+                Box::new(error_response(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_HOST",
+                    "the Host header is not text",
+                ))
+            })?;
         let target = parse_host(host, &self.inner.cfg.domains).map_err(|e| {
             Box::new(error_response(
                 StatusCode::NOT_FOUND,
