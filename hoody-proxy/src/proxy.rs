@@ -14,9 +14,10 @@
 //! upstream side (`upstream`: strict about what containers answer); upgrades, `https-PORT` and
 //! the API go through hyper's client, and a WebSocket's `101` is spliced by `downstream`.
 //!
-//! The client's address reaches the upstream in `X-Forwarded-For`, `X-Forwarded-Proto`,
-//! `X-Forwarded-Host` and `Forwarded` (set by the proxy; values a client sent in these
-//! headers are dropped, not trusted).
+//! The client's address reaches the upstream in `X-Forwarded-For`, `X-Forwarded-Proto` and
+//! `Forwarded` (`for=…;proto=…`), set by the proxy; values a client sent in these headers, and
+//! in `X-Forwarded-Host`, are dropped, not trusted. `Host` goes to the upstream as the client
+//! sent it, so the host needs no header of its own.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -294,6 +295,8 @@ struct Client {
     tls: bool,
     /// `X-Forwarded-For`: the client's address.
     forwarded_for: HeaderValue,
+    /// `Forwarded`: the client's address and the scheme (RFC 7239).
+    forwarded: HeaderValue,
     /// The slow-client guard's view of the connection.
     guard: Arc<ConnGuard>,
     /// The host the last request named, parsed: keep-alive clients name the same host on every
@@ -304,11 +307,18 @@ struct Client {
 impl Client {
     fn new(peer: SocketAddr, tls: bool) -> Self {
         let ip = peer.ip().to_string();
+        let proto = if tls { "https" } else { "http" };
+        let forwarded = match peer.ip() {
+            IpAddr::V4(_) => format!("for={ip};proto={proto}"),
+            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto}"),
+        };
         Client {
             peer,
             tls,
             forwarded_for: HeaderValue::from_str(&ip)
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            forwarded: HeaderValue::from_str(&forwarded)
+                .unwrap_or_else(|_| HeaderValue::from_static("for=unknown")),
             guard: ConnGuard::new(),
             last_host: Mutex::new(None),
         }
@@ -324,23 +334,15 @@ struct HostInfo {
     /// As sent (how [`Client::last_host`] is matched).
     raw: String,
     target: Target,
-    /// `Host` and `X-Forwarded-Host` for the upstream.
+    /// `Host` for the upstream.
     value: HeaderValue,
-    /// `Forwarded` for the upstream: the client's address, the scheme and the host.
-    forwarded: HeaderValue,
     /// The access log's host, container and service (the latter two for container services).
     log_host: Arc<str>,
     log_names: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl HostInfo {
-    fn new(raw: &str, target: Target, client: &Client) -> Option<Self> {
-        let ip = client.peer.ip();
-        let proto = client.proto();
-        let forwarded = match ip {
-            IpAddr::V4(_) => format!("for={ip};proto={proto};host={raw}"),
-            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto};host={raw}"),
-        };
+    fn new(raw: &str, target: Target) -> Option<Self> {
         let log_names = match &target {
             Target::Service {
                 container, service, ..
@@ -353,7 +355,6 @@ impl HostInfo {
         Some(HostInfo {
             raw: raw.to_string(),
             value: HeaderValue::from_str(raw).ok()?,
-            forwarded: HeaderValue::from_str(&forwarded).ok()?,
             log_host: Arc::from(raw),
             log_names,
             target,
@@ -427,15 +428,13 @@ impl Proxy {
                 &format!("no service at {host}: {e}"),
             ))
         })?;
-        let info = HostInfo::new(host, target, client)
-            .map(Arc::new)
-            .ok_or_else(|| {
-                Box::new(error_response(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_HOST",
-                    "the host is not a header value",
-                ))
-            })?;
+        let info = HostInfo::new(host, target).map(Arc::new).ok_or_else(|| {
+            Box::new(error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_HOST",
+                "the host is not a header value",
+            ))
+        })?;
         *last = Some(info.clone());
         Ok(info)
     }
@@ -668,11 +667,7 @@ impl Proxy {
             HeaderName::from_static(X_FORWARDED_PROTO),
             HeaderValue::from_static(client.proto()),
         );
-        h.insert(
-            HeaderName::from_static(X_FORWARDED_HOST),
-            info.value.clone(),
-        );
-        h.insert(HeaderName::from_static(FORWARDED), info.forwarded.clone());
+        h.insert(HeaderName::from_static(FORWARDED), client.forwarded.clone());
         h.insert(header::HOST, info.value.clone());
         *req.version_mut() = Version::HTTP_11;
         upgrade
@@ -719,7 +714,7 @@ impl Proxy {
             host: &info.value,
             forwarded_for: &client.forwarded_for,
             proto: client.proto(),
-            forwarded: &info.forwarded,
+            forwarded: &client.forwarded,
         };
         let sent = tokio::time::timeout(
             self.inner.cfg.response_timeout,

@@ -403,13 +403,13 @@ async fn sweep(pool: Weak<PoolInner>) {
 /// The headers the proxy sets on a forwarded request, in place of any the client sent.
 #[derive(Debug, Clone, Copy)]
 pub struct Forwarding<'a> {
-    /// `Host` and `X-Forwarded-Host`: the host the client named.
+    /// `Host`: the host the client named.
     pub host: &'a HeaderValue,
     /// `X-Forwarded-For`: the client's address.
     pub forwarded_for: &'a HeaderValue,
     /// `X-Forwarded-Proto`: `http` or `https`.
     pub proto: &'static str,
-    /// `Forwarded`: the three of them in RFC 7239's form.
+    /// `Forwarded`: the address and the scheme in RFC 7239's form.
     pub forwarded: &'a HeaderValue,
 }
 
@@ -448,7 +448,7 @@ fn encode_head(parts: &Parts, framing: BodyFraming, fwd: &Forwarding<'_>) -> Vec
         .map(|p| p.as_str())
         .unwrap_or("/");
     let mut size = parts.method.as_str().len() + target.len() + 160;
-    size += 2 * fwd.host.len() + fwd.forwarded_for.len() + fwd.forwarded.len();
+    size += fwd.host.len() + fwd.forwarded_for.len() + fwd.forwarded.len();
     let (mut connection, mut length) = (false, false);
     for (n, v) in &parts.headers {
         size += n.as_str().len() + v.len() + 4;
@@ -487,7 +487,6 @@ fn encode_head(parts: &Parts, framing: BodyFraming, fwd: &Forwarding<'_>) -> Vec
     }
     field(b"x-forwarded-for", fwd.forwarded_for.as_bytes());
     field(b"x-forwarded-proto", fwd.proto.as_bytes());
-    field(b"x-forwarded-host", fwd.host.as_bytes());
     field(b"forwarded", fwd.forwarded.as_bytes());
     match framing {
         BodyFraming::None => {

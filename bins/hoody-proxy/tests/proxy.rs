@@ -173,9 +173,10 @@ fn proxy_end_to_end() {
         "{headers}"
     );
     assert!(
-        h.contains("forwarded: for=127.0.0.1;proto=http"),
+        h.contains("\nforwarded: for=127.0.0.1;proto=http\n"),
         "{headers}"
     );
+    assert!(!h.contains("x-forwarded-host"), "{headers}");
 
     // HTTPS with the local CA, HTTP/2 by ALPN.
     let host = s.host("http-8080");
