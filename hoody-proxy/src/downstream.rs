@@ -9,8 +9,10 @@
 //! machine, buffered I/O and encoder) was about 10k of the proxy's 24k instructions per
 //! request, the largest part left after the upstream side was rewritten (`upstream`), and the
 //! reason plain HTTP stayed below nginx's throughput. Here a request costs one read and one
-//! write on the connection (the response head and a small body go out in one `write`), and
-//! the loop holds no state between requests but the read buffer.
+//! write on the connection (the response head and a small body go out in one `write`), header
+//! values share the read buffer and are not checked a second time (httparse allowed only what
+//! a header value may hold), and the loop holds nothing between requests but its read and
+//! write buffers.
 //!
 //! # What a request must look like (RFC 9112)
 //!
@@ -26,7 +28,9 @@
 //! A request body is read by whoever forwards it, off the connection's buffer and socket
 //! ([`ReqBody`]); it hands them back when it reaches its end. A response that ends before its
 //! request's body was read to the end closes the connection: the next request's start is
-//! unknown. `Expect: 100-continue` is answered at once. Responses: the length when the body
+//! unknown. Such closes, and those after a refused request, linger: the proxy's side is shut
+//! and what the client still sends is read and dropped for a while, so that the response is
+//! not lost to a reset. `Expect: 100-continue` is answered at once. Responses: the length when the body
 //! knows it, else chunked (HTTP/1.1) or up to the close (HTTP/1.0); none for `HEAD`, 1xx, 204
 //! and 304; a `Date` when the response has none. A `101` to an upgrade request (WebSocket)
 //! splices the connection with the upstream's ([`UpstreamUpgrade`]).
