@@ -30,8 +30,6 @@
 //! process served; the files (which hoodyd reads) hold all of them.
 
 use std::collections::VecDeque;
-
-use foldhash::HashMap;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -39,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
+use foldhash::HashMap;
 use hoody::api::AccessLogEntry;
 
 /// Requests kept in memory per container.

@@ -11,12 +11,12 @@
 //! request does up to four lookups), and still seeded per process. Their keys are made by
 //! hoodyd (container ids, project ids, alias names); a request only looks them up.
 
-use foldhash::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use foldhash::HashMap;
 use hoody::api::{Alias, Container, ContainerStatus, Event, ListQuery, ProxyState};
 use hoody::client::{Client, ClientError};
 use hoody::permissions::Document;

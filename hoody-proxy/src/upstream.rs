@@ -50,7 +50,6 @@
 //!
 //! Upgrades (WebSocket) and `https-PORT` upstreams do not come here (see [`crate::proxy`]).
 
-use foldhash::HashMap;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
@@ -61,6 +60,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use foldhash::HashMap;
 
 use crate::downstream::ReqBody;
 use crate::framing::{State, parse_length};
