@@ -40,6 +40,8 @@ use std::time::{Duration, SystemTime};
 use foldhash::HashMap;
 use hoody::api::AccessLogEntry;
 
+use crate::framing::push_decimal;
+
 /// Requests kept in memory per container.
 pub const RING: usize = 1000;
 /// Bytes of encoded requests waiting for the writer in one thread's buffer, at most (some
@@ -339,19 +341,6 @@ impl Formatter {
                 out.extend_from_slice(b"\"\"");
             }
         }
-        fn number(out: &mut Vec<u8>, mut n: u64) {
-            let mut digits = [0u8; 20];
-            let mut at = digits.len();
-            loop {
-                at -= 1;
-                digits[at] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            out.extend_from_slice(&digits[at..]);
-        }
         let d =
             r.at.duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default();
@@ -385,9 +374,9 @@ impl Formatter {
         out.extend_from_slice(b",\"path\":");
         text(out, r.path);
         out.extend_from_slice(b",\"status\":");
-        number(out, u64::from(r.status));
+        push_decimal(out, u64::from(r.status));
         out.extend_from_slice(b",\"bytes\":");
-        number(out, r.bytes);
+        push_decimal(out, r.bytes);
         out.extend_from_slice(b",\"duration_ms\":");
         if serde_json::to_writer(&mut *out, &(r.duration.as_secs_f64() * 1000.0)).is_err() {
             out.push(b'0');

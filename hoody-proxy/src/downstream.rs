@@ -43,12 +43,12 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderName};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::oneshot;
 
-use crate::framing::{State, lists, parse_length};
+use crate::framing::{State, lists, parse_length, push_decimal};
 use crate::guard::ConnGuard;
 use crate::upstream::BoxError;
 
@@ -692,21 +692,6 @@ fn encode_head<B>(
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut room = [0u8; 20];
-    let mut at = room.len();
-    loop {
-        at -= 1;
-        room[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&room[at..]);
-}
-
 /// Appends the current time as an HTTP date, formatted once a second per thread.
 fn http_date(out: &mut Vec<u8>) {
     thread_local! {
@@ -823,21 +808,10 @@ async fn refuse<W: AsyncWrite + Unpin>(
     code: &str,
     why: &str,
 ) {
-    let body = serde_json::json!({
-        "statusCode": status.as_u16(),
-        "error": code,
-        "message": why,
-    })
-    .to_string();
-    let mut resp = Response::new(());
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let (resp, body) = crate::proxy::error_parts(status, code, why);
     out.clear();
     encode_head(out, &resp, false, Framing::Length(body.len() as u64), false);
-    out.extend_from_slice(body.as_bytes());
+    out.extend_from_slice(&body);
     let _ = wr.write_all(out).await;
 }
 

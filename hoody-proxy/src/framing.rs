@@ -176,6 +176,22 @@ pub fn header_value(bytes: Bytes) -> hyper::header::HeaderValue {
     unsafe { hyper::header::HeaderValue::from_maybe_shared_unchecked(bytes) }
 }
 
+/// Appends `n` in decimal (a `Content-Length`, a number in a log line), without formatting
+/// machinery.
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut room = [0u8; 20];
+    let mut at = room.len();
+    loop {
+        at -= 1;
+        room[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&room[at..]);
+}
+
 /// Whether a comma-separated header value lists `token` (case-insensitively).
 pub fn lists(value: &[u8], token: &[u8]) -> bool {
     value

@@ -164,23 +164,25 @@ impl Drop for Finished {
 
 /// The proxy's own answer: `{statusCode, error, message}`, like hoodyd's errors.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let (head, body) = error_parts(status, code, message);
+    head.map(|()| Full::new(body).map_err(|never| match never {}).boxed())
+}
+
+/// [`error_response`]'s head and JSON body, apart (for a connection that writes them itself).
+pub(crate) fn error_parts(status: StatusCode, code: &str, message: &str) -> (Response<()>, Bytes) {
     let body = serde_json::json!({
         "statusCode": status.as_u16(),
         "error": code,
         "message": message,
     })
     .to_string();
-    let mut r = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut r = Response::new(());
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    r
+    (r, Bytes::from(body))
 }
 
 /// The request's path and query as an origin-form target (`None`: answer [`bad_target`]).
@@ -289,6 +291,11 @@ fn request_host<B>(req: &Request<B>) -> Result<&[u8], &'static str> {
     }
 }
 
+/// `https` over TLS, else `http`.
+fn scheme(tls: bool) -> &'static str {
+    if tls { "https" } else { "http" }
+}
+
 /// One client connection, as its requests see it.
 struct Client {
     peer: SocketAddr,
@@ -307,7 +314,7 @@ struct Client {
 impl Client {
     fn new(peer: SocketAddr, tls: bool) -> Self {
         let ip = peer.ip().to_string();
-        let proto = if tls { "https" } else { "http" };
+        let proto = scheme(tls);
         let forwarded = match peer.ip() {
             IpAddr::V4(_) => format!("for={ip};proto={proto}"),
             IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto}"),
@@ -325,7 +332,7 @@ impl Client {
     }
 
     fn proto(&self) -> &'static str {
-        if self.tls { "https" } else { "http" }
+        scheme(self.tls)
     }
 }
 

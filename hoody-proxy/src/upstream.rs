@@ -497,7 +497,7 @@ fn encode_head(parts: &Parts, framing: BodyFraming, fwd: &Forwarding<'_>) -> Vec
         }
         BodyFraming::Length(n) => {
             out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
+            crate::framing::push_decimal(&mut out, n);
             out.extend_from_slice(b"\r\n");
         }
         BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
