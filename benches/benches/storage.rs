@@ -26,6 +26,10 @@ struct BenchPool {
 
 impl Drop for BenchPool {
     fn drop(&mut self) {
+        // Let go of the write lock (an open file inside the mount) before unmounting.
+        if let Ok(ro) = Pool::open_read_only(self.pool.root()) {
+            self.pool = ro;
+        }
         let _ = loopdev::unmount_pool(&self.dir.path().join("mnt"));
     }
 }

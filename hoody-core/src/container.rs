@@ -133,33 +133,7 @@ fn prepare_stdio(stdio: Stdio) -> Result<StdioSetup> {
 
 /// Opens a new pty pair on the host's `/dev/ptmx`: (master, slave), both close-on-exec.
 pub fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
-    // SAFETY: posix_openpt with constant flags returns a new fd or -1.
-    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-    if master < 0 {
-        return Err(Error::io("open /dev/ptmx", std::io::Error::last_os_error()));
-    }
-    // SAFETY: master is a fresh fd we own.
-    let master = unsafe { OwnedFd::from_raw_fd(master) };
-    let mut unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK takes a pointer to an int; TIOCGPTPEER takes open flags.
-    let slave = unsafe {
-        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) < 0 {
-            return Err(Error::io("unlock the pty", std::io::Error::last_os_error()));
-        }
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if slave < 0 {
-        return Err(Error::io(
-            "open the pty slave",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: slave is a fresh fd we own.
-    Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
+    hoody_sys::pty::open().map_err(|e| Error::io("open a pty pair", e))
 }
 
 /// The parent's work between clone and release: v1 cgroups, then id maps.

@@ -25,11 +25,31 @@ use crate::seccomp::CompiledFilter;
 use crate::spec::Rlimit;
 use crate::sys::{self, CloneArgs, Forked};
 
-/// Where each setup step of the child stands, reported with an errno on failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub(crate) enum Stage {
-    Sync = 1,
+/// Declares [`Stage`] and its decoding from one list, so a new stage cannot be forgotten in
+/// [`Stage::from_u32`]. Numbering starts at 1 (0 is never a stage on the error pipe).
+macro_rules! stages {
+    ($first:ident $(, $name:ident)* $(,)?) => {
+        /// Where each setup step of the child stands, reported with an errno on failure.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u32)]
+        pub(crate) enum Stage {
+            $first = 1,
+            $($name,)*
+        }
+
+        impl Stage {
+            /// Every stage, in order.
+            const ALL: &'static [Stage] = &[Stage::$first, $(Stage::$name,)*];
+
+            fn from_u32(v: u32) -> Option<Stage> {
+                Stage::ALL.iter().copied().find(|s| *s as u32 == v)
+            }
+        }
+    };
+}
+
+stages!(
+    Sync,
     ParentDeathSignal,
     Ksm,
     Setns,
@@ -48,36 +68,7 @@ pub(crate) enum Stage {
     SetIds,
     CapSets,
     Exec,
-}
-
-impl Stage {
-    fn from_u32(v: u32) -> Option<Stage> {
-        use Stage::*;
-        [
-            Sync,
-            ParentDeathSignal,
-            Ksm,
-            Setns,
-            BecomeRoot,
-            Stdio,
-            Fs,
-            PivotRoot,
-            Hostname,
-            Loopback,
-            Chdir,
-            Rlimit,
-            NoNewPrivs,
-            Seccomp,
-            DropBounding,
-            KeepCaps,
-            SetIds,
-            CapSets,
-            Exec,
-        ]
-        .into_iter()
-        .find(|s| *s as u32 == v)
-    }
-}
+);
 
 /// How the child's standard streams are set up.
 #[derive(Debug, Default)]
@@ -487,6 +478,16 @@ impl ChildPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_stage_decodes_to_itself() {
+        for (i, s) in Stage::ALL.iter().enumerate() {
+            assert_eq!(*s as u32, i as u32 + 1);
+            assert_eq!(Stage::from_u32(*s as u32), Some(*s));
+        }
+        assert_eq!(Stage::from_u32(0), None);
+        assert_eq!(Stage::from_u32(Stage::ALL.len() as u32 + 1), None);
+    }
 
     #[test]
     fn bare_commands_search_path() {

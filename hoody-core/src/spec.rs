@@ -881,21 +881,20 @@ pub fn parse_pids(s: &str) -> Result<u64, SpecError> {
 
 /// A random id `prefix` + 12 hex digits, from the kernel's random source.
 pub fn random_id(prefix: &str) -> String {
-    let mut buf = [0u8; 6];
-    // SAFETY: buf is a writable buffer of buf.len() bytes.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n != buf.len() as isize {
-        // getrandom cannot fail for 6 bytes once the pool is initialised; fall back to
-        // time and pid rather than panic.
+    // getrandom cannot fail for 6 bytes once the pool is initialised (a seccomp filter could
+    // still refuse it); the id only has to be unique among live containers, so fall back to
+    // time and pid rather than fail.
+    let buf: [u8; 6] = hoody_sys::random::bytes().unwrap_or_else(|_| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let mixed = (t as u64) ^ ((std::process::id() as u64) << 32);
-        buf.copy_from_slice(&mixed.to_le_bytes()[..6]);
-    }
-    let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}{hex}")
+        let mut b = [0u8; 6];
+        b.copy_from_slice(&mixed.to_le_bytes()[..6]);
+        b
+    });
+    format!("{prefix}{}", hoody_sys::random::to_hex(&buf))
 }
 
 #[cfg(test)]

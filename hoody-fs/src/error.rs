@@ -54,6 +54,30 @@ pub enum FsError {
         /// What is missing.
         reason: String,
     },
+    /// A daemon serves the pool: it is the pool's one writer while it runs.
+    #[error(
+        "the pool {pool} is served by {holder}, its one writer while it runs: make this change through it (`hoody containers ...`), or stop it first"
+    )]
+    Served {
+        /// The pool.
+        pool: PathBuf,
+        /// The daemon.
+        holder: crate::lock::Holder,
+    },
+    /// Another process holds the pool's write lock.
+    #[error("the pool {pool} is being changed by {holder}; try again when it has finished")]
+    Busy {
+        /// The pool.
+        pool: PathBuf,
+        /// Who holds it.
+        holder: String,
+    },
+    /// A read-only handle was asked to change the pool.
+    #[error("the pool {pool} was opened read-only; changing it needs `Pool::open`")]
+    ReadOnly {
+        /// The pool.
+        pool: PathBuf,
+    },
     /// The operation needs the btrfs backend.
     #[error("{operation} needs a btrfs pool, but {pool} uses the directory backend")]
     NeedsBtrfs {

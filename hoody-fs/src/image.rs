@@ -162,6 +162,7 @@ fn archive(dir: &Path, file: &Path) -> Result<()> {
 impl Pool {
     /// Imports a `.tar` or `.tar.zst` root file system as image `name`.
     pub fn import_image(&self, name: &str, file: &Path) -> Result<ImageInfo> {
+        self.check_writable()?;
         validate("image", name)?;
         if !file.is_file() {
             return Err(FsError::io(
@@ -173,7 +174,7 @@ impl Pool {
         if self.image_path(name).is_ok() {
             return Err(self.exists("image", name));
         }
-        let stage = self.staging_path("image");
+        let stage = self.staging_path("image")?;
         self.backend().create(&stage)?;
         if let Err(e) = extract(file, &stage) {
             self.backend().delete(&stage)?;
@@ -196,6 +197,7 @@ impl Pool {
         cache_dir: &Path,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<ImageInfo> {
+        self.check_writable()?;
         validate("image", name)?;
         if self.image_path(name).is_ok() {
             return Err(self.exists("image", name));
@@ -206,7 +208,7 @@ impl Pool {
                 "unpacking cached build {}",
                 cached.display()
             )));
-            let stage = self.staging_path("image");
+            let stage = self.staging_path("image")?;
             self.backend().create(&stage)?;
             if let Err(e) = extract(&cached, &stage) {
                 self.backend().delete(&stage)?;
@@ -218,7 +220,7 @@ impl Pool {
                 &format!("debootstrap {} (cached)", recipe.cache_key()),
             );
         }
-        let stage = self.staging_path("image");
+        let stage = self.staging_path("image")?;
         self.backend().create(&stage)?;
         let built = (|| -> Result<()> {
             progress(Progress::Phase(format!(

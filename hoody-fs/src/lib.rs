@@ -32,23 +32,25 @@
 //! avoid that cost but need btrfs-progs 6.7+ to enable, newer than this project's Debian 12
 //! build machines ship. [`Pool::disk_usage`] reports what a container holds instead.
 //!
-//! Concurrency: one writer per pool (the daemon, later). Opening a pool sweeps `staging/`,
-//! so two processes changing the same pool at once are not supported.
+//! Concurrency: one writer per pool at a time, by a lock ([`lock`]): [`Pool::serve`] for the
+//! daemon (direct writers are then refused, naming it), [`Pool::open`] for a direct change,
+//! [`Pool::open_read_only`] for reading at any time. Only a writer sweeps `staging/`.
 
 pub mod backend;
 pub mod error;
 pub mod image;
+pub mod lock;
 pub mod loopdev;
 pub mod name;
 pub mod pool;
 pub mod send;
 pub mod snapshot;
-pub mod time;
 pub mod usage;
 
 pub use backend::Backend;
 pub use error::{FsError, Result};
 pub use image::{ImageRecipe, Progress};
+pub use lock::Holder;
 pub use loopdev::{LoopPool, init_loop_pool, mount_recorded_pools};
 pub use pool::{ContainerInfo, ImageInfo, Pool};
 pub use send::SendStats;

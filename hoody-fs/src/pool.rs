@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::error::{FsError, Result};
 use crate::name::validate;
-use crate::time;
+use hoody_sys::time;
 
 const POOL_META: &str = "pool.json";
 const LAYOUT_VERSION: u32 = 1;
@@ -61,11 +61,13 @@ pub struct ContainerInfo {
     pub created_at: String,
 }
 
-/// A storage pool.
+/// A storage pool: a handle that either holds the pool's write lock or only reads (see
+/// [`crate::lock`]). Clones share the lock.
 #[derive(Debug, Clone)]
 pub struct Pool {
     root: PathBuf,
     backend: Backend,
+    lock: Option<std::sync::Arc<crate::lock::WriteLock>>,
 }
 
 /// The metadata file of a tree: `<tree>.json` (appended, so names with dots work).
@@ -119,9 +121,43 @@ impl Pool {
         Pool::open(root)
     }
 
-    /// Opens an existing pool, repairing what an interrupted operation left behind.
+    /// Opens an existing pool to change it, as a direct writer: takes the pool's write lock
+    /// (waiting for another direct writer, refused with [`FsError::Served`] while a daemon
+    /// serves the pool; see [`crate::lock`]) and repairs what an interrupted operation left
+    /// behind.
     pub fn open(root: impl Into<PathBuf>) -> Result<Pool> {
-        let root: PathBuf = root.into();
+        Pool::open_with(root.into(), None)
+    }
+
+    /// Opens an existing pool to read it: no lock, no repair, never waits; every method that
+    /// would change the pool returns [`FsError::ReadOnly`]. Safe while a daemon serves it.
+    pub fn open_read_only(root: impl Into<PathBuf>) -> Result<Pool> {
+        let (root, backend) = Pool::read_meta(root.into())?;
+        Ok(Pool {
+            root,
+            backend,
+            lock: None,
+        })
+    }
+
+    pub(crate) fn open_with(root: PathBuf, serves: Option<String>) -> Result<Pool> {
+        let (root, backend) = Pool::read_meta(root)?;
+        let lock = crate::lock::acquire(&root, serves)?;
+        let pool = Pool {
+            root,
+            backend,
+            lock: Some(lock),
+        };
+        pool.repair()?;
+        Ok(pool)
+    }
+
+    /// Whether this handle holds the pool's write lock.
+    pub fn is_writable(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    fn read_meta(root: PathBuf) -> Result<(PathBuf, Backend)> {
         let meta_path = root.join(POOL_META);
         if !meta_path.exists() {
             return Err(FsError::NotAPool {
@@ -136,12 +172,7 @@ impl Pool {
                 reason: format!("layout version {} is not {LAYOUT_VERSION}", meta.version),
             });
         }
-        let pool = Pool {
-            root,
-            backend: meta.backend,
-        };
-        pool.repair()?;
-        Ok(pool)
+        Ok((root, meta.backend))
     }
 
     /// The pool root.
@@ -159,15 +190,16 @@ impl Pool {
     }
 
     /// A fresh, unused path under `staging/` (never a valid object name: it starts with '.').
-    pub(crate) fn staging_path(&self, what: &str) -> PathBuf {
-        let mut buf = [0u8; 6];
-        // SAFETY: buf is writable for its length.
-        unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-        let hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
-        self.staging().join(format!(".{what}-{hex}"))
+    pub(crate) fn staging_path(&self, what: &str) -> Result<PathBuf> {
+        let staging = self.staging();
+        let hex = hoody_sys::random::hex(6)
+            .map_err(|e| FsError::io("draw a random name in", &staging, e))?;
+        Ok(staging.join(format!(".{what}-{hex}")))
     }
 
+    /// Repairs what an interrupted operation left behind. Only under the write lock.
     fn repair(&self) -> Result<()> {
+        self.check_writable()?;
         crate::snapshot::repair_restores(self)?;
         // Objects become visible when their metadata is written, last. A tree without
         // metadata was being created when the process died; metadata without a tree was
@@ -263,11 +295,12 @@ impl Pool {
 
     /// Creates image `name` from a directory tree on the host (copied, not moved).
     pub fn import_image_dir(&self, name: &str, dir: &Path) -> Result<ImageInfo> {
+        self.check_writable()?;
         validate("image", name)?;
         if self.root.join("images").join(name).exists() {
             return Err(self.exists("image", name));
         }
-        let stage = self.staging_path("image");
+        let stage = self.staging_path("image")?;
         self.backend.create(&stage)?;
         let out = std::process::Command::new("cp")
             .args(["-a", "--reflink=auto", "-T"])
@@ -287,6 +320,7 @@ impl Pool {
 
     /// Removes an image; refused while a container uses it.
     pub fn remove_image(&self, name: &str) -> Result<()> {
+        self.check_writable()?;
         let path = self.image_path(name)?;
         let users: Vec<String> = self
             .containers()?
@@ -318,6 +352,7 @@ impl Pool {
 
     /// Creates container `name`'s root file system as a writable snapshot of `image`.
     pub fn create_container(&self, name: &str, image: &str) -> Result<ContainerInfo> {
+        self.check_writable()?;
         validate("container", name)?;
         let image_path = self.image_path(image)?;
         let info = ContainerInfo {
@@ -337,7 +372,7 @@ impl Pool {
         if dst.exists() {
             return Err(self.exists("container", &info.name));
         }
-        let stage = self.staging_path("container");
+        let stage = self.staging_path("container")?;
         self.backend.snapshot(src, &stage, false)?;
         if let Err(e) = std::fs::rename(&stage, &dst) {
             self.backend.delete(&stage)?;
@@ -365,6 +400,7 @@ impl Pool {
 
     /// Deletes a container's root file system and all its snapshots.
     pub fn remove_container(&self, name: &str) -> Result<()> {
+        self.check_writable()?;
         let path = self.container_path(name)?;
         let snaps = self.root.join("snapshots").join(name);
         if snaps.exists() {

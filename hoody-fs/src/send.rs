@@ -95,6 +95,7 @@ impl Pool {
         since: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<SendStats> {
+        self.check_writable()?;
         self.require_btrfs("send")?;
         let live = self.container_path(container)?;
         let info = self.container(container)?;
@@ -112,7 +113,7 @@ impl Pool {
                 (Some(base_path), later)
             }
         };
-        let tip = self.staging_path("send-tip");
+        let tip = self.staging_path("send-tip")?;
         self.backend().snapshot(&live, &tip, true)?;
         let result = (|| {
             let mut w = CountingWriter {
@@ -159,6 +160,7 @@ impl Pool {
     /// incremental stream, updates) the container in this pool. Nothing becomes visible until
     /// every subvolume has arrived.
     pub fn receive_container(&self, input: &mut dyn Read) -> Result<ContainerInfo> {
+        self.check_writable()?;
         self.require_btrfs("receive")?;
         let mut magic = [0u8; MAGIC.len()];
         input.read_exact(&mut magic).map_err(stream_err)?;
@@ -193,7 +195,7 @@ impl Pool {
             (Some(_), false) => return Err(self.not_found("container", &name)),
             (None, false) => {}
         }
-        let stage = self.staging_path("receive");
+        let stage = self.staging_path("receive")?;
         std::fs::create_dir(&stage).map_err(|e| FsError::io("create", &stage, e))?;
         let result = self.receive_into(&stage, &manifest, input, exists);
         // Whatever is still in the stage did not make it into the pool.
@@ -258,8 +260,8 @@ impl Pool {
         if update {
             // Replace the live tree like a restore does: new tree ready, then two renames.
             let live = self.container_path(name)?;
-            let new_tree = self.staging_path("receive-new");
-            let old_tree = self.staging_path("receive-old");
+            let new_tree = self.staging_path("receive-new")?;
+            let old_tree = self.staging_path("receive-old")?;
             self.backend().snapshot(&tip, &new_tree, false)?;
             std::fs::rename(&live, &old_tree)
                 .map_err(|e| FsError::io("move the live tree aside", &live, e))?;

@@ -23,7 +23,7 @@ use crate::backend::Backend;
 use crate::error::{FsError, Result};
 use crate::name::validate;
 use crate::pool::{ContainerInfo, Pool, read_json, remove_file_if_exists, write_json};
-use crate::time;
+use hoody_sys::time;
 
 /// A snapshot of a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +89,7 @@ impl Pool {
 
     /// Takes a read-only snapshot of `container`.
     pub fn create_snapshot(&self, container: &str, opts: &SnapshotOptions) -> Result<SnapshotInfo> {
+        self.check_writable()?;
         let live = self.container_path(container)?;
         let now = time::now_secs();
         let dir = self.snapshots_dir(container);
@@ -140,7 +141,7 @@ impl Pool {
             // subvolume could not be moved in from staging).
             Backend::Btrfs => self.backend().snapshot(src, dst, true)?,
             Backend::Directory => {
-                let stage = self.staging_path("snapshot");
+                let stage = self.staging_path("snapshot")?;
                 self.backend().snapshot(src, &stage, true)?;
                 if let Err(e) = std::fs::rename(&stage, dst) {
                     self.backend().delete(&stage)?;
@@ -159,6 +160,7 @@ impl Pool {
     /// system (a copy-on-write snapshot on btrfs: instant whatever the size; a running
     /// container's copy is crash-consistent).
     pub fn copy_container(&self, container: &str, new_container: &str) -> Result<ContainerInfo> {
+        self.check_writable()?;
         validate("container", new_container)?;
         let src = self.container_path(container)?;
         let image = self.container(container).ok().and_then(|c| c.image);
@@ -175,6 +177,7 @@ impl Pool {
     /// Copies every snapshot of `from` to `to` (names, aliases and expiry kept). Snapshots
     /// `to` already has are skipped, so an interrupted copy can simply be run again.
     pub fn copy_snapshots(&self, from: &str, to: &str) -> Result<usize> {
+        self.check_writable()?;
         self.container_path(to)?;
         let dir = self.snapshots_dir(to);
         std::fs::create_dir_all(&dir).map_err(|e| FsError::io("create", &dir, e))?;
@@ -257,6 +260,7 @@ impl Pool {
         snapshot: &str,
         alias: Option<&str>,
     ) -> Result<SnapshotInfo> {
+        self.check_writable()?;
         let (mut info, path) = self.find_snapshot(container, snapshot)?;
         if let Some(a) = alias {
             validate("snapshot alias", a)?;
@@ -273,6 +277,7 @@ impl Pool {
 
     /// Deletes a snapshot.
     pub fn delete_snapshot(&self, container: &str, snapshot: &str) -> Result<()> {
+        self.check_writable()?;
         let (_, path) = self.find_snapshot(container, snapshot)?;
         // Metadata first: a crash in between leaves an unlisted tree, never a listed ghost.
         remove_file_if_exists(&crate::pool::meta_path(&path))?;
@@ -281,6 +286,7 @@ impl Pool {
 
     /// Deletes the container's snapshots whose expiry has passed; returns their names.
     pub fn prune_expired(&self, container: &str) -> Result<Vec<String>> {
+        self.check_writable()?;
         let now = time::now_secs();
         let mut gone = Vec::new();
         for s in self.snapshots(container)? {
@@ -299,6 +305,7 @@ impl Pool {
         snapshot: &str,
         new_container: &str,
     ) -> Result<ContainerInfo> {
+        self.check_writable()?;
         validate("container", new_container)?;
         let (snap, path) = self.find_snapshot(container, snapshot)?;
         let image = self.container(container).ok().and_then(|c| c.image);
@@ -315,6 +322,7 @@ impl Pool {
     /// Replaces the container's root file system with a snapshot's content (crash-safe; see the
     /// module docs).
     pub fn restore(&self, container: &str, snapshot: &str) -> Result<()> {
+        self.check_writable()?;
         self.restore_steps(container, snapshot, None)
     }
 
@@ -328,6 +336,7 @@ impl Pool {
         snapshot: &str,
         step: RestoreStep,
     ) -> Result<()> {
+        self.check_writable()?;
         self.restore_steps(container, snapshot, Some(step))
     }
 
@@ -342,8 +351,8 @@ impl Pool {
         let journal = RestoreJournal {
             container: container.to_string(),
             snapshot: snapshot.to_string(),
-            new_tree: self.staging_path("restore-new"),
-            old_tree: self.staging_path("restore-old"),
+            new_tree: self.staging_path("restore-new")?,
+            old_tree: self.staging_path("restore-old")?,
         };
         let jpath = journal_path(self, container);
         if jpath.exists() {

@@ -26,9 +26,11 @@ fn loop_pool_init_is_idempotent_and_remounts_from_its_record() {
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("f"), "x").unwrap();
     pool.import_image_dir("base", src.path()).unwrap();
-    // Second init: nothing changes.
+    // Second init (once the first handle let go of the write lock): nothing changes.
+    drop(pool);
     let again = init_loop_pool(&spec, &registry).unwrap();
     assert_eq!(again.images().unwrap().len(), 1);
+    drop(again);
     assert_eq!(
         loopdev::recorded_pools(&registry).unwrap(),
         vec![spec.clone()]
@@ -42,6 +44,7 @@ fn loop_pool_init_is_idempotent_and_remounts_from_its_record() {
     );
     let reopened = Pool::open(&spec.path).unwrap();
     assert_eq!(reopened.images().unwrap()[0].name, "base");
+    drop(reopened);
     loopdev::unmount_pool(&spec.path).unwrap();
     loopdev::forget_pool(&registry, &spec.path).unwrap();
     assert!(loopdev::recorded_pools(&registry).unwrap().is_empty());

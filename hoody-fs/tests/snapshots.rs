@@ -65,7 +65,7 @@ fn crash_safety(kind: Kind) {
         RestoreStep::OldMovedAside,
         RestoreStep::NewInPlace,
     ] {
-        let t = TestPool::new(kind);
+        let mut t = TestPool::new(kind);
         t.with_container("db");
         let live = t.pool.container_path("db").unwrap();
         populate(&live, "old-state");
@@ -83,8 +83,10 @@ fn crash_safety(kind: Kind) {
         let current_state = fingerprint(&live);
 
         t.pool.restore_interrupted_after("db", "s1", step).unwrap();
-        // The "crashed" process is gone; a new one opens the pool.
-        let reopened = Pool::open(t.pool.root()).unwrap();
+        // The "crashed" process is gone, and its write lock with it; a new one opens the pool.
+        let root = t.pool.root().to_path_buf();
+        t.pool = Pool::open_read_only(&root).unwrap();
+        let reopened = Pool::open(&root).unwrap();
         let after = fingerprint(&reopened.container_path("db").unwrap());
         assert!(
             after == snap_state || after == current_state,

@@ -45,17 +45,18 @@ pub fn mac(id: &str, side: u8) -> [u8; 6] {
 
 /// A random 12-hex-digit token from the kernel's random source.
 pub fn random_token() -> String {
-    let mut buf = [0u8; 6];
-    // SAFETY: buf is a writable buffer of buf.len() bytes.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n != buf.len() as isize {
+    // A token only has to differ from its neighbours' (interface and namespace names): if the
+    // kernel refuses random bytes, time and pid do.
+    let buf: [u8; 6] = hoody_sys::random::bytes().unwrap_or_else(|_| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        buf.copy_from_slice(&(t ^ u64::from(std::process::id())).to_le_bytes()[..6]);
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+        let mut b = [0u8; 6];
+        b.copy_from_slice(&(t ^ u64::from(std::process::id())).to_le_bytes()[..6]);
+        b
+    });
+    hoody_sys::random::to_hex(&buf)
 }
 
 #[cfg(test)]

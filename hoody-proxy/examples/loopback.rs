@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use hoody::api::{ContainerStatus, Event};
+use hoody_api::{ContainerStatus, Event};
 
 /// The binary's allocator, so that profiles match it.
 #[global_allocator]

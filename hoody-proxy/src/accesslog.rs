@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use foldhash::HashMap;
-use hoody::api::AccessLogEntry;
+use hoody_api::AccessLogEntry;
 
 use crate::framing::push_decimal;
 
@@ -347,7 +347,7 @@ impl Formatter {
         let second = match &self.second {
             Some((s, t)) if *s == d.as_secs() => t,
             _ => {
-                let t = hoody::fs::time::rfc3339(d.as_secs() as i64);
+                let t = hoody_sys::time::rfc3339(d.as_secs() as i64);
                 let t = t.trim_end_matches('Z').to_string();
                 &self.second.insert((d.as_secs(), t)).1
             }
@@ -586,17 +586,7 @@ impl Open {
 
 /// `flock(LOCK_EX)` on `file`, waiting for it (released when the file is closed).
 fn lock_exclusive(file: &File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    loop {
-        // SAFETY: flock on a descriptor `file` owns and keeps open for the call.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    hoody_sys::lock::lock(file, hoody_sys::lock::Mode::Exclusive)
 }
 
 /// Appends `data` (whole lines) to `file`, opened with O_APPEND. On a local file system one
@@ -623,7 +613,7 @@ pub fn now_rfc3339() -> String {
     let d = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let base = hoody::fs::time::rfc3339(d.as_secs() as i64);
+    let base = hoody_sys::time::rfc3339(d.as_secs() as i64);
     format!("{}.{:03}Z", base.trim_end_matches('Z'), d.subsec_millis())
 }
 
@@ -697,7 +687,7 @@ mod tests {
                 let mut line = Vec::new();
                 f.line(&r, &mut line);
                 let d = r.at.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-                let base = hoody::fs::time::rfc3339(d.as_secs() as i64);
+                let base = hoody_sys::time::rfc3339(d.as_secs() as i64);
                 let entry = AccessLogEntry {
                     time: format!("{}.{:03}Z", base.trim_end_matches('Z'), d.subsec_millis()),
                     client_ip: ip.to_string(),

@@ -704,7 +704,7 @@ fn http_date(out: &mut Vec<u8>) {
     CACHED.with(|c| {
         let mut c = c.borrow_mut();
         if c.0 != now {
-            *c = (now, hoody::fs::time::http_date(now as i64));
+            *c = (now, hoody_sys::time::http_date(now as i64));
         }
         out.extend_from_slice(c.1.as_bytes());
     });

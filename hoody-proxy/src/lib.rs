@@ -28,7 +28,7 @@ mod framing;
 mod guard;
 pub mod hostname;
 /// Permission documents and their evaluation (shared with hoodyd, which validates them).
-pub use hoody::permissions;
+pub use hoody_api::permissions;
 pub mod ports;
 pub mod proxy;
 pub mod routes;

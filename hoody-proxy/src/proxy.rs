@@ -67,7 +67,7 @@ impl ProxyConfig {
     pub fn new(domains: Domains) -> Self {
         ProxyConfig {
             domains,
-            api_socket: PathBuf::from(hoody::client::DEFAULT_SOCKET),
+            api_socket: PathBuf::from(hoody_api::client::DEFAULT_SOCKET),
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(300),
             header_timeout: Duration::from_secs(30),
@@ -823,7 +823,7 @@ impl Proxy {
         // hoodyd's socket trusts its (root) callers; this marks the request as coming from the
         // network, so hoodyd asks for a token. A client's own copy of the header is replaced.
         req.headers_mut()
-            .insert(hoody::server::PROXIED_HEADER, HeaderValue::from_static("1"));
+            .insert(hoody_api::PROXIED_HEADER, HeaderValue::from_static("1"));
         if !Self::to_origin_form(&mut req) {
             return bad_target();
         }

@@ -17,9 +17,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use foldhash::HashMap;
-use hoody::api::{Alias, Container, ContainerStatus, Event, ListQuery, ProxyState};
-use hoody::client::{Client, ClientError};
-use hoody::permissions::Document;
+use hoody_api::client::{Client, ClientError};
+use hoody_api::permissions::Document;
+use hoody_api::{Alias, Container, ContainerStatus, Event, ListQuery, ProxyState};
 
 /// Where a container is.
 #[derive(Debug, Clone, PartialEq, Eq)]

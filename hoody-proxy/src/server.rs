@@ -213,7 +213,7 @@ pub fn workers_and_threads(workers: Option<usize>, threads: Option<usize>) -> (u
 
 /// The name of this server as the hoodyd behind `client` reports it, waiting (and saying so
 /// on stderr) while hoodyd is not answering.
-pub fn local_server_name(client: &hoody::client::Client) -> Result<String, ServerError> {
+pub fn local_server_name(client: &hoody_api::client::Client) -> Result<String, ServerError> {
     loop {
         match client.servers() {
             Ok(l) => {
@@ -428,7 +428,7 @@ fn serve(
     let stop = block_signals(&[libc::SIGTERM, libc::SIGINT])?;
     let routes = RouteMap::new();
     spawn_feed(
-        hoody::client::Client::unix(&opts.proxy.api_socket),
+        hoody_api::client::Client::unix(&opts.proxy.api_socket),
         routes.clone(),
     );
     let log =

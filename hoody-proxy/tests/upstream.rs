@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hoody::api::{ContainerStatus, Event};
+use hoody_api::{ContainerStatus, Event};
 use hoody_proxy::hostname::Domains;
 use hoody_proxy::routes::RouteMap;
 use hoody_proxy::{Proxy, ProxyConfig};

@@ -113,12 +113,32 @@ impl Daemon {
         c.args(args).output().unwrap()
     }
 
-    /// Starts hoodyd (with extra arguments, e.g. `--crash-at=create:after-row`) and waits
-    /// until it answers.
+    /// Starts hoodyd (with extra arguments) and waits until it answers.
     pub fn start(&mut self, extra: &[&str]) {
+        self.start_env(extra, &[]);
+    }
+
+    /// Starts hoodyd armed to SIGKILL itself at crash point `point` (`HOODYD_CRASH_AT`) and
+    /// checks that it is: the recovery tests need a hoodyd built with hoody-host's
+    /// `fault-injection` feature, which `cargo test` turns on (hoodyd's dev-dependency) and a
+    /// plain `cargo build` does not.
+    pub fn start_crashing_at(&mut self, point: &str) {
+        self.start_env(&[], &[("HOODYD_CRASH_AT", point)]);
+        let log = std::fs::read_to_string(self.path("hoodyd.log")).unwrap_or_default();
+        assert!(
+            log.contains("fault injection armed"),
+            "hoodyd was built without fault injection (hoody-host's `fault-injection` feature): \
+             build it with `cargo test` or `cargo build --workspace --bins --features \
+             hoody-host/fault-injection`; its log:\n{log}"
+        );
+    }
+
+    /// Starts hoodyd with extra arguments and environment variables and waits until it answers.
+    pub fn start_env(&mut self, extra: &[&str], env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "hoodyd already runs");
         let mut c = Command::new(bin("hoodyd"));
         self.env(&mut c);
+        c.envs(env.iter().copied());
         c.arg("--server-name")
             .arg("node-1")
             .args(extra)

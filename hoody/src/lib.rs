@@ -1,14 +1,19 @@
 //! # hoody: the SDK facade
 //!
-//! What an embedder `cargo add`s. It re-exports the isolation engine ([`hoody_core`], as
-//! [`core`]), storage ([`hoody_fs`], as [`fs`]) and networking ([`hoody_net`], as [`net`]),
-//! composes them into [`machine`]s (Debian 13 containers booting systemd, unprivileged, kept
-//! by a monitor process that outlives their manager), and runs a server of them:
+//! What an embedder `cargo add`s: one crate that re-exports the others under short names, so
+//! that `hoody::core`, `hoody::host::Host` or `hoody::client::Client` is all there is to
+//! learn. It holds no code of its own; each concern lives in one crate
+//! (docs/ARCHITECTURE.md draws them):
 //!
-//! * [`host::Host`]: the server in process: a pool, its machines and a SQLite record of
-//!   projects and containers, with journalled, crash-safe create/copy/restore/delete;
-//! * [`server`]: hoodyd's REST API over a `Host` (reference §1's paths, fields and envelope);
-//! * [`client::Client`]: the same operations over HTTP, with the same [`api`] types.
+//! | path | crate | what |
+//! |---|---|---|
+//! | [`sys`] | `hoody-sys` | the shared system interface (random bytes, file locks, time formatting) |
+//! | [`core`] | `hoody-core` | the isolation engine: a spec becomes an isolated process tree |
+//! | [`fs`] | `hoody-fs` | storage: pools, images, root file systems, snapshots, send/receive |
+//! | [`net`] | `hoody-net` | networking: routed veths, IPAM, nftables, DNS |
+//! | [`machine`] | `hoody-machine` | machines: Debian 13 booting systemd, kept by a monitor |
+//! | [`host`], [`server`], [`store`] | `hoody-host` | the server in process ([`host::Host`]), hoodyd's REST API over it, its SQLite record |
+//! | [`api`], [`client`], [`kit`], [`permissions`] | `hoody-api` | the API's types, the HTTP [`client::Client`] and Kit clients, the permission engine |
 //!
 //! An embedder picks `Host` (no daemon) or `Client` (talk to hoodyd) and keeps its code.
 //!
@@ -21,15 +26,12 @@
 //! # Ok::<(), hoody::core::Error>(())
 //! ```
 
+pub use hoody_api as api;
+pub use hoody_api::{client, kit, permissions};
 pub use hoody_core as core;
 pub use hoody_fs as fs;
+pub use hoody_host as host;
+pub use hoody_host::{server, store};
+pub use hoody_machine as machine;
 pub use hoody_net as net;
-
-pub mod api;
-pub mod client;
-pub mod host;
-pub mod kit;
-pub mod machine;
-pub mod permissions;
-pub mod server;
-pub mod store;
+pub use hoody_sys as sys;

@@ -32,7 +32,7 @@ struct Args {
     #[arg(long, env = server::SERVER_NAME_ENV)]
     server_name: Option<String>,
     /// hoodyd's unix socket.
-    #[arg(long, env = "HOODY_SOCKET", default_value = hoody::client::DEFAULT_SOCKET)]
+    #[arg(long, env = "HOODY_SOCKET", default_value = hoody_api::client::DEFAULT_SOCKET)]
     hoodyd_socket: PathBuf,
     /// Plain HTTP listener ("none" to disable).
     #[arg(long, env = "HOODY_PROXY_HTTP", default_value = "0.0.0.0:80")]
@@ -47,7 +47,7 @@ struct Args {
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Per-container access logs (`<dir>/<container>.jsonl`; hoodyd reads them there).
-    #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
+    #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody_api::DEFAULT_PROXY_LOG_DIR)]
     log_dir: PathBuf,
     /// Worker processes (default 1: this process serves). With more than one, this process
     /// supervises them (restarting any that dies) and serves nothing itself; each worker may
@@ -69,7 +69,7 @@ fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let server_name = match a.server_name {
         Some(s) => s,
-        None => server::local_server_name(&hoody::client::Client::unix(&a.hoodyd_socket))?,
+        None => server::local_server_name(&hoody_api::client::Client::unix(&a.hoodyd_socket))?,
     };
     let domains = Domains::new(&a.domain, &server_name).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut proxy = ProxyConfig::new(domains);

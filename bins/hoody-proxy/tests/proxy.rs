@@ -211,9 +211,10 @@ fn proxy_end_to_end() {
     assert_eq!(st, 200, "{body}");
     assert!(body.contains("\"name\":\"node-1\""));
     // hoody's own client, set up with the API host name as its base URL, through the proxy.
-    let client = hoody::client::Client::tcp(&format!("http://api.{APEX}:{}", s.http), Some(token))
-        .unwrap()
-        .with_resolve("127.0.0.1".parse().unwrap());
+    let client =
+        hoody_api::client::Client::tcp(&format!("http://api.{APEX}:{}", s.http), Some(token))
+            .unwrap()
+            .with_resolve("127.0.0.1".parse().unwrap());
     assert_eq!(client.servers().unwrap().servers[0].name, "node-1");
 
     // Unknown hosts 404; a missing container 503; a kit port nothing listens on 502.

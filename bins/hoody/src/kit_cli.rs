@@ -265,52 +265,9 @@ pub fn db(top: &TopApiOpt, sub: &ApiOpt, cmd: &DbCmd) -> ExitCode {
         }
         DbCmd::ExecShareable { sql, db, instance } => {
             let k = kit(ctx, Kit::Sqlite, instance)?;
-            let path = format!(
-                "/api/v1/sqlite/query?db={}&sql={}",
-                hoody::kit::encode_path(db)
-                    .trim_start_matches('/')
-                    .replace('/', "%2F"),
-                base64url(sql.as_bytes())
-            );
-            let r = k.json("GET", &path, None)?;
+            let r = k.db_query_url(db, sql)?;
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(ExitCode::SUCCESS)
         }
     })
-}
-
-/// Standard base64 (with padding), percent-encoded for a query string.
-fn base64url(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out.replace('+', "%2B")
-        .replace('/', "%2F")
-        .replace('=', "%3D")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_of_sql() {
-        assert_eq!(base64url(b"SELECT 1"), "U0VMRUNUIDE%3D");
-        assert_eq!(base64url(b"ab"), "YWI%3D");
-        assert_eq!(base64url(b"abc"), "YWJj");
-    }
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 use clap::Subcommand;
 use hoody::core::spec::{parse_pids, parse_size};
 use hoody::core::{ExecSpec, Stdio};
-use hoody::fs::Pool;
+
 use hoody::machine::{CreateOptions, Machines};
 
-use crate::storage::PoolOpt;
+use crate::storage::{Access, PoolOpt};
 
 /// `hoody machine ...`
 #[derive(Subcommand, Debug)]
@@ -112,14 +112,9 @@ pub enum MachineCmd {
 }
 
 fn monitor_exe() -> PathBuf {
-    if let Some(p) = std::env::var_os("HOODY_MONITOR") {
-        return p.into();
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("hoody-monitor")))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("hoody-monitor"))
+    std::env::var_os(hoody::machine::monitor::EXE_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(hoody::machine::monitor::default_exe)
 }
 
 fn run_dir() -> PathBuf {
@@ -139,8 +134,17 @@ fn print(opt: &PoolOpt, v: &impl serde::Serialize, human: impl FnOnce()) -> anyh
 
 /// Runs `hoody machine`.
 pub fn machine(opt: &PoolOpt, cmd: &MachineCmd) -> anyhow::Result<ExitCode> {
-    hoody::fs::mount_recorded_pools(&opt.registry)?;
-    let m = Machines::new(Pool::open(&opt.pool)?, run_dir(), monitor_exe());
+    // Inspecting reads the pool; anything else changes a machine, so needs the pool's write
+    // lock (refused while hoodyd serves the pool: its machines are hoodyd's to change).
+    let reads = matches!(
+        cmd,
+        MachineCmd::Exec { .. }
+            | MachineCmd::Console { .. }
+            | MachineCmd::Status { .. }
+            | MachineCmd::Ls
+    );
+    let access = if reads { Access::Read } else { Access::Write };
+    let m = Machines::new(crate::storage::open(opt, access)?, run_dir(), monitor_exe());
     match cmd {
         MachineCmd::Create {
             name,

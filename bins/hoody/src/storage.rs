@@ -196,11 +196,24 @@ pub struct ReceiveArgs {
     pub input: Option<PathBuf>,
 }
 
-fn open(opt: &PoolOpt) -> anyhow::Result<Pool> {
+/// Whether a verb changes the pool (and so needs its write lock) or only reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `ls`, `status`, `du`, `export`: safe at any time, also while hoodyd serves the pool.
+    Read,
+    /// Everything else: refused while hoodyd serves the pool (it is the one writer).
+    Write,
+}
+
+/// Opens the pool for `access` (see hoody_fs::lock).
+pub fn open(opt: &PoolOpt, access: Access) -> anyhow::Result<Pool> {
     // After a reboot, loop pools are mounted again from their record.
     mount_recorded_pools(&opt.registry)
         .with_context(|| format!("mounting pools recorded in {}", opt.registry.display()))?;
-    Ok(Pool::open(&opt.pool)?)
+    Ok(match access {
+        Access::Read => Pool::open_read_only(&opt.pool)?,
+        Access::Write => Pool::open(&opt.pool)?,
+    })
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -233,7 +246,7 @@ pub fn pool(opt: &PoolOpt, cmd: &PoolCmd) -> anyhow::Result<ExitCode> {
             };
             status(opt, &p)
         }
-        PoolCmd::Status => status(opt, &open(opt)?),
+        PoolCmd::Status => status(opt, &open(opt, Access::Read)?),
     }
 }
 
@@ -259,7 +272,12 @@ fn status(opt: &PoolOpt, p: &Pool) -> anyhow::Result<ExitCode> {
 
 /// Runs `hoody image`.
 pub fn image(opt: &PoolOpt, cmd: &ImageCmd) -> anyhow::Result<ExitCode> {
-    let p = open(opt)?;
+    let access = if matches!(cmd, ImageCmd::List | ImageCmd::Export { .. }) {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    let p = open(opt, access)?;
     match cmd {
         ImageCmd::Build {
             name,
@@ -336,7 +354,12 @@ pub fn image(opt: &PoolOpt, cmd: &ImageCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hoody rootfs`.
 pub fn rootfs(opt: &PoolOpt, cmd: &RootfsCmd) -> anyhow::Result<ExitCode> {
-    let p = open(opt)?;
+    let access = if matches!(cmd, RootfsCmd::List | RootfsCmd::Du { .. }) {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    let p = open(opt, access)?;
     match cmd {
         RootfsCmd::Create { name, image } => {
             let info = p.create_container(name, image)?;
@@ -386,7 +409,12 @@ pub fn rootfs(opt: &PoolOpt, cmd: &RootfsCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hoody snapshot`.
 pub fn snapshot(opt: &PoolOpt, cmd: &SnapshotCmd) -> anyhow::Result<ExitCode> {
-    let p = open(opt)?;
+    let access = if matches!(cmd, SnapshotCmd::List { .. }) {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    let p = open(opt, access)?;
     match cmd {
         SnapshotCmd::Create {
             container,
@@ -475,7 +503,7 @@ pub fn snapshot(opt: &PoolOpt, cmd: &SnapshotCmd) -> anyhow::Result<ExitCode> {
 
 /// Runs `hoody send`.
 pub fn send(opt: &PoolOpt, a: &SendArgs) -> anyhow::Result<ExitCode> {
-    let p = open(opt)?;
+    let p = open(opt, Access::Write)?;
     let stats = match &a.output {
         Some(f) => {
             let mut file =
@@ -501,7 +529,7 @@ pub fn send(opt: &PoolOpt, a: &SendArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `hoody receive`.
 pub fn receive(opt: &PoolOpt, a: &ReceiveArgs) -> anyhow::Result<ExitCode> {
-    let p = open(opt)?;
+    let p = open(opt, Access::Write)?;
     let info = match &a.input {
         Some(f) => {
             let mut file =

@@ -48,7 +48,8 @@ impl Env {
             .env("HOODY_POOL", &self.pool)
             .env("HOODY_POOL_REGISTRY", self.dir.path().join("registry.json"))
             .env("HOODY_RUN_DIR", &self.run)
-            .env("HOODY_MONITOR", env!("CARGO_BIN_EXE_hoody-monitor"))
+            // hoody-monitor is its own package: built by `cargo build --workspace --bins`.
+            .env("HOODY_MONITOR", hoody_testkit::daemon::bin("hoody-monitor"))
             .env("HOODY_NET_NAME", &self.net_name)
             .env("HOODY_NET_POOL", &self.net_pool)
             .env("HOODY_NET_STATE", self.dir.path().join("net"))

@@ -36,7 +36,7 @@ struct Args {
     /// Runtime directory of the machines' monitors.
     #[arg(long, env = "HOODY_RUN_DIR", default_value = hoody::machine::DEFAULT_RUN_DIR)]
     run_dir: PathBuf,
-    /// The monitor program (default: hoody-monitor beside hoodyd).
+    /// The monitor program (default: hoody-monitor beside hoodyd, else in /usr/local/bin, else on PATH).
     #[arg(long, env = "HOODY_MONITOR")]
     monitor: Option<PathBuf>,
     /// The Kit's binary, bound into containers created with hoody_kit (default: hoody-kit
@@ -55,17 +55,6 @@ struct Args {
     /// Where hoody-proxy writes access logs.
     #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
     proxy_log_dir: PathBuf,
-    /// Test hook: SIGKILL myself on reaching these points (see HostConfig::crash_points).
-    #[arg(long, env = "HOODYD_CRASH_AT", value_delimiter = ',', hide = true)]
-    crash_at: Vec<String>,
-}
-
-fn monitor_beside_me() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("hoody-monitor")))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("/usr/local/bin/hoody-monitor"))
 }
 
 /// Tells systemd (Type=notify) that we serve.
@@ -87,16 +76,18 @@ fn main() -> anyhow::Result<()> {
     })?;
     let mut cfg = HostConfig::new(
         &args.pool,
-        args.monitor.clone().unwrap_or_else(monitor_beside_me),
+        args.monitor
+            .clone()
+            .unwrap_or_else(hoody::machine::monitor::default_exe),
     );
     cfg.state_db = args.state_db.clone();
     cfg.kit_exe = args.kit_exe.clone();
     cfg.run_dir = args.run_dir.clone();
     cfg.server_name = args.server_name.clone();
     cfg.boot_timeout = Duration::from_secs(args.boot_timeout);
-    cfg.crash_points = args.crash_at.clone();
     cfg.domain = args.domain.clone();
     cfg.proxy_log_dir = args.proxy_log_dir.clone();
+    cfg.endpoint = format!("unix:{}", args.socket.display());
     let host = Host::open(cfg).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

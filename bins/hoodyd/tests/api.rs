@@ -291,7 +291,7 @@ fn crash_at_every_point_is_recovered() {
         ("create:after-start", true),
     ] {
         d.stop();
-        d.start(&[&format!("--crash-at={point}")]);
+        d.start_crashing_at(point);
         let name = point.replace(':', "-");
         let (st, v) = d.try_api(
             "POST",
@@ -338,7 +338,7 @@ fn crash_at_every_point_is_recovered() {
     ] {
         d.exec(&id, "echo changed > /root/m");
         d.stop();
-        d.start(&[&format!("--crash-at={point}")]);
+        d.start_crashing_at(point);
         let _ = d.try_api(
             "PUT",
             &format!("/api/v1/containers/{id}/snapshots/s1"),
@@ -355,7 +355,7 @@ fn crash_at_every_point_is_recovered() {
     // Copy: before the copy's machine exists → rolled back; after → completed and running.
     for (point, completed) in [("copy:after-row", false), ("copy:after-machine", true)] {
         d.stop();
-        d.start(&[&format!("--crash-at={point}")]);
+        d.start_crashing_at(point);
         let name = point.replace(':', "-");
         let (st, v) = d.try_api(
             "POST",
@@ -382,7 +382,7 @@ fn crash_at_every_point_is_recovered() {
         let id = d.create(&p, &point.replace(':', "-"));
         assert_eq!(d.settle(&id)["status"], "running");
         d.stop();
-        d.start(&[&format!("--crash-at={point}")]);
+        d.start_crashing_at(point);
         let _ = d.try_api("DELETE", &format!("/api/v1/containers/{id}"), None);
         d.wait_exit();
         d.start(&[]);

@@ -72,6 +72,10 @@ impl TestPool {
 
 impl Drop for TestPool {
     fn drop(&mut self) {
+        // Let go of the write lock (an open file inside the mount) before unmounting.
+        if let Ok(ro) = Pool::open_read_only(self.pool.root()) {
+            self.pool = ro;
+        }
         if let Some(m) = &self.mount
             && hoody_fs::loopdev::unmount_pool(m).is_err()
         {

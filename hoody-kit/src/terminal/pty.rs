@@ -3,9 +3,9 @@
 //! resizing it, reading and writing the (non-blocking) master side, and signalling every
 //! process of a terminal session.
 
-use std::ffi::{CStr, OsString};
+use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -32,36 +32,8 @@ fn check(r: libc::c_int, what: &str) -> io::Result<libc::c_int> {
 
 /// Opens a pseudo-terminal pair of `cols` x `rows`, with UTF-8 line editing on.
 pub(super) fn open(cols: u16, rows: u16) -> io::Result<Pty> {
-    // SAFETY: posix_openpt takes flags only and returns a new descriptor or -1.
-    let m = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
-    let m = check(m, "posix_openpt")?;
-    // SAFETY: `m` is a descriptor we just opened and own exclusively.
-    let master = unsafe { OwnedFd::from_raw_fd(m) };
-    // SAFETY: grantpt/unlockpt take a descriptor we own.
-    check(unsafe { libc::grantpt(m) }, "grantpt")?;
-    // SAFETY: as above.
-    check(unsafe { libc::unlockpt(m) }, "unlockpt")?;
-    let mut name = [0 as libc::c_char; 128];
-    // SAFETY: ptsname_r writes at most `name.len()` bytes, NUL-terminated, into our buffer.
-    let r = unsafe { libc::ptsname_r(m, name.as_mut_ptr(), name.len()) };
-    if r != 0 {
-        return Err(io::Error::new(
-            io::Error::from_raw_os_error(r).kind(),
-            format!("ptsname_r: {}", io::Error::from_raw_os_error(r)),
-        ));
-    }
-    // SAFETY: ptsname_r succeeded, so `name` holds a NUL-terminated path.
-    let path = unsafe { CStr::from_ptr(name.as_ptr()) };
-    // SAFETY: `path` is a valid C string; open returns a new descriptor or -1.
-    let s = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    let s = check(s, "open pty slave")?;
-    // SAFETY: `s` is a descriptor we just opened and own exclusively.
-    let slave = unsafe { OwnedFd::from_raw_fd(s) };
+    let (master, slave) = hoody_sys::pty::open()?;
+    let s = slave.as_raw_fd();
 
     // UTF-8 aware erase in canonical mode (the kernel's default leaves IUTF8 off).
     // SAFETY: termios is plain old data; tcgetattr fills it in.

@@ -6,9 +6,9 @@
 //! and `operations`: the journal. A multi-step operation (create, copy, restore, delete) is
 //! written there in the same transaction as its first state change, and removed in the same
 //! transaction as its last, so after a crash the journal names exactly the operations to
-//! complete or roll back ([`crate::host`] does that at start).
+//! complete or roll back ([`crate::Host::open`] does that at start).
 //!
-//! The store is a plain struct over one connection; [`crate::host::Host`] serialises access
+//! The store is a plain struct over one connection; [`crate::Host`] serialises access
 //! with a mutex (SQLite writes are serial anyway, and each call here is microseconds).
 
 use std::path::Path;
@@ -18,7 +18,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Alias, ApiError, Container, ContainerStatus, Project, StatusLog, Token};
 
-type Result<T> = std::result::Result<T, ApiError>;
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What can go wrong with the state database, naming it; its sources are kept.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Creating the database's directory failed.
+    #[error("create state directory {}", .path.display())]
+    Dir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Opening the database failed.
+    #[error("open state database {}", .path.display())]
+    Open {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// A statement failed.
+    #[error("state database")]
+    Db(#[from] rusqlite::Error),
+    /// A record could not be written as JSON.
+    #[error("serialize state")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// The HTTP edge: a database failure is the server's fault (500), its whole chain the message.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal_chain(&e)
+    }
+}
 
 /// A journalled operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,7 +124,7 @@ CREATE TABLE IF NOT EXISTS operations (
 ";
 
 fn to_json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| ApiError::internal(format!("serialize state: {e}")))
+    Ok(serde_json::to_string(v)?)
 }
 
 fn from_json<T: for<'de> Deserialize<'de>>(s: &str) -> rusqlite::Result<T> {
@@ -121,12 +155,14 @@ impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                ApiError::internal(format!("create state directory {}: {e}", dir.display()))
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|e| {
-            ApiError::internal(format!("open state database {}: {e}", path.display()))
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
         })?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
@@ -136,11 +172,16 @@ impl Store {
         Ok(Store { conn })
     }
 
-    /// A transaction: everything `f` writes lands together or not at all.
-    pub fn tx<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction()?;
+    /// A transaction: everything `f` writes lands together or not at all. `f` may fail with
+    /// its own error type (the host's API errors, when a check inside the transaction fails),
+    /// into which the database's convert.
+    pub fn tx<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.transaction().map_err(StoreError::from)?;
         let out = f(&Tx { tx: &tx })?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 
@@ -584,7 +625,7 @@ mod tests {
         let id = s.tx(|t| t.begin_op(&op, "now")).unwrap();
         assert_eq!(s.read().pending_ops().unwrap(), vec![(id, op)]);
         // A failing transaction leaves nothing.
-        let r: Result<()> = s.tx(|t| {
+        let r: Result<(), ApiError> = s.tx(|t| {
             t.set_meta("k", "v")?;
             Err(ApiError::internal("boom"))
         });

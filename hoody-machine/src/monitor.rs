@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use hoody_core::{Container, ExitStatus, spawn};
 use serde_json::json;
 
-use super::config::{MachineConfig, MachinePaths, NetPlan, boot_spec};
+use crate::config::{MachineConfig, MachinePaths, NetPlan, boot_spec};
 
 const RING: usize = 128 * 1024;
 
@@ -73,7 +73,7 @@ fn exit_json(s: &ExitStatus) -> serde_json::Value {
         "code": s.code,
         "signal": s.signal,
         "oom_killed": s.oom_killed,
-        "finished_at": hoody_fs::time::now_secs(),
+        "finished_at": hoody_sys::time::now_secs(),
     })
 }
 
@@ -347,15 +347,41 @@ pub struct MonitorArgs {
     pub kit_exe: Option<PathBuf>,
 }
 
+/// The environment variable that names the monitor program to the CLI and hoodyd.
+pub const EXE_ENV: &str = "HOODY_MONITOR";
+
+/// Where the monitor program is unless [`EXE_ENV`] (or hoodyd's `--monitor`) says: beside
+/// the running program (how the release and the test builds lay them out), else
+/// `/usr/local/bin/hoody-monitor` (where `scripts/setup` installs it), else `hoody-monitor`
+/// found on `PATH` when started.
+pub fn default_exe() -> PathBuf {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("hoody-monitor")));
+    [beside, Some(PathBuf::from("/usr/local/bin/hoody-monitor"))]
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("hoody-monitor"))
+}
+
 /// The environment variable the starter passes the Kit's binary in.
 pub const KIT_EXE_ENV: &str = "HOODY_KIT_EXE";
 
 /// The `hoody-monitor` program. Detaches (fork, setsid), starts the machine, reports
 /// `OK <pid>` or `ERR <message>` on its original stdout for the starter, then runs until the
-/// machine powers off. Must be called while the process is single-threaded.
-pub fn monitor_main(args: MonitorArgs) -> i32 {
-    // SAFETY: called at program start, single-threaded: fork is safe; the parent exits at once
-    // so the starter reaps it and the monitor is re-parented, never left a zombie.
+/// machine powers off.
+///
+/// # Safety
+///
+/// The calling process must be single-threaded (call it first thing in `main` of a program
+/// of its own, as `hoody-monitor` does): it forks, and the child goes on to allocate and run
+/// code that a lock held by another thread at the fork would deadlock. It also takes over the
+/// process: stdout is the report channel and the process becomes a session leader.
+pub unsafe fn monitor_main(args: MonitorArgs) -> i32 {
+    // SAFETY: the caller guarantees a single-threaded process, so fork cannot copy a held
+    // lock; the parent exits at once so the starter reaps it and the monitor is re-parented,
+    // never left a zombie.
     match unsafe { libc::fork() } {
         -1 => {
             println!("ERR fork: {}", std::io::Error::last_os_error());

@@ -1010,33 +1010,10 @@ fn query_param(query: &str, name: &str) -> Option<Vec<u8>> {
         .map(|(_, v)| percent_decode(v))
 }
 
+/// Percent-decoding as query strings are written: `%XX` decoded, anything else (a `%` not
+/// followed by two hex digits included) kept as it is; `+` stays `+`.
 fn percent_decode(s: &str) -> Vec<u8> {
-    fn hex_val(b: &u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(hex_val),
-                bytes.get(i + 2).and_then(hex_val),
-            )
-        {
-            out.push((h << 4) | l);
-            i += 3;
-            continue;
-        }
-        out.push(b);
-        i += 1;
-    }
-    out
+    percent_encoding::percent_decode_str(s).collect()
 }
 
 fn basic_credentials(req: &RequestInfo<'_>) -> Option<(String, String)> {
@@ -1051,39 +1028,18 @@ fn basic_credentials(req: &RequestInfo<'_>) -> Option<(String, String)> {
     Some((user.to_owned(), pass.to_owned()))
 }
 
-/// Base64 (standard or URL-safe alphabet), padding optional, no whitespace.
+/// Base64 (standard or URL-safe alphabet), padding optional, no whitespace; stray bits in the
+/// last character are ignored (as JWT and Basic implementations in the wild do).
 fn b64_decode(input: &[u8], url: bool) -> Option<Vec<u8>> {
-    let mut data = input;
-    for _ in 0..2 {
-        if let Some(rest) = data.strip_suffix(b"=") {
-            data = rest;
-        }
-    }
-    if data.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in data {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' if !url => 62,
-            b'/' if !url => 63,
-            b'-' if url => 62,
-            b'_' if url => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
+    let engine = if url { &URL_SAFE } else { &STANDARD };
+    engine.decode(input).ok()
 }
 
 // ----- JWT -----
@@ -1374,27 +1330,12 @@ vP+cFcTodqxkXqWFV+OkTJ6U69NaKAb7
     const HUNTER2_HASH: &str = "ca458f67a1e64e60f40414c062c57abbfc1d41b5d0c30cd07d12704540067f21";
 
     fn b64_encode(bytes: &[u8], url: bool) -> String {
-        let table: &[u8; 64] = if url {
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        use base64::Engine as _;
+        if url {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         } else {
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-        };
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(char::from(table[((n >> (18 - 6 * i)) & 63) as usize]));
-            }
-            if !url {
-                for _ in chunk.len()..3 {
-                    out.push('=');
-                }
-            }
+            base64::engine::general_purpose::STANDARD.encode(bytes)
         }
-        out
     }
 
     fn hs256(secret: &str, header: serde_json::Value, claims: serde_json::Value) -> String {

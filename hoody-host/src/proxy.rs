@@ -5,7 +5,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use super::{Host, Result, now};
+use super::{Host, Result, new_id, now, random_bytes};
 use crate::api::{self, Alias, ApiError};
 
 /// Checks an alias name (reference §2.7).
@@ -137,9 +137,8 @@ impl Host {
                 a
             }
             None => {
-                let mut b = [0u8; 24];
-                api::id::fill_random(&mut b);
-                b.iter().map(|x| format!("{x:02x}")).collect()
+                let b: [u8; 24] = random_bytes()?;
+                hoody_sys::random::to_hex(&b)
             }
         };
         let (program, port, index) = resolve_target(&req.program, req.port, req.index)?;
@@ -148,7 +147,7 @@ impl Host {
         }
         let t = now();
         let a = Alias {
-            id: api::id::new_id(),
+            id: new_id()?,
             project_id: c.project_id,
             container_id: c.id,
             url: self.alias_url(&alias),
@@ -172,7 +171,7 @@ impl Host {
                     format!("alias {:?} is in use on this server", a.alias),
                 ));
             }
-            tx.put_alias(&a)
+            Ok(tx.put_alias(&a)?)
         })?;
         self.emit("proxy.changed", None, Some(&a.project_id));
         Ok(a)
@@ -259,7 +258,7 @@ impl Host {
                     format!("alias {:?} is in use on this server", a.alias),
                 ));
             }
-            tx.put_alias(&a)
+            Ok(tx.put_alias(&a)?)
         })?;
         self.emit("proxy.changed", None, Some(&a.project_id));
         Ok(a)

@@ -2,33 +2,16 @@
 //! digits are the creation time in seconds, the other 16 are random, so ids sort roughly by
 //! creation and never collide in practice.
 
-use super::ApiError;
+use crate::ApiError;
 
-/// A new id.
-pub fn new_id() -> String {
+/// A new id. Fails only when the kernel refuses random bytes.
+pub fn new_id() -> std::io::Result<String> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0) as u32;
-    let mut rnd = [0u8; 8];
-    fill_random(&mut rnd);
-    let mut s = format!("{secs:08x}");
-    for b in rnd {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
-
-/// Fills `buf` from the kernel's random source.
-pub fn fill_random(buf: &mut [u8]) {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
-        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
-        if n > 0 {
-            done += n as usize;
-        }
-    }
+    let rnd: [u8; 8] = hoody_sys::random::bytes()?;
+    Ok(format!("{secs:08x}{}", hoody_sys::random::to_hex(&rnd)))
 }
 
 /// Whether `s` is a well-formed id.
@@ -56,8 +39,8 @@ mod tests {
 
     #[test]
     fn ids_are_24_hex_and_distinct() {
-        let a = new_id();
-        let b = new_id();
+        let a = new_id().unwrap();
+        let b = new_id().unwrap();
         assert!(is_valid(&a), "{a}");
         assert_ne!(a, b);
         assert!(!is_valid("ABCDEF0123456789abcdef01"));

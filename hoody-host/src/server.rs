@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{self, ApiError, Envelope, Operation};
-use crate::host::{Host, Scope, with_etag};
+use crate::{Host, Scope, with_etag};
 
 /// Largest request body accepted (413 above).
 pub const MAX_BODY: usize = 1 << 20;
@@ -159,22 +159,21 @@ pub fn openapi() -> serde_json::Value {
     })
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = (status, json_bytes(&self)).into_response();
+/// The HTTP edge: an [`ApiError`] as its status and `{statusCode, error, message, data?}`.
+fn error_response(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, json_bytes(&e)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if e.status == 401 {
         r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"hoodyd\""),
         );
-        if self.status == 401 {
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"hoodyd\""),
-            );
-        }
-        r
     }
+    r
 }
 
 fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
@@ -206,8 +205,8 @@ where
 {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => envelope(status, message, v),
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::internal(format!("the operation panicked: {e}")).into_response(),
+        Ok(Err(e)) => error_response(e),
+        Err(e) => error_response(ApiError::internal(format!("the operation panicked: {e}"))),
     }
 }
 
@@ -226,7 +225,7 @@ where
 {
     match body::<B>(b, false) {
         Ok(req) => run(status, message, move || f(req)).await,
-        Err(e) => e.into_response(),
+        Err(e) => error_response(e),
     }
 }
 
@@ -294,7 +293,7 @@ where
 {
     match q {
         Ok(Query(q)) => run(status, message, move || f(q)).await,
-        Err(e) => ApiError::validation("query", e.body_text()).into_response(),
+        Err(e) => error_response(ApiError::validation("query", e.body_text())),
     }
 }
 
@@ -304,7 +303,7 @@ fn op_route(op: Operation) -> axum::routing::MethodRouter<Host> {
               UrlPath(id): UrlPath<String>,
               b: Result<Bytes, BytesRejection>| async move {
             if let Err(e) = body::<serde_json::Value>(b, true) {
-                return e.into_response();
+                return error_response(e);
             }
             run(200, "Operation completed", move || h.operate(&id, op)).await
         },
@@ -459,7 +458,7 @@ pub fn router(host: Host, require_token: bool) -> Router {
             get(|State(h): State<Host>, q: Result<Query<api::AliasQuery>, QueryRejection>| async move {
                 match q {
                     Ok(Query(q)) => run(200, "Aliases", move || h.list_aliases(&q)).await,
-                    Err(e) => ApiError::validation("query", e.body_text()).into_response(),
+                    Err(e) => error_response(ApiError::validation("query", e.body_text())),
                 }
             })
             .post(|State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
@@ -497,7 +496,7 @@ pub fn router(host: Host, require_token: bool) -> Router {
             get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<LogQuery>, QueryRejection>| async move {
                 match q {
                     Ok(Query(q)) => run(200, "Proxy access log", move || h.access_log(&id, q.limit.unwrap_or(100))).await,
-                    Err(e) => ApiError::validation("query", e.body_text()).into_response(),
+                    Err(e) => error_response(ApiError::validation("query", e.body_text())),
                 }
             }),
         )
@@ -537,18 +536,18 @@ pub fn router(host: Host, require_token: bool) -> Router {
     }
     let mut r = r
         .fallback(|req: Request| async move {
-            ApiError::new(
+            error_response(ApiError::new(
                 404,
                 "ROUTE_NOT_FOUND",
                 format!("no endpoint {} {}", req.method(), req.uri().path()),
-            )
+            ))
         })
         .method_not_allowed_fallback(|req: Request| async move {
-            ApiError::new(
+            error_response(ApiError::new(
                 405,
                 "METHOD_NOT_ALLOWED",
                 format!("{} is not allowed on {}", req.method(), req.uri().path()),
-            )
+            ))
         })
         .layer(DefaultBodyLimit::max(MAX_BODY));
     r = if require_token {
@@ -824,10 +823,7 @@ async fn events(State(h): State<Host>) -> Response {
     r
 }
 
-/// Header hoody-proxy sets on requests it forwards from the network to the unix socket (and
-/// strips from what clients send). Such requests need a token like on TCP: the socket's
-/// root-only permission vouches for the proxy, not for whoever is behind it.
-pub const PROXIED_HEADER: &str = "x-hoody-proxied";
+pub use hoody_api::PROXIED_HEADER;
 
 async fn proxied_auth(State(h): State<Host>, req: Request, next: Next) -> Response {
     if req.headers().contains_key(PROXIED_HEADER) {
@@ -844,18 +840,17 @@ async fn bearer_auth(State(h): State<Host>, req: Request, next: Next) -> Respons
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(auth) = auth else {
-        return ApiError::new(
+        return error_response(ApiError::new(
             401,
             "MISSING_TOKEN",
             "this listener needs Authorization: Bearer <token> (create one with `hoody tokens create`)",
-        )
-        .into_response();
+        ));
     };
     let secret = auth.strip_prefix("Bearer ").unwrap_or(&auth).to_string();
     match tokio::task::spawn_blocking(move || h.verify_token(&secret)).await {
         Ok(Ok(_)) => next.run(req).await,
-        Ok(Err(e)) => e.into_response(),
-        Err(e) => ApiError::internal(format!("token check panicked: {e}")).into_response(),
+        Ok(Err(e)) => error_response(e),
+        Err(e) => error_response(ApiError::internal(format!("token check panicked: {e}"))),
     }
 }
 

@@ -1,9 +1,9 @@
-//! The blocking HTTP client of hoodyd's REST API: the same [`crate::api`] types the server
+//! The blocking HTTP client of hoodyd's REST API: the same [`crate`] types the server
 //! speaks, one method per route.
 //!
 //! ```no_run
-//! use hoody::api::{CreateContainer, ContainerStatus};
-//! use hoody::client::Client;
+//! use hoody_api::{CreateContainer, ContainerStatus};
+//! use hoody_api::client::Client;
 //!
 //! let client = Client::from_env()?;
 //! let c = client.create_container(
@@ -12,7 +12,7 @@
 //! )?;
 //! let c = client.wait_for(&c.id, |c| !c.status.is_busy(), std::time::Duration::from_secs(600))?;
 //! assert_eq!(c.status, ContainerStatus::Running);
-//! # Ok::<(), hoody::client::ClientError>(())
+//! # Ok::<(), hoody_api::client::ClientError>(())
 //! ```
 //!
 //! # Why a hand-written HTTP/1.1 client
@@ -48,8 +48,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{
-    self, AccessLog, Alias, AliasList, AliasQuery, AliasState, ApiError, Container, ContainerList,
+use crate::{
+    AccessLog, Alias, AliasList, AliasQuery, AliasState, ApiError, Container, ContainerList,
     ContainerStats, CopyContainer, CreateAlias, CreateContainer, CreateProject, CreateSnapshot,
     CreateToken, CreatedToken, EnvValue, EnvVars, Envelope, Event, ListQuery, Operation,
     OperationResult, Project, ProjectList, ProxyState, Server, ServerList, Snapshot, SnapshotAlias,
@@ -1050,26 +1050,14 @@ fn read_body(body: &mut impl Read, request: &str) -> Result<Vec<u8>> {
 /// Percent-encodes `s` for a path segment or a query value: everything but `A-Z a-z 0-9 - . _
 /// ~`, and the dots too when the segment is `.` or `..` (which URL normalisers would remove).
 fn encode(s: &str) -> String {
-    let dots_only = s.bytes().all(|b| b == b'.');
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'~')
-            || (b == b'.' && !dots_only);
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::url::segment(s)
 }
 
 /// An id as a path segment; empty is the server's own `INVALID_ID_FORMAT` (an empty segment
 /// would name another route).
 fn segment(what: &str, id: &str) -> Result<String> {
     if id.is_empty() {
-        api::id::check(what, id)?;
+        crate::id::check(what, id)?;
     }
     Ok(encode(id))
 }
@@ -1675,7 +1663,7 @@ mod tests {
         let body = envelope(200, &container_json("running"));
         let (c, rx) = serve(vec![with_length("200 OK", &body)]);
         let got = c.get_container("65f0c0ffee0123456789abcd").unwrap();
-        assert_eq!(got.status, api::ContainerStatus::Running);
+        assert_eq!(got.status, crate::ContainerStatus::Running);
         let req = rx.recv().unwrap();
         assert!(
             req.starts_with("GET /api/v1/containers/65f0c0ffee0123456789abcd HTTP/1.1\r\n"),
@@ -1694,7 +1682,7 @@ mod tests {
         let body = envelope(200, &container_json("stopped"));
         let (c, _rx) = serve(vec![chunked("200 OK", &body, &[1, 7, 300, 2])]);
         let got = c.get_container("65f0c0ffee0123456789abcd").unwrap();
-        assert_eq!(got.status, api::ContainerStatus::Stopped);
+        assert_eq!(got.status, crate::ContainerStatus::Stopped);
         assert_eq!(got.name, "dev");
     }
 
@@ -1891,7 +1879,7 @@ mod tests {
                 Duration::from_secs(10),
             )
             .unwrap();
-        assert_eq!(got.status, api::ContainerStatus::Running);
+        assert_eq!(got.status, crate::ContainerStatus::Running);
         assert_eq!(seen.borrow().len(), 3);
     }
 

@@ -15,8 +15,8 @@ use std::net::{IpAddr, ToSocketAddrs};
 
 use serde_json::Value;
 
-use crate::api::{ApiError, Container};
 use crate::client::{Client, ClientError, RawResponse, StreamResponse};
+use crate::{ApiError, Container};
 
 pub use hoody_kit::ports::{INSTANCE_HEADER, Kit, kit_port};
 
@@ -194,6 +194,19 @@ impl KitClient {
         self.json("POST", &path, Some(request))
     }
 
+    /// `GET /api/v1/sqlite/query?db=&sql=` (sqlite service): a read-only query given as a
+    /// shareable URL, the SQL in standard base64.
+    pub fn db_query_url(&self, db: &str, sql: &str) -> Result<Value> {
+        use base64::Engine as _;
+        let sql = base64::engine::general_purpose::STANDARD.encode(sql);
+        let path = format!(
+            "/api/v1/sqlite/query?db={}&sql={}",
+            encode_query(db),
+            encode_query(&sql)
+        );
+        self.json("GET", &path, None)
+    }
+
     /// `GET /{path}` (files service): a file's bytes as they arrive, or a directory's
     /// listing with `?json`.
     pub fn files_get(&self, path: &str, json: bool) -> Result<StreamResponse> {
@@ -226,28 +239,11 @@ pub fn kit_error(r: &RawResponse) -> ApiError {
 
 /// Percent-encodes a file path for a URL path (keeps `/` and unreserved characters).
 pub fn encode_path(path: &str) -> String {
-    let path = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
-    encode(&path, |b| b == b'/')
+    crate::url::path(path)
 }
 
 fn encode_query(s: &str) -> String {
-    encode(s, |_| false)
-}
-
-fn encode(s: &str, keep: impl Fn(u8) -> bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || keep(b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::url::component(s)
 }
 
 /// Copies a streamed body to `out`; the number of bytes.

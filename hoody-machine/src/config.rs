@@ -7,7 +7,7 @@ use hoody_core::spec::IdMap;
 use hoody_core::{CapabilitySet, ContainerSpec, SeccompProfile};
 use serde::{Deserialize, Serialize};
 
-use super::MachineError;
+use crate::MachineError;
 
 /// First host id handed out to machines.
 pub const ID_RANGE_BASE: u32 = 524_288;

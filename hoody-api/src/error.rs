@@ -75,10 +75,27 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::new(500, "INTERNAL_ERROR", message)
     }
+
+    /// 500 for `e`, with its whole chain of sources in the message (`open state database
+    /// /x: unable to open database file: ...`), so that nothing the server knew about the
+    /// cause is lost at the HTTP edge.
+    pub fn internal_chain(e: &(dyn std::error::Error + 'static)) -> Self {
+        ApiError::internal(chain(e))
+    }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::internal(format!("state database: {e}"))
+/// `e` and each of its sources, joined with ": " (a source whose text its parent already
+/// ends with is not repeated).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
     }
+    out
 }

@@ -1,3 +1,5 @@
+//! # hoody-machine
+//!
 //! Machines: containers that are computers. A Debian 13 image snapshotted into a root file
 //! system, booted with systemd as PID 1 in an unprivileged user namespace (its own 65,536-id
 //! range, the rootfs given through an idmapped mount), following systemd's container
@@ -18,7 +20,7 @@ pub mod config;
 pub mod monitor;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsRawFd;
+
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -82,6 +84,9 @@ pub enum MachineError {
     /// An invalid spec.
     #[error(transparent)]
     Spec(#[from] hoody_core::spec::SpecError),
+    /// The kernel refused random bytes (for a machine's ids).
+    #[error("reading random bytes from the kernel")]
+    Random(#[source] std::io::Error),
     /// A state file.
     #[error("{action} {path}: {message}")]
     State {
@@ -169,6 +174,12 @@ pub struct MachineStatus {
 }
 
 /// The machine manager over one pool.
+///
+/// Over a read-only pool handle ([`hoody_fs::Pool::open_read_only`]) it lists and inspects
+/// (list, status, stats, console, exec); everything that changes a machine (create, start,
+/// stop, pause, delete, ...) needs a writable handle and otherwise fails with
+/// [`hoody_fs::FsError::ReadOnly`]. So while hoodyd serves a pool, direct verbs see its
+/// machines but only hoodyd changes them.
 #[derive(Debug, Clone)]
 pub struct Machines {
     pool: Pool,
@@ -180,15 +191,12 @@ pub struct Machines {
 /// Default root of the machines' runtime directories.
 pub const DEFAULT_RUN_DIR: &str = "/run/hoody/machines";
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    // SAFETY: buf is writable for its length.
-    unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+fn random_hex(bytes: usize) -> Result<String> {
+    hoody_sys::random::hex(bytes).map_err(MachineError::Random)
 }
 
 fn now_rfc3339() -> String {
-    hoody_fs::time::rfc3339(hoody_fs::time::now_secs())
+    hoody_sys::time::rfc3339(hoody_sys::time::now_secs())
 }
 
 impl Machines {
@@ -273,6 +281,7 @@ impl Machines {
         source: Source<'_>,
         opts: &CreateOptions,
     ) -> Result<MachineConfig> {
+        self.pool.check_writable()?;
         hoody_fs::name::validate("machine", name)?;
         let paths = self.paths(name);
         if paths.state.exists() {
@@ -291,14 +300,10 @@ impl Machines {
         let machines = self.pool.root().join("machines");
         std::fs::create_dir_all(&machines).map_err(|e| state_err("create", &machines, e))?;
         // Serialize range allocation across processes.
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(machines.join(".lock"))
-            .map_err(|e| state_err("open", &machines.join(".lock"), e))?;
-        // SAFETY: flock on an fd we own; released when `lock` is dropped.
-        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        let lock_path = machines.join(".lock");
+        let _lock =
+            hoody_sys::lock::FileLock::acquire(&lock_path, hoody_sys::lock::Mode::Exclusive)
+                .map_err(|e| state_err("lock", &lock_path, e))?;
         if paths.state.exists() {
             return Err(MachineError::Exists(name.to_string()));
         }
@@ -318,8 +323,8 @@ impl Machines {
         };
         let cfg = MachineConfig {
             name: name.to_string(),
-            id: random_hex(12),
-            machine_id: random_hex(16),
+            id: random_hex(12)?,
+            machine_id: random_hex(16)?,
             image,
             id_range_start,
             memory: opts.memory,
@@ -388,6 +393,7 @@ impl Machines {
         name: &str,
         env: std::collections::BTreeMap<String, String>,
     ) -> Result<()> {
+        self.pool.check_writable()?;
         let mut cfg = self.load(name)?;
         cfg.env = env;
         self.save(&cfg)
@@ -403,6 +409,7 @@ impl Machines {
     /// file system and snapshots, its state and runtime directories. Idempotent: used to
     /// finish interrupted deletes and to roll back interrupted creates.
     pub fn purge(&self, name: &str) -> Result<()> {
+        self.pool.check_writable()?;
         hoody_fs::name::validate("machine", name)?;
         if self.running(name) {
             match self.request(name, "KILL", Duration::from_secs(30)) {
@@ -477,6 +484,7 @@ impl Machines {
 
     /// Boots a machine and waits up to `timeout` for systemd's READY=1.
     pub fn start(&self, name: &str, timeout: Duration) -> Result<MachineStatus> {
+        self.pool.check_writable()?;
         let cfg = self.load(name)?;
         raise_host_limits();
         if self.running(name) {
@@ -586,6 +594,7 @@ impl Machines {
     /// Clean shutdown (SIGRTMIN+3 to systemd); after `timeout` every process is killed.
     /// Returns PID 1's exit status.
     pub fn stop(&self, name: &str, timeout: Duration) -> Result<serde_json::Value> {
+        self.pool.check_writable()?;
         self.load(name)?;
         let v = self.request(
             name,
@@ -597,6 +606,7 @@ impl Machines {
 
     /// Kills every process of the machine at once.
     pub fn force_stop(&self, name: &str) -> Result<serde_json::Value> {
+        self.pool.check_writable()?;
         self.load(name)?;
         let v = self.request(name, "KILL", Duration::from_secs(30))?;
         Ok(v.get("exit").cloned().unwrap_or_default())
@@ -604,6 +614,7 @@ impl Machines {
 
     /// Stops (cleanly) and starts again.
     pub fn restart(&self, name: &str, timeout: Duration) -> Result<MachineStatus> {
+        self.pool.check_writable()?;
         if self.running(name) {
             self.stop(name, timeout)?;
         }
@@ -612,12 +623,14 @@ impl Machines {
 
     /// Freezes every process of the machine.
     pub fn pause(&self, name: &str) -> Result<()> {
+        self.pool.check_writable()?;
         self.request(name, "FREEZE", Duration::from_secs(15))
             .map(drop)
     }
 
     /// Thaws a paused machine.
     pub fn resume(&self, name: &str) -> Result<()> {
+        self.pool.check_writable()?;
         self.request(name, "THAW", Duration::from_secs(15))
             .map(drop)
     }
@@ -681,6 +694,7 @@ impl Machines {
 
     /// Deletes a stopped machine: its root file system, snapshots and state.
     pub fn delete(&self, name: &str) -> Result<()> {
+        self.pool.check_writable()?;
         self.load(name)?;
         if self.running(name) {
             return Err(MachineError::Running(name.to_string()));

@@ -1,0 +1,714 @@
+//! Containers: reading, state transitions, create and copy (journalled, finished on their own
+//! thread), update, environment and delete (reference §1.5-§1.7).
+
+use super::*;
+
+impl Host {
+    /// A container.
+    pub fn get_container(&self, id: &str) -> Result<Container> {
+        api::id::check("container", id)?;
+        self.store()
+            .read()
+            .container(id)?
+            .ok_or_else(|| ApiError::not_found("container", id))
+    }
+
+    /// A page of containers, of one project or all (state only: no machine is asked).
+    /// Sorted by `id|name|status|created_at|updated_at`, newest first by default.
+    pub fn list_containers(
+        &self,
+        project: Option<&str>,
+        q: &api::ListQuery,
+    ) -> Result<api::ContainerList> {
+        let p = paging(
+            q,
+            20,
+            &["id", "name", "status", "created_at", "updated_at"],
+            "created_at",
+            Order::Desc,
+        )?;
+        let store = self.store();
+        let r = store.read();
+        if let Some(pid) = project {
+            api::id::check("project", pid)?;
+            if r.project(pid)?.is_none() {
+                return Err(ApiError::not_found("project", pid));
+            }
+        }
+        let (containers, total) = r.containers(
+            project,
+            q.include_deleting.unwrap_or(false),
+            p.sort,
+            p.order,
+            p.limit,
+            (p.page - 1) * p.limit,
+        )?;
+        Ok(api::ContainerList {
+            containers,
+            pagination: pagination(&p, total),
+        })
+    }
+
+    /// A page of a container's state transitions.
+    pub fn status_logs(&self, id: &str, q: &api::ListQuery) -> Result<api::StatusLogList> {
+        self.get_container(id)?;
+        let p = paging(
+            q,
+            10,
+            &["transition_time", "created_at", "to_status", "from_status"],
+            "transition_time",
+            Order::Desc,
+        )?;
+        let (status_logs, total) = self.store().read().status_logs(
+            id,
+            p.sort,
+            p.order,
+            p.limit,
+            (p.page - 1) * p.limit,
+        )?;
+        Ok(api::StatusLogList {
+            status_logs,
+            pagination: pagination(&p, total),
+        })
+    }
+
+    /// Live counters of a running (or paused) container.
+    pub fn stats(&self, id: &str) -> Result<api::ContainerStats> {
+        let started = Instant::now();
+        let c = self.get_container(id)?;
+        if !matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused) {
+            return Err(ApiError::conflict(
+                "CONTAINER_NOT_RUNNING",
+                format!("container {id} is {}: stats need it running", c.status),
+            ));
+        }
+        let s = self.inner.machines.stats(id).map_err(machine_err)?;
+        let cfg = self
+            .inner
+            .machines
+            .configs()
+            .ok()
+            .and_then(|v| v.into_iter().find(|m| m.name == id));
+        let disk = self.inner.machines.pool().disk_usage(id).unwrap_or(0);
+        Ok(api::ContainerStats {
+            id: c.id,
+            project_id: c.project_id,
+            project_name: c.project_alias,
+            server_name: self.inner.server_name.clone(),
+            status: c.status,
+            processes: s.cgroup.pids_current,
+            cpu: api::CpuStats {
+                usage: s.cgroup.cpu_usage_usec * 1000,
+            },
+            memory: api::MemoryStats {
+                usage: s.cgroup.memory_current,
+                usage_peak: s.cgroup.memory_peak,
+                total: cfg.and_then(|c| c.memory),
+            },
+            disk: api::DiskStats {
+                root: api::DiskUsage { usage: disk },
+            },
+            network: s
+                .interfaces
+                .into_iter()
+                .map(|(interface, rx, tx, prx, ptx)| api::NetworkStats {
+                    interface,
+                    counters: api::NetworkCounters {
+                        bytes_received: rx,
+                        bytes_sent: tx,
+                        packets_received: prx,
+                        packets_sent: ptx,
+                    },
+                })
+                .collect(),
+            processing_time: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    // ---- state transitions -----------------------------------------------------------
+
+    /// Sets a container's status (recording the transition) and whatever `change` does to
+    /// it, in one transaction, then tells subscribers.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn transition(
+        &self,
+        id: &str,
+        to: ContainerStatus,
+        triggered_by: &str,
+        metadata: serde_json::Value,
+        started: Option<Instant>,
+        end_op: Option<i64>,
+        change: impl FnOnce(&mut Container),
+    ) -> Result<Container> {
+        let c = self.store().tx(|tx| {
+            let mut c = tx
+                .container(id)?
+                .ok_or_else(|| ApiError::not_found("container", id))?;
+            let from = c.status;
+            c.status = to;
+            change(&mut c);
+            c.updated_at = now();
+            tx.put_container(&c)?;
+            if from != to {
+                tx.add_status_log(&api::StatusLog {
+                    id: new_id()?,
+                    container_id: id.to_string(),
+                    from_status: Some(from),
+                    to_status: to,
+                    transition_time: c.updated_at.clone(),
+                    duration_ms: started.map(|s| s.elapsed().as_millis() as u64),
+                    triggered_by: triggered_by.to_string(),
+                    metadata,
+                })?;
+            }
+            if let Some(op) = end_op {
+                tx.end_op(op)?;
+            }
+            Ok::<_, ApiError>(c)
+        })?;
+        self.emit("container.status", Some(&c), None);
+        Ok(c)
+    }
+
+    /// Boots a container's machine: `Ok(ip)` or the failure.
+    pub(crate) fn boot(&self, id: &str) -> Result<Option<String>> {
+        match self.inner.machines.start(id, self.inner.cfg.boot_timeout) {
+            Ok(st) => Ok(st.ip),
+            Err(e) => {
+                // A machine that started but did not finish booting is killed: `failed` means
+                // nothing of it runs.
+                let _ = self.inner.machines.force_stop(id);
+                Err(machine_err(e))
+            }
+        }
+    }
+
+    /// The environment a container's machine gets: the user's plus `HOODY_CONTAINER_ID`.
+    pub(crate) fn machine_env(c: &Container) -> BTreeMap<String, String> {
+        let mut env = c.environment_vars.clone();
+        env.insert("HOODY_CONTAINER_ID".into(), c.id.clone());
+        env.insert("HOODY_PROJECT_ID".into(), c.project_id.clone());
+        env
+    }
+
+    // ---- containers: create, copy --------------------------------------------------------
+
+    /// Creates a container in `project_id`. Returns at once with status `creating`; the
+    /// machine is made (and started, unless `autostart` is false) on a thread of its own.
+    pub fn create_container(
+        &self,
+        project_id: &str,
+        req: api::CreateContainer,
+    ) -> Result<Container> {
+        api::id::check("project", project_id)?;
+        self.check_server("server_id", &req.server_id)?;
+        for (field, v) in [
+            ("kvm", req.kvm),
+            ("dev_kvm", req.dev_kvm),
+            ("ramdisk", req.ramdisk),
+        ] {
+            if v == Some(true) {
+                return Err(ApiError::validation(
+                    field,
+                    "not supported by hoody yet; send false or leave it out",
+                ));
+            }
+        }
+        if req.prespawn == Some(true) {
+            return Err(ApiError::new(
+                403,
+                "PRESPAWN_FORBIDDEN",
+                "prespawn: true is internal to the platform",
+            ));
+        }
+        let name = match req.name.as_deref() {
+            None | Some("rand") => {
+                let b: [u8; 3] = random_bytes()?;
+                format!("container-{}", hoody_sys::random::to_hex(&b))
+            }
+            Some(n) => n.to_string(),
+        };
+        check_name("name", &name, 3)?;
+        if req
+            .comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > 16_000)
+        {
+            return Err(ApiError::validation(
+                "comment",
+                "longer than 16,000 characters",
+            ));
+        }
+        let env = req.environment_vars.unwrap_or_default();
+        check_env(&env)?;
+        let realm_ids = req.realm_ids.unwrap_or_default();
+        check_realms(&realm_ids)?;
+        let image = image_name(req.container_image.as_deref().unwrap_or(DEFAULT_IMAGE));
+        if self.inner.machines.pool().image_path(&image).is_err() {
+            return Err(ApiError::new(
+                404,
+                "IMAGE_NOT_FOUND",
+                format!(
+                    "image {image:?} is not in this server's pool (build it: `hoody image build {image}`)"
+                ),
+            ));
+        }
+        let hoody_kit = req.hoody_kit.unwrap_or(false);
+        let t = now();
+        let c = Container {
+            id: new_id()?,
+            project_id: project_id.to_string(),
+            project_alias: String::new(),
+            server_id: self.inner.server_id.clone(),
+            server_name: self.inner.server_name.clone(),
+            name,
+            color: color(req.color.as_deref())?,
+            container_image: image,
+            hoody_kit,
+            dev_kit: req.dev_kit.unwrap_or(hoody_kit),
+            ai: req.ai.unwrap_or(false),
+            autostart: req.autostart.unwrap_or(true),
+            status: ContainerStatus::Creating,
+            environment_vars: env,
+            ssh_public_key: req.ssh_public_key,
+            comment: req.comment,
+            realm_ids,
+            source_container_id: None,
+            ip: None,
+            error: None,
+            created_at: t.clone(),
+            updated_at: t,
+        };
+        let busy = self.claim(&c.id)?;
+        let (c, op) = self.insert_new(
+            c,
+            Journal::Create {
+                container: String::new(),
+            },
+        )?;
+        let host = self.clone();
+        let c2 = c.clone();
+        std::thread::Builder::new()
+            .name(format!("create-{}", c.id))
+            .spawn(move || {
+                let _busy = busy;
+                host.run_create(&c2, op, None);
+            })
+            .map_err(|e| ApiError::internal(format!("start a create thread: {e}")))?;
+        Ok(c)
+    }
+
+    /// Inserts a new container row (checking project, quota and name) with its first status
+    /// log and its journal entry, in one transaction.
+    pub(crate) fn insert_new(&self, mut c: Container, op: Journal) -> Result<(Container, i64)> {
+        let op = match op {
+            Journal::Create { .. } => Journal::Create {
+                container: c.id.clone(),
+            },
+            Journal::Copy {
+                source, snapshot, ..
+            } => Journal::Copy {
+                source,
+                container: c.id.clone(),
+                snapshot,
+            },
+            other => other,
+        };
+        let r = self.store().tx(|tx| {
+            let p = tx
+                .project(&c.project_id)?
+                .ok_or_else(|| ApiError::not_found("project", &c.project_id))?;
+            if let Some(max) = p.max_containers
+                && p.container_count >= max
+            {
+                return Err(ApiError::new(
+                    403,
+                    "PROJECT_CONTAINER_LIMIT",
+                    format!(
+                        "project {} ({}) already holds its maximum of {max} containers",
+                        p.id, p.alias
+                    ),
+                ));
+            }
+            if tx.container_by_name(&c.project_id, &c.name)?.is_some() {
+                return Err(ApiError::conflict(
+                    "CONTAINER_NAME_TAKEN",
+                    format!(
+                        "project {} already has a container named {:?}",
+                        p.alias, c.name
+                    ),
+                ));
+            }
+            c.project_alias = p.alias;
+            tx.put_container(&c)?;
+            tx.add_status_log(&api::StatusLog {
+                id: new_id()?,
+                container_id: c.id.clone(),
+                from_status: None,
+                to_status: c.status,
+                transition_time: c.created_at.clone(),
+                duration_ms: None,
+                triggered_by: "api".into(),
+                metadata: json!({}),
+            })?;
+            let op = tx.begin_op(&op, &c.created_at)?;
+            Ok((c, op))
+        })?;
+        self.emit("container.created", Some(&r.0), None);
+        Ok(r)
+    }
+
+    /// Makes (or copies) the machine and starts it; records the outcome and ends the journal
+    /// entry. `source`: copy from (machine, snapshot).
+    pub(crate) fn run_create(&self, c: &Container, op: i64, source: Option<(&str, Option<&str>)>) {
+        let started = Instant::now();
+        let kind = if source.is_some() { "copy" } else { "create" };
+        self.fault(&format!("{kind}:after-row"));
+        let opts = CreateOptions {
+            hostname: Some(c.name.clone()),
+            env: Self::machine_env(c),
+            kit: c.hoody_kit,
+            ..Default::default()
+        };
+        let made = match source {
+            None => self.inner.machines.create(&c.id, &c.container_image, &opts),
+            Some((m, None)) => self
+                .inner
+                .machines
+                .create_from(&c.id, Source::Machine(m), &opts),
+            Some((m, Some(s))) => self.inner.machines.create_from(
+                &c.id,
+                Source::Snapshot {
+                    machine: m,
+                    snapshot: s,
+                },
+                &opts,
+            ),
+        };
+        if let Err(e) = made {
+            let _ = self.record_outcome(
+                &c.id,
+                Err(ApiError::internal(format!("{kind} failed: {e}"))),
+                ContainerStatus::Failed,
+                "hoodyd",
+                json!({"operation": kind}),
+                started,
+                op,
+            );
+            return;
+        }
+        self.fault(&format!("{kind}:after-machine"));
+        self.finish_create(c, op, kind, started);
+    }
+
+    /// Second half of create/copy (also run by recovery): start when asked, record.
+    pub(crate) fn finish_create(&self, c: &Container, op: i64, kind: &str, started: Instant) {
+        // A copy always starts (reference §1.6); a create when `autostart`.
+        let start = kind == "copy" || c.autostart;
+        let outcome = if start && self.inner.machines.is_running(&c.id) {
+            // Recovery after a crash between boot and record: it runs; adopt it.
+            Ok(Some(
+                self.inner.machines.status(&c.id).ok().and_then(|s| s.ip),
+            ))
+        } else if start {
+            self.boot(&c.id).map(Some)
+        } else {
+            Ok(None)
+        };
+        self.fault(&format!("{kind}:after-start"));
+        let _ = self.record_outcome(
+            &c.id,
+            outcome,
+            ContainerStatus::Stopped,
+            "hoodyd",
+            json!({"operation": kind}),
+            started,
+            op,
+        );
+    }
+
+    /// Records how an operation ended, with its journal entry: `Ok(Some(ip))` running,
+    /// `Ok(None)` `otherwise`, `Err` failed (the error kept on the container and in the
+    /// status log).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_outcome(
+        &self,
+        id: &str,
+        outcome: Result<Option<Option<String>>>,
+        otherwise: ContainerStatus,
+        by: &str,
+        mut metadata: serde_json::Value,
+        started: Instant,
+        op: i64,
+    ) -> Result<Container> {
+        let (to, ip, error) = match outcome {
+            Ok(Some(ip)) => (ContainerStatus::Running, ip, None),
+            Ok(None) => (otherwise, None, None),
+            Err(e) => {
+                metadata["error"] = e.message.clone().into();
+                (ContainerStatus::Failed, None, Some(e.message))
+            }
+        };
+        self.transition(id, to, by, metadata, Some(started), Some(op), |c| {
+            c.ip = ip;
+            c.error = error;
+        })
+    }
+
+    /// Copies a container (its current file system, or one of its snapshots, and all its
+    /// snapshots) into a new container of `target_project_id` on this server. Returns at once
+    /// with the new container in status `copying`; it starts when the copy is done.
+    pub fn copy_container(&self, id: &str, req: api::CopyContainer) -> Result<Container> {
+        let src = self.existing(id)?;
+        api::id::check("project", &req.target_project_id)?;
+        if let Some(s) = &req.target_server_id {
+            self.check_server("target_server_id", s)?;
+        }
+        if let Some(s) = &req.source_snapshot {
+            self.inner
+                .machines
+                .pool()
+                .find_snapshot(id, s)
+                .map_err(fs_err)?;
+        }
+        let name = match &req.name {
+            Some(n) => {
+                check_name("name", n, 3)?;
+                n.clone()
+            }
+            None => {
+                let store = self.store();
+                let r = store.read();
+                let base: String = format!("{}-copy", src.name).chars().take(95).collect();
+                let mut n = base.clone();
+                let mut i = 2;
+                while r.container_by_name(&req.target_project_id, &n)?.is_some() {
+                    n = format!("{base}-{i}");
+                    i += 1;
+                }
+                n
+            }
+        };
+        let src_busy = self.claim(id)?;
+        let t = now();
+        let c = Container {
+            id: new_id()?,
+            project_id: req.target_project_id.clone(),
+            project_alias: String::new(),
+            name,
+            status: ContainerStatus::Copying,
+            ssh_public_key: req.ssh_public_key.clone(),
+            source_container_id: Some(src.id.clone()),
+            ip: None,
+            error: None,
+            created_at: t.clone(),
+            updated_at: t,
+            ..src.clone()
+        };
+        let busy = self.claim(&c.id)?;
+        let (c, op) = self.insert_new(
+            c,
+            Journal::Copy {
+                source: src.id.clone(),
+                container: String::new(),
+                snapshot: req.source_snapshot.clone(),
+            },
+        )?;
+        let host = self.clone();
+        let snapshot = req.source_snapshot;
+        let c2 = c.clone();
+        std::thread::Builder::new()
+            .name(format!("copy-{}", c.id))
+            .spawn(move || {
+                let (_b1, _b2) = (busy, src_busy);
+                host.run_create(&c2, op, Some((&src.id, snapshot.as_deref())));
+            })
+            .map_err(|e| ApiError::internal(format!("start a copy thread: {e}")))?;
+        Ok(c)
+    }
+
+    // ---- containers: update, env, delete -------------------------------------------------
+
+    /// Updates a container's settings (omitted fields are kept).
+    pub fn update_container(&self, id: &str, req: api::UpdateContainer) -> Result<Container> {
+        api::id::check("container", id)?;
+        if let Some(n) = &req.name {
+            check_name("name", n, 1)?;
+        }
+        if let Some(e) = &req.environment_vars {
+            check_env(e)?;
+        }
+        if let Some(r) = &req.realm_ids {
+            check_realms(r)?;
+        }
+        if let Some(Some(c)) = &req.comment
+            && c.chars().count() > 16_000
+        {
+            return Err(ApiError::validation(
+                "comment",
+                "longer than 16,000 characters",
+            ));
+        }
+        let color = req.color.as_deref().map(|c| color(Some(c))).transpose()?;
+        let _busy = self.claim(id)?;
+        let c = self.store().tx(|tx| {
+            let mut c = tx
+                .container(id)?
+                .ok_or_else(|| ApiError::not_found("container", id))?;
+            if c.status == ContainerStatus::Deleting {
+                return Err(ApiError::conflict(
+                    "CONTAINER_BUSY",
+                    format!("container {id} is being deleted"),
+                ));
+            }
+            if let Some(n) = req.name {
+                if n != c.name && tx.container_by_name(&c.project_id, &n)?.is_some() {
+                    return Err(ApiError::conflict(
+                        "CONTAINER_NAME_TAKEN",
+                        format!("the project already has a container named {n:?}"),
+                    ));
+                }
+                c.name = n;
+            }
+            if let Some(v) = color {
+                c.color = v;
+            }
+            if let Some(v) = req.ai {
+                c.ai = v;
+            }
+            if let Some(v) = req.autostart {
+                c.autostart = v;
+            }
+            if let Some(v) = req.environment_vars {
+                c.environment_vars = v;
+            }
+            if let Some(v) = req.ssh_public_key {
+                c.ssh_public_key = v;
+            }
+            if let Some(v) = req.comment {
+                c.comment = v;
+            }
+            if let Some(v) = req.realm_ids {
+                c.realm_ids = v;
+            }
+            c.updated_at = now();
+            tx.put_container(&c)?;
+            Ok(c)
+        })?;
+        self.sync_machine_env(&c)?;
+        self.emit("container.updated", Some(&c), None);
+        Ok(c)
+    }
+
+    pub(crate) fn sync_machine_env(&self, c: &Container) -> Result<()> {
+        match self.inner.machines.set_env(&c.id, Self::machine_env(c)) {
+            // Still being made: the create thread reads the row's environment.
+            Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(machine_err(e)),
+        }
+    }
+
+    /// A container's environment variables.
+    pub fn get_env(&self, id: &str) -> Result<api::EnvVars> {
+        Ok(api::EnvVars {
+            environment_vars: self.get_container(id)?.environment_vars,
+        })
+    }
+
+    pub(crate) fn edit_env(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut BTreeMap<String, String>) -> Result<()>,
+    ) -> Result<api::EnvVars> {
+        api::id::check("container", id)?;
+        let _busy = self.claim(id)?;
+        let c = self.store().tx(|tx| {
+            let mut c = tx
+                .container(id)?
+                .ok_or_else(|| ApiError::not_found("container", id))?;
+            f(&mut c.environment_vars)?;
+            check_env(&c.environment_vars)?;
+            c.updated_at = now();
+            tx.put_container(&c)?;
+            Ok::<_, ApiError>(c)
+        })?;
+        self.sync_machine_env(&c)?;
+        self.emit("container.updated", Some(&c), None);
+        Ok(api::EnvVars {
+            environment_vars: c.environment_vars,
+        })
+    }
+
+    /// Merges `vars` into a container's environment (applied at its next start).
+    pub fn set_env(&self, id: &str, vars: BTreeMap<String, String>) -> Result<api::EnvVars> {
+        if vars.is_empty() {
+            return Err(ApiError::validation(
+                "environment_vars",
+                "give 1 to 200 variables",
+            ));
+        }
+        check_env(&vars)?;
+        self.edit_env(id, |env| {
+            env.extend(vars);
+            Ok(())
+        })
+    }
+
+    /// Sets one environment variable.
+    pub fn set_env_var(&self, id: &str, key: &str, value: String) -> Result<api::EnvVars> {
+        check_env_var(key, &value)?;
+        self.edit_env(id, |env| {
+            env.insert(key.to_string(), value);
+            Ok(())
+        })
+    }
+
+    /// Removes one environment variable.
+    pub fn delete_env_var(&self, id: &str, key: &str) -> Result<api::EnvVars> {
+        self.edit_env(id, |env| {
+            env.remove(key).map(drop).ok_or_else(|| {
+                ApiError::new(
+                    404,
+                    "ENV_VAR_NOT_FOUND",
+                    format!("container {id} has no environment variable {key:?}"),
+                )
+            })
+        })
+    }
+
+    /// Deletes a container, in any state but mid-operation: its machine is killed if it
+    /// runs, its file system, snapshots, network and row are removed.
+    pub fn delete_container(&self, id: &str) -> Result<()> {
+        api::id::check("container", id)?;
+        let _busy = self.claim(id)?;
+        let c = self.existing(id)?;
+        let op = self.store().tx(|tx| {
+            let mut c2 = c.clone();
+            c2.status = ContainerStatus::Deleting;
+            c2.updated_at = now();
+            tx.put_container(&c2)?;
+            tx.begin_op(
+                &Journal::Delete {
+                    container: id.to_string(),
+                },
+                &c2.updated_at,
+            )
+        })?;
+        self.run_delete(&c, op)
+    }
+
+    pub(crate) fn run_delete(&self, c: &Container, op: i64) -> Result<()> {
+        self.fault("delete:after-mark");
+        self.inner.machines.purge(&c.id).map_err(machine_err)?;
+        self.fault("delete:after-purge");
+        self.store().tx(|tx| {
+            tx.delete_container(&c.id)?;
+            tx.end_op(op)
+        })?;
+        let mut gone = c.clone();
+        gone.status = ContainerStatus::Deleting;
+        gone.ip = None;
+        self.emit("container.deleted", Some(&gone), None);
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Projects: create, read, list, update, delete (reference §1.4).
+
+use super::*;
+
+impl Host {
+    /// Creates a project.
+    pub fn create_project(&self, req: api::CreateProject) -> Result<api::Project> {
+        check_alias(&req.alias)?;
+        let realm_ids = req.realm_ids.unwrap_or_default();
+        check_realms(&realm_ids)?;
+        let t = now();
+        let p = api::Project {
+            id: new_id()?,
+            alias: req.alias,
+            color: color(req.color.as_deref())?,
+            max_containers: req.max_containers,
+            realm_ids,
+            container_count: 0,
+            created_at: t.clone(),
+            updated_at: t,
+        };
+        self.store().tx(|tx| {
+            if tx.project_by_alias(&p.alias)?.is_some() {
+                return Err(ApiError::conflict(
+                    "PROJECT_ALIAS_TAKEN",
+                    format!("a project named {:?} already exists", p.alias),
+                ));
+            }
+            Ok(tx.put_project(&p)?)
+        })?;
+        self.emit("project.created", None, Some(&p.id));
+        Ok(p)
+    }
+
+    /// A project.
+    pub fn get_project(&self, id: &str) -> Result<api::Project> {
+        api::id::check("project", id)?;
+        self.store()
+            .read()
+            .project(id)?
+            .ok_or_else(|| ApiError::not_found("project", id))
+    }
+
+    /// A page of projects (sorted by `id|alias|created_at|updated_at`, newest first by default).
+    pub fn list_projects(&self, q: &api::ListQuery) -> Result<api::ProjectList> {
+        let p = paging(
+            q,
+            10,
+            &["id", "alias", "created_at", "updated_at"],
+            "created_at",
+            Order::Desc,
+        )?;
+        let (projects, total) =
+            self.store()
+                .read()
+                .projects(p.sort, p.order, p.limit, (p.page - 1) * p.limit)?;
+        Ok(api::ProjectList {
+            projects,
+            pagination: pagination(&p, total),
+        })
+    }
+
+    /// Updates a project.
+    pub fn update_project(&self, id: &str, req: api::UpdateProject) -> Result<api::Project> {
+        api::id::check("project", id)?;
+        if let Some(a) = &req.alias {
+            check_alias(a)?;
+        }
+        if let Some(r) = &req.realm_ids {
+            check_realms(r)?;
+        }
+        let color = req.color.as_deref().map(|c| color(Some(c))).transpose()?;
+        let p = self.store().tx(|tx| {
+            let mut p = tx
+                .project(id)?
+                .ok_or_else(|| ApiError::not_found("project", id))?;
+            if let Some(a) = req.alias {
+                if a != p.alias && tx.project_by_alias(&a)?.is_some() {
+                    return Err(ApiError::conflict(
+                        "PROJECT_ALIAS_TAKEN",
+                        format!("a project named {a:?} already exists"),
+                    ));
+                }
+                p.alias = a;
+            }
+            if let Some(c) = color {
+                p.color = c;
+            }
+            if let Some(m) = req.max_containers {
+                p.max_containers = m;
+            }
+            if let Some(r) = req.realm_ids {
+                p.realm_ids = r;
+            }
+            p.updated_at = now();
+            tx.put_project(&p)?;
+            Ok(p)
+        })?;
+        self.emit("project.updated", None, Some(id));
+        Ok(p)
+    }
+
+    /// Deletes an empty project.
+    pub fn delete_project(&self, id: &str) -> Result<()> {
+        api::id::check("project", id)?;
+        self.store().tx(|tx| {
+            let p = tx
+                .project(id)?
+                .ok_or_else(|| ApiError::not_found("project", id))?;
+            if p.container_count > 0 {
+                return Err(ApiError::conflict(
+                    "PROJECT_NOT_EMPTY",
+                    format!(
+                        "project {id} ({}) still has {} container(s); delete them first",
+                        p.alias, p.container_count
+                    ),
+                ));
+            }
+            Ok(tx.delete_project(id)?)
+        })?;
+        self.emit("project.deleted", None, Some(id));
+        Ok(())
+    }
+}
