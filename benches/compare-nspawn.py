@@ -26,7 +26,8 @@ if subprocess.run(["sh", "-c", "command -v systemd-nspawn"], capture_output=True
     print("installing systemd-container for systemd-nspawn", file=sys.stderr)
     subprocess.run(["apt-get", "install", "-y", "-qq", "systemd-container"], check=True)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-subprocess.run(["cargo", "build", "--release", "-q", "-p", "hoody-cli"], cwd=ROOT, check=True)
+subprocess.run(["cargo", "build", "--release", "-q", "-p", "hoody-cli", "-p", "hoody-monitor"], cwd=ROOT,
+               check=True)
 HOODY = os.path.join(ROOT, "target/release/hoody")
 POOL = os.environ.get("HOODY_POOL", "/var/lib/hoody")
 ENV = dict(os.environ, HOODY_POOL=POOL, HOODY_MONITOR=os.path.join(ROOT, "target/release/hoody-monitor"),

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20}
-cargo build --release -q -p hoody-cli
+cargo build --release -q -p hoody-cli -p hoody-monitor
 export HOODY_MONITOR=$PWD/target/release/hoody-monitor
 H=$PWD/target/release/hoody
 K=/sys/kernel/mm/ksm

@@ -236,7 +236,7 @@ def main():
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     # hoody, hoodyd, hoody-monitor, hoody-proxy and hoody-echo.
-    sh("cargo", "build", "--release", "-q", "-p", "hoody-cli", "-p", "hoodyd-bin",
+    sh("cargo", "build", "--release", "-q", "-p", "hoody-cli", "-p", "hoodyd-bin", "-p", "hoody-monitor",
        "-p", "hoody-proxy-bin", "-p", "hoody-testkit", "--bins", cwd=ROOT)
     tmp = tempfile.mkdtemp(prefix="hoodytest-proxybench-", dir="/var/tmp")
     os.chmod(tmp, 0o755)

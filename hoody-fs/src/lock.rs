@@ -38,6 +38,9 @@ pub const LOCK_FILE: &str = "pool.lock";
 /// How long a direct writer waits for another direct writer before giving up.
 pub const WRITER_WAIT: Duration = Duration::from_secs(120);
 
+/// How long a writer waits when the holder on record is its own process.
+const SELF_WAIT: Duration = Duration::from_secs(5);
+
 /// Who holds a pool's write lock (the lock file's content).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
@@ -110,29 +113,40 @@ pub(crate) fn acquire(root: &Path, serves: Option<String>) -> Result<Arc<WriteLo
     let path = lock_path(root);
     let try_once =
         || FileLock::try_acquire(&path, Mode::Exclusive).map_err(|e| FsError::io("lock", &path, e));
-    let deadline = Instant::now() + WRITER_WAIT;
+    let started = Instant::now();
     let lock = loop {
         if let Some(l) = try_once()? {
             break l;
         }
         let other = holder(root);
-        let busy = |holder: Option<Holder>| FsError::Busy {
-            pool: root.to_path_buf(),
-            holder: holder.map_or_else(|| "another process".into(), |h| h.to_string()),
-        };
-        match &other {
-            Some(h) if h.serves.is_some() => {
-                return Err(FsError::Served {
-                    pool: root.to_path_buf(),
-                    holder: h.clone(),
-                });
-            }
-            // Our own process: waiting would wait for ourselves.
-            Some(h) if h.pid == std::process::id() => return Err(busy(other)),
-            // A daemon does not queue behind a direct command: it says who is in the way.
-            _ if serves.is_some() || Instant::now() >= deadline => return Err(busy(other)),
-            _ => std::thread::sleep(Duration::from_millis(50)),
+        if let Some(h) = other.as_ref().filter(|h| h.serves.is_some()) {
+            return Err(FsError::Served {
+                pool: root.to_path_buf(),
+                holder: h.clone(),
+            });
         }
+        let busy = || FsError::Busy {
+            pool: root.to_path_buf(),
+            holder: other
+                .as_ref()
+                .map_or_else(|| "another process".into(), |h| h.to_string()),
+        };
+        // A daemon does not queue behind a direct command: it says who is in the way.
+        if serves.is_some() {
+            return Err(busy());
+        }
+        // Our own process: a handle it still holds (waiting would wait for itself), or one
+        // it just dropped while a child forked by another thread had not yet exec'd (and so
+        // closed its inherited copy): worth a short wait, not a long one.
+        let limit = if other.as_ref().is_some_and(|h| h.pid == std::process::id()) {
+            SELF_WAIT
+        } else {
+            WRITER_WAIT
+        };
+        if started.elapsed() >= limit {
+            return Err(busy());
+        }
+        std::thread::sleep(Duration::from_millis(20));
     };
     record(&lock, &Holder::me(serves))?;
     Ok(Arc::new(WriteLock { _lock: lock }))

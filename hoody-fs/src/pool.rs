@@ -152,6 +152,11 @@ impl Pool {
         Ok(pool)
     }
 
+    /// Whether `root` holds a pool (its `pool.json`; a loop pool must be mounted to show it).
+    pub fn is_pool(root: impl AsRef<Path>) -> bool {
+        root.as_ref().join(POOL_META).exists()
+    }
+
     /// Whether this handle holds the pool's write lock.
     pub fn is_writable(&self) -> bool {
         self.lock.is_some()

@@ -10,7 +10,7 @@ impl Host {
         self.store()
             .read()
             .container(id)?
-            .ok_or_else(|| ApiError::not_found("container", id))
+            .ok_or_else(|| ApiError::not_found("container", id).into())
     }
 
     /// A page of containers, of one project or all (state only: no machine is asked).
@@ -32,7 +32,7 @@ impl Host {
         if let Some(pid) = project {
             api::id::check("project", pid)?;
             if r.project(pid)?.is_none() {
-                return Err(ApiError::not_found("project", pid));
+                return Err(ApiError::not_found("project", pid).into());
             }
         }
         let (containers, total) = r.containers(
@@ -80,9 +80,10 @@ impl Host {
             return Err(ApiError::conflict(
                 "CONTAINER_NOT_RUNNING",
                 format!("container {id} is {}: stats need it running", c.status),
-            ));
+            )
+            .into());
         }
-        let s = self.inner.machines.stats(id).map_err(machine_err)?;
+        let s = self.inner.machines.stats(id)?;
         let cfg = self
             .inner
             .machines
@@ -164,7 +165,7 @@ impl Host {
             if let Some(op) = end_op {
                 tx.end_op(op)?;
             }
-            Ok::<_, ApiError>(c)
+            Ok(c)
         })?;
         self.emit("container.status", Some(&c), None);
         Ok(c)
@@ -178,7 +179,7 @@ impl Host {
                 // A machine that started but did not finish booting is killed: `failed` means
                 // nothing of it runs.
                 let _ = self.inner.machines.force_stop(id);
-                Err(machine_err(e))
+                Err(e.into())
             }
         }
     }
@@ -211,7 +212,8 @@ impl Host {
                 return Err(ApiError::validation(
                     field,
                     "not supported by hoody yet; send false or leave it out",
-                ));
+                )
+                .into());
             }
         }
         if req.prespawn == Some(true) {
@@ -219,7 +221,8 @@ impl Host {
                 403,
                 "PRESPAWN_FORBIDDEN",
                 "prespawn: true is internal to the platform",
-            ));
+            )
+            .into());
         }
         let name = match req.name.as_deref() {
             None | Some("rand") => {
@@ -234,10 +237,7 @@ impl Host {
             .as_ref()
             .is_some_and(|c| c.chars().count() > 16_000)
         {
-            return Err(ApiError::validation(
-                "comment",
-                "longer than 16,000 characters",
-            ));
+            return Err(ApiError::validation("comment", "longer than 16,000 characters").into());
         }
         let env = req.environment_vars.unwrap_or_default();
         check_env(&env)?;
@@ -251,7 +251,7 @@ impl Host {
                 format!(
                     "image {image:?} is not in this server's pool (build it: `hoody image build {image}`)"
                 ),
-            ));
+            ).into());
         }
         let hoody_kit = req.hoody_kit.unwrap_or(false);
         let t = now();
@@ -294,7 +294,7 @@ impl Host {
                 let _busy = busy;
                 host.run_create(&c2, op, None);
             })
-            .map_err(|e| ApiError::internal(format!("start a create thread: {e}")))?;
+            .map_err(|e| HostError::io("start a create thread", e))?;
         Ok(c)
     }
 
@@ -328,7 +328,8 @@ impl Host {
                         "project {} ({}) already holds its maximum of {max} containers",
                         p.id, p.alias
                     ),
-                ));
+                )
+                .into());
             }
             if tx.container_by_name(&c.project_id, &c.name)?.is_some() {
                 return Err(ApiError::conflict(
@@ -337,7 +338,8 @@ impl Host {
                         "project {} already has a container named {:?}",
                         p.alias, c.name
                     ),
-                ));
+                )
+                .into());
             }
             c.project_alias = p.alias;
             tx.put_container(&c)?;
@@ -388,7 +390,7 @@ impl Host {
         if let Err(e) = made {
             let _ = self.record_outcome(
                 &c.id,
-                Err(ApiError::internal(format!("{kind} failed: {e}"))),
+                Err(ApiError::internal(format!("{kind} failed: {}", api::error::chain(&e))).into()),
                 ContainerStatus::Failed,
                 "hoodyd",
                 json!({"operation": kind}),
@@ -445,8 +447,9 @@ impl Host {
             Ok(Some(ip)) => (ContainerStatus::Running, ip, None),
             Ok(None) => (otherwise, None, None),
             Err(e) => {
-                metadata["error"] = e.message.clone().into();
-                (ContainerStatus::Failed, None, Some(e.message))
+                let message = e.message();
+                metadata["error"] = message.clone().into();
+                (ContainerStatus::Failed, None, Some(message))
             }
         };
         self.transition(id, to, by, metadata, Some(started), Some(op), |c| {
@@ -465,11 +468,7 @@ impl Host {
             self.check_server("target_server_id", s)?;
         }
         if let Some(s) = &req.source_snapshot {
-            self.inner
-                .machines
-                .pool()
-                .find_snapshot(id, s)
-                .map_err(fs_err)?;
+            self.inner.machines.pool().find_snapshot(id, s)?;
         }
         let name = match &req.name {
             Some(n) => {
@@ -523,7 +522,7 @@ impl Host {
                 let (_b1, _b2) = (busy, src_busy);
                 host.run_create(&c2, op, Some((&src.id, snapshot.as_deref())));
             })
-            .map_err(|e| ApiError::internal(format!("start a copy thread: {e}")))?;
+            .map_err(|e| HostError::io("start a copy thread", e))?;
         Ok(c)
     }
 
@@ -544,10 +543,7 @@ impl Host {
         if let Some(Some(c)) = &req.comment
             && c.chars().count() > 16_000
         {
-            return Err(ApiError::validation(
-                "comment",
-                "longer than 16,000 characters",
-            ));
+            return Err(ApiError::validation("comment", "longer than 16,000 characters").into());
         }
         let color = req.color.as_deref().map(|c| color(Some(c))).transpose()?;
         let _busy = self.claim(id)?;
@@ -559,14 +555,16 @@ impl Host {
                 return Err(ApiError::conflict(
                     "CONTAINER_BUSY",
                     format!("container {id} is being deleted"),
-                ));
+                )
+                .into());
             }
             if let Some(n) = req.name {
                 if n != c.name && tx.container_by_name(&c.project_id, &n)?.is_some() {
                     return Err(ApiError::conflict(
                         "CONTAINER_NAME_TAKEN",
                         format!("the project already has a container named {n:?}"),
-                    ));
+                    )
+                    .into());
                 }
                 c.name = n;
             }
@@ -604,7 +602,7 @@ impl Host {
         match self.inner.machines.set_env(&c.id, Self::machine_env(c)) {
             // Still being made: the create thread reads the row's environment.
             Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
-            Err(e) => Err(machine_err(e)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -630,7 +628,7 @@ impl Host {
             check_env(&c.environment_vars)?;
             c.updated_at = now();
             tx.put_container(&c)?;
-            Ok::<_, ApiError>(c)
+            Ok(c)
         })?;
         self.sync_machine_env(&c)?;
         self.emit("container.updated", Some(&c), None);
@@ -642,10 +640,7 @@ impl Host {
     /// Merges `vars` into a container's environment (applied at its next start).
     pub fn set_env(&self, id: &str, vars: BTreeMap<String, String>) -> Result<api::EnvVars> {
         if vars.is_empty() {
-            return Err(ApiError::validation(
-                "environment_vars",
-                "give 1 to 200 variables",
-            ));
+            return Err(ApiError::validation("environment_vars", "give 1 to 200 variables").into());
         }
         check_env(&vars)?;
         self.edit_env(id, |env| {
@@ -672,6 +667,7 @@ impl Host {
                     "ENV_VAR_NOT_FOUND",
                     format!("container {id} has no environment variable {key:?}"),
                 )
+                .into()
             })
         })
     }
@@ -693,17 +689,18 @@ impl Host {
                 },
                 &c2.updated_at,
             )
+            .map_err(HostError::from)
         })?;
         self.run_delete(&c, op)
     }
 
     pub(crate) fn run_delete(&self, c: &Container, op: i64) -> Result<()> {
         self.fault("delete:after-mark");
-        self.inner.machines.purge(&c.id).map_err(machine_err)?;
+        self.inner.machines.purge(&c.id)?;
         self.fault("delete:after-purge");
         self.store().tx(|tx| {
             tx.delete_container(&c.id)?;
-            tx.end_op(op)
+            Ok(tx.end_op(op)?)
         })?;
         let mut gone = c.clone();
         gone.status = ContainerStatus::Deleting;

@@ -49,6 +49,7 @@ use crate::machine::{CreateOptions, MachineError, Machines, Source};
 use crate::store::{Journal, Order, Store};
 
 mod containers;
+mod error;
 mod fault;
 mod lifecycle;
 mod projects;
@@ -59,10 +60,11 @@ pub mod store;
 mod tokens;
 mod validate;
 
+pub use error::HostError;
 use validate::*;
 pub use validate::{check_env_var, image_name, is_dns_label};
 
-type Result<T, E = ApiError> = std::result::Result<T, E>;
+type Result<T, E = HostError> = std::result::Result<T, E>;
 
 pub use hoody_api::DEFAULT_PROXY_LOG_DIR;
 
@@ -102,6 +104,9 @@ pub struct HostConfig {
     pub domain: String,
     /// Where hoody-proxy writes per-container access logs (`<dir>/<container>.jsonl`).
     pub proxy_log_dir: PathBuf,
+    /// Environment variables for the machines' monitors on top of this process's (their
+    /// network settings: `HOODY_NET_NAME`, `HOODY_NET_POOL`, `HOODY_NET_STATE`).
+    pub monitor_env: Vec<(String, String)>,
     /// Where this server answers (`unix:/run/hoody/hoodyd.sock`), recorded in the pool's
     /// lock so that a refused direct command can say where to go instead.
     pub endpoint: String,
@@ -124,6 +129,7 @@ impl HostConfig {
             crash_points: Vec::new(),
             domain: "localhost".into(),
             proxy_log_dir: PathBuf::from(DEFAULT_PROXY_LOG_DIR),
+            monitor_env: Vec::new(),
             endpoint: format!("unix:{}", api::client::DEFAULT_SOCKET),
         }
     }
@@ -177,45 +183,18 @@ fn now() -> String {
     format!("{}.{:03}Z", base.trim_end_matches('Z'), d.subsec_millis())
 }
 
-fn machine_err(e: MachineError) -> ApiError {
-    match e {
-        MachineError::NotFound(n) => ApiError::new(
-            404,
-            "MACHINE_NOT_FOUND",
-            format!("container {n}: its machine is missing"),
-        ),
-        MachineError::Running(n) => ApiError::conflict(
-            "INVALID_STATE_TRANSITION",
-            format!("container {n} is running"),
-        ),
-        MachineError::NotRunning(n) => ApiError::conflict(
-            "INVALID_STATE_TRANSITION",
-            format!("container {n} is not running"),
-        ),
-        MachineError::Fs(hoody_fs::FsError::NotFound { kind, name, .. }) => ApiError::new(
-            404,
-            &format!("{}_NOT_FOUND", kind.to_ascii_uppercase().replace(' ', "_")),
-            format!("{kind} {name} not found"),
-        ),
-        e => ApiError::internal_chain(&e),
-    }
-}
-
-fn fs_err(e: hoody_fs::FsError) -> ApiError {
-    machine_err(MachineError::Fs(e))
-}
-
 /// A snapshot operation's error, where a taken or invalid alias is the caller's mistake.
-fn alias_err(e: hoody_fs::FsError) -> ApiError {
+fn alias_err(e: hoody_fs::FsError) -> HostError {
     match e {
         hoody_fs::FsError::AlreadyExists { name, .. } => ApiError::conflict(
             "SNAPSHOT_ALIAS_TAKEN",
             format!("snapshot alias {name} is taken"),
-        ),
+        )
+        .into(),
         hoody_fs::FsError::InvalidName { name, reason, .. } => {
-            ApiError::validation("alias", format!("{name:?}: {reason}"))
+            ApiError::validation("alias", format!("{name:?}: {reason}")).into()
         }
-        e => fs_err(e),
+        e => e.into(),
     }
 }
 
@@ -229,8 +208,8 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     hoody_sys::random::bytes().map_err(random_err)
 }
 
-fn random_err(e: std::io::Error) -> ApiError {
-    ApiError::internal(format!("reading random bytes from the kernel: {e}"))
+fn random_err(e: std::io::Error) -> HostError {
+    HostError::io("reading random bytes from the kernel", e)
 }
 
 impl Host {
@@ -248,19 +227,17 @@ impl Host {
                     "the pool {} is in use by another hoodyd: {holder}; stop it first",
                     pool.display()
                 ),
-            ),
+            )
+            .into(),
             hoody_fs::FsError::Busy { pool, holder } => ApiError::conflict(
                 "STATE_IN_USE",
                 format!(
                     "the pool {} is being changed by {holder}; start hoodyd when it has finished",
                     pool.display()
                 ),
-            ),
-            e => ApiError::internal(format!(
-                "open pool {}: {}",
-                cfg.pool.display(),
-                api::error::chain(&e)
-            )),
+            )
+            .into(),
+            e => HostError::Fs(e),
         })?;
         let db = cfg
             .state_db
@@ -290,14 +267,16 @@ impl Host {
                 return Err(ApiError::validation(
                     "server_name",
                     format!("{name:?} is not a DNS label (1-63 of a-z, 0-9 and '-')"),
-                ));
+                )
+                .into());
             }
             t.set_meta("server_name", &name)?;
             let last = t.meta("boot_id")?;
             t.set_meta("boot_id", &boot_id)?;
             Ok((id, name, last.is_some_and(|l| l != boot_id)))
         })?;
-        let mut machines = Machines::new(pool, &cfg.run_dir, &cfg.monitor_exe);
+        let mut machines = Machines::new(pool, &cfg.run_dir, &cfg.monitor_exe)
+            .with_monitor_env(cfg.monitor_env.clone());
         if let Some(k) = &cfg.kit_exe {
             machines = machines.with_kit_exe(k);
         }
@@ -400,7 +379,7 @@ impl Host {
                             format!(
                                 "container {id} has an operation in progress; try again when it ends"
                             ),
-                        ));
+                        ).into());
                     }
                 }
             }
@@ -453,7 +432,7 @@ impl Host {
         if s == self.inner.server_id || s == self.inner.server_name {
             Ok(())
         } else if s.is_empty() {
-            Err(ApiError::validation(field, "is required"))
+            Err(ApiError::validation(field, "is required").into())
         } else {
             Err(ApiError::new(
                 404,
@@ -462,7 +441,8 @@ impl Host {
                     "server {s:?} not found: this server is {} ({}); see GET /api/v1/servers",
                     self.inner.server_id, self.inner.server_name
                 ),
-            ))
+            )
+            .into())
         }
     }
 }
@@ -473,12 +453,11 @@ fn take_writer_lock(db: &std::path::Path) -> Result<hoody_sys::lock::FileLock> {
     use std::io::{Read, Seek, Write};
     let path = db.with_extension("lock");
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            ApiError::internal(format!("create state directory {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| HostError::io(format!("create state directory {}", dir.display()), e))?;
     }
     let lock = hoody_sys::lock::FileLock::try_acquire(&path, hoody_sys::lock::Mode::Exclusive)
-        .map_err(|e| ApiError::internal(format!("lock {}: {e}", path.display())))?;
+        .map_err(|e| HostError::io(format!("lock {}", path.display()), e))?;
     let Some(lock) = lock else {
         let mut holder = String::new();
         // Best effort: the message is still right without the pid.
@@ -490,13 +469,14 @@ fn take_writer_lock(db: &std::path::Path) -> Result<hoody_sys::lock::FileLock> {
                 db.display(),
                 holder.trim()
             ),
-        ));
+        )
+        .into());
     };
     let mut f = lock.file();
     f.set_len(0)
         .and_then(|()| f.rewind())
         .and_then(|_| write!(f, "{}", std::process::id()))
-        .map_err(|e| ApiError::internal(format!("write {}: {e}", path.display())))?;
+        .map_err(|e| HostError::io(format!("write {}", path.display()), e))?;
     Ok(lock)
 }
 

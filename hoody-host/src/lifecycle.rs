@@ -54,7 +54,8 @@ impl Host {
             return Err(ApiError::conflict(
                 "INVALID_STATE_TRANSITION",
                 format!("cannot {} container {id}: it is {}", op.as_str(), c.status),
-            ));
+            )
+            .into());
         }
         let started = Instant::now();
         let m = &self.inner.machines;
@@ -64,9 +65,9 @@ impl Host {
             Operation::Start | Operation::Restart => {
                 if m.is_running(id) {
                     if c.status == S::Paused {
-                        m.resume(id).map_err(machine_err)?;
+                        m.resume(id)?;
                     }
-                    m.stop(id, stop_timeout).map_err(machine_err)?;
+                    m.stop(id, stop_timeout)?;
                 }
                 match self.boot(id) {
                     Ok(ip) => (
@@ -79,31 +80,32 @@ impl Host {
                             id,
                             S::Failed,
                             "api",
-                            json!({"operation": op.as_str(), "error": e.message}),
+                            json!({"operation": op.as_str(), "error": e.message()}),
                             Some(started),
                             None,
                             |c| {
                                 c.ip = None;
-                                c.error = Some(e.message.clone());
+                                c.error = Some(e.message());
                             },
                         )?;
                         return Err(ApiError::new(
                             500,
                             "START_FAILED",
-                            format!("container {id} failed to boot: {}", e.message),
-                        ));
+                            format!("container {id} failed to boot: {}", e.message()),
+                        )
+                        .into());
                     }
                 }
             }
             Operation::Stop => {
                 if c.status == S::Paused {
-                    m.resume(id).map_err(machine_err)?;
+                    m.resume(id)?;
                 }
-                m.stop(id, stop_timeout).map_err(machine_err)?;
+                m.stop(id, stop_timeout)?;
                 (S::Stopped, None, "Container stopped successfully".into())
             }
             Operation::ForceStop => {
-                m.force_stop(id).map_err(machine_err)?;
+                m.force_stop(id)?;
                 (
                     S::Stopped,
                     None,
@@ -111,7 +113,7 @@ impl Host {
                 )
             }
             Operation::Pause => {
-                m.pause(id).map_err(machine_err)?;
+                m.pause(id)?;
                 (
                     S::Paused,
                     c.ip.clone(),
@@ -119,7 +121,7 @@ impl Host {
                 )
             }
             Operation::Resume => {
-                m.resume(id).map_err(machine_err)?;
+                m.resume(id)?;
                 (
                     S::Running,
                     c.ip.clone(),

@@ -24,7 +24,8 @@ impl Host {
                 return Err(ApiError::conflict(
                     "PROJECT_ALIAS_TAKEN",
                     format!("a project named {:?} already exists", p.alias),
-                ));
+                )
+                .into());
             }
             Ok(tx.put_project(&p)?)
         })?;
@@ -38,7 +39,7 @@ impl Host {
         self.store()
             .read()
             .project(id)?
-            .ok_or_else(|| ApiError::not_found("project", id))
+            .ok_or_else(|| ApiError::not_found("project", id).into())
     }
 
     /// A page of projects (sorted by `id|alias|created_at|updated_at`, newest first by default).
@@ -79,7 +80,8 @@ impl Host {
                     return Err(ApiError::conflict(
                         "PROJECT_ALIAS_TAKEN",
                         format!("a project named {a:?} already exists"),
-                    ));
+                    )
+                    .into());
                 }
                 p.alias = a;
             }
@@ -114,7 +116,8 @@ impl Host {
                         "project {id} ({}) still has {} container(s); delete them first",
                         p.alias, p.container_count
                     ),
-                ));
+                )
+                .into());
             }
             Ok(tx.delete_project(id)?)
         })?;

@@ -5,7 +5,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use super::{Host, Result, new_id, now, random_bytes};
+use super::{Host, HostError, Result, new_id, now, random_bytes};
 use crate::api::{self, Alias, ApiError};
 
 /// Checks an alias name (reference §2.7).
@@ -17,7 +17,8 @@ pub fn check_alias_name(a: &str) -> Result<()> {
         return Err(ApiError::validation(
             "alias",
             format!("{a:?} must be 3 to 61 of a-z, 0-9 and '-', not starting or ending with '-'"),
-        ));
+        )
+        .into());
     }
     let reserved = a == "containers"
         || a == "proxy"
@@ -25,7 +26,7 @@ pub fn check_alias_name(a: &str) -> Result<()> {
         || a.starts_with("proxy-")
         || a.starts_with("workspaces-");
     if reserved {
-        return Err(ApiError::validation("alias", format!("{a:?} is reserved")));
+        return Err(ApiError::validation("alias", format!("{a:?} is reserved")).into());
     }
     Ok(())
 }
@@ -44,10 +45,11 @@ fn check_expiry(t: &str) -> Result<()> {
         return Err(ApiError::validation(
             "expires_at",
             format!("{t:?} is not an RFC 3339 UTC time such as 2027-01-31T12:00:00Z"),
-        ));
+        )
+        .into());
     }
     if t <= now().as_str() {
-        return Err(ApiError::validation("expires_at", "must be in the future"));
+        return Err(ApiError::validation("expires_at", "must be in the future").into());
     }
     Ok(())
 }
@@ -90,7 +92,7 @@ fn resolve_target(
                 .or(legacy)
                 .unwrap_or(if canonical == "http" { 80 } else { 443 });
             if p == 0 {
-                return Err(ApiError::validation("port", "must be 1 to 65535"));
+                return Err(ApiError::validation("port", "must be 1 to 65535").into());
             }
             Ok((canonical, Some(p), 1))
         }
@@ -99,11 +101,12 @@ fn resolve_target(
                 return Err(ApiError::validation(
                     "port",
                     format!("only http and https aliases take a port, not {canonical}"),
-                ));
+                )
+                .into());
             }
             let i = index.unwrap_or(1);
             if i == 0 {
-                return Err(ApiError::validation("index", "instances count from 1"));
+                return Err(ApiError::validation("index", "instances count from 1").into());
             }
             Ok((canonical, None, i))
         }
@@ -169,7 +172,8 @@ impl Host {
                 return Err(ApiError::conflict(
                     "ALIAS_IN_USE",
                     format!("alias {:?} is in use on this server", a.alias),
-                ));
+                )
+                .into());
             }
             Ok(tx.put_alias(&a)?)
         })?;
@@ -183,7 +187,7 @@ impl Host {
         self.store()
             .read()
             .alias(id)?
-            .ok_or_else(|| ApiError::not_found("alias", id))
+            .ok_or_else(|| ApiError::not_found("alias", id).into())
     }
 
     /// Aliases, filtered.
@@ -256,7 +260,8 @@ impl Host {
                 return Err(ApiError::conflict(
                     "ALIAS_IN_USE",
                     format!("alias {:?} is in use on this server", a.alias),
-                ));
+                )
+                .into());
             }
             Ok(tx.put_alias(&a)?)
         })?;
@@ -278,7 +283,7 @@ impl Host {
     /// Deletes an alias.
     pub fn delete_alias(&self, id: &str) -> Result<()> {
         let a = self.get_alias(id)?;
-        self.store().tx(|tx| tx.delete_alias(id))?;
+        self.store().tx(|tx| Ok(tx.delete_alias(id)?))?;
         self.emit("proxy.changed", None, Some(&a.project_id));
         Ok(())
     }
@@ -305,7 +310,7 @@ impl Host {
     pub fn access_log(&self, id: &str, limit: usize) -> Result<api::AccessLog> {
         let c = self.get_container(id)?;
         if limit == 0 || limit > 1000 {
-            return Err(ApiError::validation("limit", "must be 1 to 1000"));
+            return Err(ApiError::validation("limit", "must be 1 to 1000").into());
         }
         let path = self.inner.cfg.proxy_log_dir.join(format!("{}.jsonl", c.id));
         let text = match std::fs::File::open(&path) {
@@ -318,11 +323,11 @@ impl Host {
                         let mut s = String::new();
                         f.read_to_string(&mut s).map(|_| s)
                     })
-                    .map_err(|e| ApiError::internal(format!("read {}: {e}", path.display())))?
+                    .map_err(|e| HostError::io(format!("read {}", path.display()), e))?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => {
-                return Err(ApiError::internal(format!("open {}: {e}", path.display())));
+                return Err(HostError::io(format!("open {}", path.display()), e));
             }
         };
         Ok(api::AccessLog {
@@ -494,7 +499,8 @@ impl Host {
                     "send If-Match: file:v{} (the document's current version)",
                     current.file_version
                 ),
-            ));
+            )
+            .into());
         };
         if tag.trim().trim_matches('"') != format!("file:v{}", current.file_version) {
             return Err(ApiError::new(
@@ -504,7 +510,8 @@ impl Host {
                     "If-Match {tag} is stale: the document is at file:v{}",
                     current.file_version
                 ),
-            ));
+            )
+            .into());
         }
         let exists = current.file_version > 0;
         let mut doc = current;
@@ -513,17 +520,16 @@ impl Host {
         doc.project = Some(project);
         doc.container = container;
         if scope == Scope::Project && !doc.hooks.is_null() {
-            return Err(ApiError::validation(
-                "hooks",
-                "only container documents have hooks",
-            ));
+            return Err(
+                ApiError::validation("hooks", "only container documents have hooks").into(),
+            );
         }
         doc.validate().map_err(invalid)?;
         doc.file_version += 1;
         let v = serde_json::to_value(&doc)
             .map_err(|e| ApiError::internal(format!("serialize document: {e}")))?;
         self.store()
-            .tx(|tx| tx.put_proxy_doc(scope.as_str(), id, &v))?;
+            .tx(|tx| Ok(tx.put_proxy_doc(scope.as_str(), id, &v)?))?;
         self.emit("proxy.changed", None, None);
         Ok(doc)
     }
@@ -539,16 +545,14 @@ impl Host {
         let new: Document = serde_json::from_value(body)
             .map_err(|e| ApiError::validation("document", e.to_string()))?;
         if scope == Scope::Container && new.container.as_deref().is_some_and(|c| c != id) {
-            return Err(ApiError::validation(
-                "container",
-                "must equal the container in the path",
-            ));
+            return Err(
+                ApiError::validation("container", "must equal the container in the path").into(),
+            );
         }
         if scope == Scope::Project && new.project.as_deref().is_some_and(|p| p != id) {
-            return Err(ApiError::validation(
-                "project",
-                "must equal the project in the path",
-            ));
+            return Err(
+                ApiError::validation("project", "must equal the project in the path").into(),
+            );
         }
         self.edit_permissions(scope, id, if_match, |doc, _| {
             let version = doc.file_version;
@@ -568,7 +572,8 @@ impl Host {
                     428,
                     "PRECONDITION_REQUIRED",
                     format!("send If-Match: file:v{}", current.file_version),
-                ));
+                )
+                .into());
             }
             Some(t) if t.trim().trim_matches('"') != format!("file:v{}", current.file_version) => {
                 return Err(ApiError::new(
@@ -578,12 +583,13 @@ impl Host {
                         "If-Match {t} is stale: the document is at file:v{}",
                         current.file_version
                     ),
-                ));
+                )
+                .into());
             }
             Some(_) => {}
         }
         self.store()
-            .tx(|tx| tx.delete_proxy_doc(scope.as_str(), id))?;
+            .tx(|tx| Ok(tx.delete_proxy_doc(scope.as_str(), id)?))?;
         self.emit("proxy.changed", None, None);
         Ok(())
     }
@@ -649,7 +655,7 @@ impl Host {
     ) -> Result<Document> {
         self.edit_permissions(scope, id, if_match, |d, _| {
             if d.groups.remove(name).is_none() {
-                return Err(ApiError::not_found("group", name));
+                return Err(ApiError::not_found("group", name).into());
             }
             d.permissions.remove(name);
             Ok(())
@@ -699,10 +705,10 @@ impl Host {
             if gone {
                 Ok(())
             } else {
-                Err(ApiError::not_found(
-                    "rule",
-                    &format!("{group}/{}", program.unwrap_or("*")),
-                ))
+                Err(
+                    ApiError::not_found("rule", &format!("{group}/{}", program.unwrap_or("*")))
+                        .into(),
+                )
             }
         })
     }

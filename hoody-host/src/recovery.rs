@@ -20,8 +20,7 @@ impl Host {
                     let complete = self
                         .inner
                         .machines
-                        .configs()
-                        .map_err(machine_err)?
+                        .configs()?
                         .iter()
                         .any(|m| &m.name == container);
                     match row {
@@ -29,10 +28,10 @@ impl Host {
                             self.finish_create(&c, op_id, kind, Instant::now());
                         }
                         _ => {
-                            self.inner.machines.purge(container).map_err(machine_err)?;
+                            self.inner.machines.purge(container)?;
                             self.store().tx(|tx| {
                                 tx.delete_container(container)?;
-                                tx.end_op(op_id)
+                                Ok(tx.end_op(op_id)?)
                             })?;
                             eprintln!("hoodyd: rolled back the {kind} of {container}");
                         }
@@ -40,7 +39,7 @@ impl Host {
                 }
                 Journal::Restore { container, .. } => {
                     if self.store().read().container(container)?.is_none() {
-                        self.store().tx(|tx| tx.end_op(op_id))?;
+                        self.store().tx(|tx| Ok(tx.end_op(op_id)?))?;
                         continue;
                     }
                     let _busy = self.claim(container)?;
@@ -50,10 +49,10 @@ impl Host {
                             container,
                             ContainerStatus::Failed,
                             "hoodyd",
-                            json!({"operation": "restore", "error": e.message}),
+                            json!({"operation": "restore", "error": e.message()}),
                             None,
                             Some(op_id),
-                            |c| c.error = Some(e.message.clone()),
+                            |c| c.error = Some(e.message()),
                         )?;
                     }
                 }
@@ -62,8 +61,8 @@ impl Host {
                     match c {
                         Some(c) => self.run_delete(&c, op_id)?,
                         None => {
-                            self.inner.machines.purge(container).map_err(machine_err)?;
-                            self.store().tx(|tx| tx.end_op(op_id))?;
+                            self.inner.machines.purge(container)?;
+                            self.store().tx(|tx| Ok(tx.end_op(op_id)?))?;
                         }
                     }
                 }

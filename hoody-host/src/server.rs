@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{self, ApiError, Envelope, Operation};
-use crate::{Host, Scope, with_etag};
+use crate::{Host, HostError, Scope, with_etag};
 
 /// Largest request body accepted (413 above).
 pub const MAX_BODY: usize = 1 << 20;
@@ -197,15 +197,16 @@ fn envelope<T: Serialize>(status: u16, message: &str, data: T) -> Response {
     r
 }
 
-/// Runs a host call on the blocking pool and wraps its result.
+/// Runs a host call on the blocking pool and wraps its result: the one place where a
+/// [`HostError`] becomes the API's error (its chain in the message).
 async fn run<T, F>(status: u16, message: &'static str, f: F) -> Response
 where
     T: Serialize + Send + 'static,
-    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce() -> Result<T, HostError> + Send + 'static,
 {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => envelope(status, message, v),
-        Ok(Err(e)) => error_response(e),
+        Ok(Err(e)) => error_response(e.into()),
         Err(e) => error_response(ApiError::internal(format!("the operation panicked: {e}"))),
     }
 }
@@ -221,7 +222,7 @@ async fn run_with<B, T, F>(
 where
     B: DeserializeOwned + Send + 'static,
     T: Serialize + Send + 'static,
-    F: FnOnce(B) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(B) -> Result<T, HostError> + Send + 'static,
 {
     match body::<B>(b, false) {
         Ok(req) => run(status, message, move || f(req)).await,
@@ -289,7 +290,7 @@ async fn run_query<T, F>(
 ) -> Response
 where
     T: Serialize + Send + 'static,
-    F: FnOnce(api::ListQuery) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(api::ListQuery) -> Result<T, HostError> + Send + 'static,
 {
     match q {
         Ok(Query(q)) => run(status, message, move || f(q)).await,
@@ -330,7 +331,7 @@ pub fn router(host: Host, require_token: bool) -> Router {
                     if id == s.id || id == s.name {
                         Ok(s)
                     } else {
-                        Err(ApiError::not_found("server", &id))
+                        Err(ApiError::not_found("server", &id).into())
                     }
                 })
             }),
@@ -631,10 +632,9 @@ async fn update_settings(
         "Proxy settings updated",
         move |req: SettingsBody| {
             if req.enable_proxy.is_none() && req.default.is_none() {
-                return Err(ApiError::validation(
-                    "settings",
-                    "give enable_proxy and/or default",
-                ));
+                return Err(
+                    ApiError::validation("settings", "give enable_proxy and/or default").into(),
+                );
             }
             let mut tag = tag;
             let mut d = h.get_permissions(Scope::Container, &id)?;
@@ -849,7 +849,7 @@ async fn bearer_auth(State(h): State<Host>, req: Request, next: Next) -> Respons
     let secret = auth.strip_prefix("Bearer ").unwrap_or(&auth).to_string();
     match tokio::task::spawn_blocking(move || h.verify_token(&secret)).await {
         Ok(Ok(_)) => next.run(req).await,
-        Ok(Err(e)) => error_response(e),
+        Ok(Err(e)) => error_response(e.into()),
         Err(e) => error_response(ApiError::internal(format!("token check panicked: {e}"))),
     }
 }

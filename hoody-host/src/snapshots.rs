@@ -23,7 +23,8 @@ impl Host {
             return Err(ApiError::conflict(
                 "CONTAINER_BUSY",
                 format!("container {id} is {}", c.status),
-            ));
+            )
+            .into());
         }
         Ok(c)
     }
@@ -34,8 +35,7 @@ impl Host {
         let pool = self.inner.machines.pool();
         let _ = pool.prune_expired(id);
         let mut snapshots: Vec<api::Snapshot> = pool
-            .snapshots(id)
-            .map_err(fs_err)?
+            .snapshots(id)?
             .into_iter()
             .map(Self::snapshot_of)
             .collect();
@@ -54,12 +54,12 @@ impl Host {
         if let Some(a) = &req.alias
             && (a.is_empty() || a.chars().count() > 100)
         {
-            return Err(ApiError::validation("alias", "must be 1 to 100 characters"));
+            return Err(ApiError::validation("alias", "must be 1 to 100 characters").into());
         }
         let expiry = match req.expiry {
             None => None,
             Some(d @ 1..=3650) => Some(d as u32),
-            Some(_) => return Err(ApiError::validation("expiry", "must be 1 to 3650 days")),
+            Some(_) => return Err(ApiError::validation("expiry", "must be 1 to 3650 days").into()),
         };
         let _busy = self.claim(id)?;
         self.existing(id)?;
@@ -102,8 +102,8 @@ impl Host {
         let _busy = self.claim(id)?;
         self.existing(id)?;
         let pool = self.inner.machines.pool();
-        let (s, _) = pool.find_snapshot(id, name).map_err(fs_err)?;
-        pool.delete_snapshot(id, &s.name).map_err(fs_err)
+        let (s, _) = pool.find_snapshot(id, name)?;
+        Ok(pool.delete_snapshot(id, &s.name)?)
     }
 
     /// Rolls a container's file system back to a snapshot (name or alias). A running
@@ -111,12 +111,7 @@ impl Host {
     pub fn restore_snapshot(&self, id: &str, name: &str) -> Result<Container> {
         let _busy = self.claim(id)?;
         let c = self.existing(id)?;
-        let (snap, _) = self
-            .inner
-            .machines
-            .pool()
-            .find_snapshot(id, name)
-            .map_err(fs_err)?;
+        let (snap, _) = self.inner.machines.pool().find_snapshot(id, name)?;
         let c = self.refresh(c)?;
         let op = Journal::Restore {
             container: id.to_string(),
@@ -124,7 +119,7 @@ impl Host {
             was_running: matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused),
             previous: c.status,
         };
-        let op_id = self.store().tx(|tx| tx.begin_op(&op, &now()))?;
+        let op_id = self.store().tx(|tx| Ok(tx.begin_op(&op, &now())?))?;
         self.run_restore(&op, op_id, "api")
     }
 
@@ -136,7 +131,7 @@ impl Host {
             previous,
         } = op
         else {
-            return Err(ApiError::internal("run_restore on another operation"));
+            return Err(ApiError::internal("run_restore on another operation").into());
         };
         let started = Instant::now();
         let m = &self.inner.machines;
@@ -145,7 +140,7 @@ impl Host {
             if *previous == ContainerStatus::Paused {
                 let _ = m.resume(id);
             }
-            m.force_stop(id).map_err(machine_err)?;
+            m.force_stop(id)?;
         }
         self.fault("restore:after-stop");
         if self.inner.faults.armed("restore:in-fs") {
@@ -156,7 +151,7 @@ impl Host {
             );
             self.fault("restore:in-fs");
         }
-        m.pool().restore(id, snapshot).map_err(fs_err)?;
+        m.pool().restore(id, snapshot)?;
         self.fault("restore:after-fs");
         let outcome = if *was_running {
             self.boot(id).map(Some)

@@ -16,6 +16,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::HostError;
 use crate::api::{Alias, ApiError, Container, ContainerStatus, Project, StatusLog, Token};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -172,13 +173,12 @@ impl Store {
         Ok(Store { conn })
     }
 
-    /// A transaction: everything `f` writes lands together or not at all. `f` may fail with
-    /// its own error type (the host's API errors, when a check inside the transaction fails),
-    /// into which the database's convert.
-    pub fn tx<T, E: From<StoreError>>(
+    /// A transaction: everything `f` writes lands together or not at all. `f` fails with the
+    /// host's error (a check inside the transaction may refuse the request).
+    pub fn tx<T>(
         &mut self,
-        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
-    ) -> Result<T, E> {
+        f: impl FnOnce(&Tx<'_>) -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
         let tx = self.conn.transaction().map_err(StoreError::from)?;
         let out = f(&Tx { tx: &tx })?;
         tx.commit().map_err(StoreError::from)?;
@@ -622,16 +622,16 @@ mod tests {
             was_running: true,
             previous: ContainerStatus::Running,
         };
-        let id = s.tx(|t| t.begin_op(&op, "now")).unwrap();
+        let id = s.tx(|t| Ok(t.begin_op(&op, "now")?)).unwrap();
         assert_eq!(s.read().pending_ops().unwrap(), vec![(id, op)]);
         // A failing transaction leaves nothing.
-        let r: Result<(), ApiError> = s.tx(|t| {
+        let r: Result<(), HostError> = s.tx(|t| {
             t.set_meta("k", "v")?;
-            Err(ApiError::internal("boom"))
+            Err(ApiError::internal("boom").into())
         });
         assert!(r.is_err());
         assert_eq!(s.read().meta("k").unwrap(), None);
-        s.tx(|t| t.end_op(id)).unwrap();
+        s.tx(|t| Ok(t.end_op(id)?)).unwrap();
         assert!(s.read().pending_ops().unwrap().is_empty());
     }
 }

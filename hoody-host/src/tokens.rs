@@ -17,7 +17,8 @@ impl Host {
             return Err(ApiError::validation(
                 "alias",
                 "must be 1 to 254 of letters, digits, ' ', '_' and '-'",
-            ));
+            )
+            .into());
         }
         let raw: [u8; 24] = random_bytes()?;
         let secret = format!("hdy_{}", hoody_sys::random::to_hex(&raw));
@@ -33,7 +34,7 @@ impl Host {
             last_used_at: None,
         };
         self.store()
-            .tx(|tx| tx.put_token(&info, &hash_token(&secret)))?;
+            .tx(|tx| Ok(tx.put_token(&info, &hash_token(&secret))?))?;
         Ok(api::CreatedToken {
             token: secret,
             info,
@@ -50,10 +51,10 @@ impl Host {
     /// Revokes a token.
     pub fn delete_token(&self, id: &str) -> Result<()> {
         api::id::check("token", id)?;
-        if self.store().tx(|tx| tx.delete_token(id))? {
+        if self.store().tx(|tx| Ok(tx.delete_token(id)?))? {
             Ok(())
         } else {
-            Err(ApiError::not_found("token", id))
+            Err(ApiError::not_found("token", id).into())
         }
     }
 
@@ -62,16 +63,12 @@ impl Host {
         let hash = hash_token(secret);
         let mut store = self.store();
         let Some(mut t) = store.read().token_by_hash(&hash)? else {
-            return Err(ApiError::new(
-                401,
-                "INVALID_TOKEN",
-                "the token is not valid",
-            ));
+            return Err(ApiError::new(401, "INVALID_TOKEN", "the token is not valid").into());
         };
         if let Some(exp) = &t.expires_at
             && exp.as_str() <= now().as_str()
         {
-            return Err(ApiError::new(401, "TOKEN_EXPIRED", "the token has expired"));
+            return Err(ApiError::new(401, "TOKEN_EXPIRED", "the token has expired").into());
         }
         // Recorded at most once a minute: not a write per request.
         let stamp = now();
@@ -80,7 +77,7 @@ impl Host {
             .is_none_or(|l| l[..16] != stamp[..16])
         {
             t.last_used_at = Some(stamp);
-            store.tx(|tx| tx.put_token(&t, &hash))?;
+            store.tx(|tx| Ok(tx.put_token(&t, &hash)?))?;
         }
         Ok(t)
     }

@@ -13,7 +13,8 @@ pub(crate) fn color(c: Option<&str>) -> Result<String> {
         return Err(ApiError::validation(
             "color",
             format!("{c:?} is not a color (#RGB or #RRGGBB)"),
-        ));
+        )
+        .into());
     }
     let h = h.to_ascii_uppercase();
     Ok(if h.len() == 3 {
@@ -32,7 +33,8 @@ pub(crate) fn check_name(field: &str, name: &str, min: usize) -> Result<()> {
         return Err(ApiError::validation(
             field,
             format!("{name:?} must be {min} to 100 characters"),
-        ));
+        )
+        .into());
     }
     if !name
         .bytes()
@@ -41,7 +43,8 @@ pub(crate) fn check_name(field: &str, name: &str, min: usize) -> Result<()> {
         return Err(ApiError::validation(
             field,
             format!("{name:?} may only contain letters, digits, '-' and '_'"),
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -52,7 +55,8 @@ pub(crate) fn check_realms(ids: &[String]) -> Result<()> {
             return Err(ApiError::validation(
                 "realm_ids",
                 format!("{r:?} is not a realm id (24 lowercase hex digits)"),
-            ));
+            )
+            .into());
         }
     }
     Ok(())
@@ -70,20 +74,23 @@ pub fn check_env_var(key: &str, value: &str) -> Result<()> {
             400,
             "INVALID_ENV_KEY",
             format!("environment variable name {key:?} must match ^[a-zA-Z_][a-zA-Z0-9_]*$"),
-        ));
+        )
+        .into());
     }
     if key.starts_with("HOODY_") {
         return Err(ApiError::new(
             400,
             "RESERVED_ENV_PREFIX",
             format!("environment variable {key:?}: names starting with HOODY_ are reserved"),
-        ));
+        )
+        .into());
     }
     if value.len() > 65_536 {
         return Err(ApiError::validation(
             "environment_vars",
             format!("the value of {key} is longer than 65,536 characters"),
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -93,7 +100,8 @@ pub(crate) fn check_env(env: &BTreeMap<String, String>) -> Result<()> {
         return Err(ApiError::validation(
             "environment_vars",
             format!("{} variables; at most 200 per request", env.len()),
-        ));
+        )
+        .into());
     }
     env.iter().try_for_each(|(k, v)| check_env_var(k, v))
 }
@@ -124,11 +132,11 @@ pub(crate) fn paging(
 ) -> Result<Paging> {
     let page = q.page.unwrap_or(1);
     if page == 0 {
-        return Err(ApiError::validation("page", "pages count from 1"));
+        return Err(ApiError::validation("page", "pages count from 1").into());
     }
     let limit = q.limit.unwrap_or(default_limit);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation("limit", "must be 1 to 100"));
+        return Err(ApiError::validation("limit", "must be 1 to 100").into());
     }
     let sort = match &q.sort_by {
         None => default_sort,
@@ -144,10 +152,9 @@ pub(crate) fn paging(
         Some("asc") => Order::Asc,
         Some("desc") => Order::Desc,
         Some(o) => {
-            return Err(ApiError::validation(
-                "sort_order",
-                format!("{o:?} is not asc or desc"),
-            ));
+            return Err(
+                ApiError::validation("sort_order", format!("{o:?} is not asc or desc")).into(),
+            );
         }
     };
     Ok(Paging {
@@ -196,7 +203,7 @@ pub fn is_dns_label(s: &str) -> bool {
 
 pub(crate) fn check_alias(alias: &str) -> Result<()> {
     if alias.trim().is_empty() || alias.chars().count() > 100 {
-        return Err(ApiError::validation("alias", "must be 1 to 100 characters"));
+        return Err(ApiError::validation("alias", "must be 1 to 100 characters").into());
     }
     Ok(())
 }

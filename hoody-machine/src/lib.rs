@@ -186,6 +186,7 @@ pub struct Machines {
     run_root: PathBuf,
     monitor_exe: PathBuf,
     kit_exe: PathBuf,
+    monitor_env: Vec<(String, String)>,
 }
 
 /// Default root of the machines' runtime directories.
@@ -211,7 +212,16 @@ impl Machines {
             run_root: run_root.into(),
             monitor_exe,
             kit_exe,
+            monitor_env: Vec::new(),
         }
+    }
+
+    /// Monitors started from here get these environment variables on top of this process's:
+    /// the machines' network settings (`HOODY_NET_NAME`, `HOODY_NET_POOL`,
+    /// `HOODY_NET_STATE`, see [`monitor`]) without changing this process's environment.
+    pub fn with_monitor_env(mut self, env: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.monitor_env.extend(env);
+        self
     }
 
     /// Machines that run the Kit get this `hoody-kit` binary.
@@ -494,6 +504,7 @@ impl Machines {
         let rootfs = self.pool.container_path(name)?;
         let _ = std::fs::remove_dir_all(&paths.run);
         let mut cmd = Command::new(&self.monitor_exe);
+        cmd.envs(self.monitor_env.iter().map(|(k, v)| (k, v)));
         if cfg.kit {
             if !self.kit_exe.is_file() {
                 return Err(MachineError::Start {

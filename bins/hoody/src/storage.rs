@@ -229,6 +229,11 @@ pub fn pool(opt: &PoolOpt, cmd: &PoolCmd) -> anyhow::Result<ExitCode> {
             image,
             directory,
         } => {
+            // Already a pool (mounted): nothing to change, so nothing to lock; this also
+            // answers while hoodyd serves it (scripts/setup runs `pool init` every time).
+            if Pool::is_pool(&opt.pool) {
+                return status(opt, &Pool::open_read_only(&opt.pool)?);
+            }
             let p = if *directory || hoody::fs::backend::is_btrfs(&opt.pool).unwrap_or(false) {
                 Pool::create(&opt.pool)?
             } else {

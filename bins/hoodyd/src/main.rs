@@ -88,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     cfg.domain = args.domain.clone();
     cfg.proxy_log_dir = args.proxy_log_dir.clone();
     cfg.endpoint = format!("unix:{}", args.socket.display());
-    let host = Host::open(cfg).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let host = Host::open(cfg).context("opening the server")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
