@@ -126,9 +126,7 @@ pub(crate) fn last_cap() -> u32 {
 pub(crate) fn current_bounding_set(last_cap: u32) -> u64 {
     let mut set = 0u64;
     for cap in 0..=last_cap.min(63) {
-        // SAFETY: PR_CAPBSET_READ takes an integer argument and only reads state.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
-        if r == 1 {
+        if sys::prctl_get(libc::PR_CAPBSET_READ, cap as libc::c_ulong) == Ok(1) {
             set |= 1u64 << cap;
         }
     }
@@ -153,22 +151,6 @@ pub(crate) struct CapPlan {
     pub last_cap: u32,
 }
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
 impl CapPlan {
     /// Drops everything not in `keep` from the bounding set. Runs while the process still
     /// has CAP_SETPCAP.
@@ -187,33 +169,7 @@ impl CapPlan {
 
     /// Sets permitted, effective and inheritable to `keep`, and ambient too when `ambient`.
     pub(crate) fn apply_sets(&self, ambient: bool) -> SysResult<()> {
-        let mut hdr = CapHeader {
-            version: LINUX_CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let lo = self.keep as u32;
-        let hi = (self.keep >> 32) as u32;
-        let data = [
-            CapData {
-                effective: lo,
-                permitted: lo,
-                inheritable: lo,
-            },
-            CapData {
-                effective: hi,
-                permitted: hi,
-                inheritable: hi,
-            },
-        ];
-        // SAFETY: hdr and data are valid capset structures (version 3 takes two data
-        // elements).
-        let ret =
-            unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
-        if ret < 0 {
-            return Err(std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EPERM));
-        }
+        sys::capset_v3(self.keep, self.keep, self.keep)?;
         match sys::prctl(
             libc::PR_CAP_AMBIENT,
             libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,

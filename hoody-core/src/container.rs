@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use crate::caps::CapPlan;
@@ -96,10 +96,7 @@ fn prepare_stdio(stdio: Stdio) -> Result<StdioSetup> {
         }
         Stdio::Piped => {
             let pipe = || -> Result<(OwnedFd, OwnedFd)> {
-                let (r, w) =
-                    sys::pipe_cloexec().map_err(|e| Error::errno("create a stdio pipe", e))?;
-                // SAFETY: fresh fds from pipe2, owned by nobody else.
-                Ok(unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) })
+                sys::pipe_cloexec().map_err(|e| Error::errno("create a stdio pipe", e))
             };
             let (in_r, in_w) = pipe()?;
             let (out_r, out_w) = pipe()?;
@@ -188,8 +185,7 @@ impl JoinedNetns {
 }
 
 fn ensure_root(action: &'static str) -> Result<()> {
-    // SAFETY: geteuid has no arguments and cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = sys::geteuid();
     if euid != 0 {
         return Err(Error::NotRoot { action, euid });
     }
@@ -307,16 +303,9 @@ pub fn spawn_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<Contai
         (true, Some(slave), Some(master)) => {
             let gid = host_id(&spec.gid_map, 5).max(root_gid);
             let path = console_path(master, slave, root_uid, gid)?;
-            // SAFETY: dup of an fd we own; the result is a new fd we then own.
-            let dup = unsafe { libc::fcntl(slave, libc::F_DUPFD_CLOEXEC, 3) };
-            if dup < 0 {
-                return Err(Error::io(
-                    "keep the console open",
-                    std::io::Error::last_os_error(),
-                ));
-            }
-            // SAFETY: dup is a fresh fd.
-            (Some(path), Some(unsafe { OwnedFd::from_raw_fd(dup) }))
+            let dup =
+                sys::dup_cloexec(slave, 3).map_err(|e| Error::errno("keep the console open", e))?;
+            (Some(path), Some(dup))
         }
         _ => (None, None),
     };
@@ -429,23 +418,15 @@ fn host_id(maps: &[IdMap], id: u32) -> u32 {
 /// The host path of the pty slave, after giving it to root inside (so the container's root can
 /// open it as `/dev/console`).
 fn console_path(master: &File, slave: std::os::fd::RawFd, uid: u32, gid: u32) -> Result<PathBuf> {
-    let mut buf = [0 as libc::c_char; 128];
-    // SAFETY: buf is a writable buffer of its length; master is a pty master fd.
-    let r = unsafe { libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
-    if r != 0 {
-        return Err(Error::errno("find the console pty's name", r));
-    }
-    // SAFETY: ptsname_r wrote a NUL-terminated string into buf.
-    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
-    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    let path = sys::ptsname(master.as_raw_fd())
+        .map_err(|e| Error::errno("find the console pty's name", e))?;
     if uid != 0 {
-        // SAFETY: fchown on an fd we own.
-        if unsafe { libc::fchown(slave, uid, gid) } != 0 {
-            return Err(Error::io(
+        sys::fchown(slave, uid, gid).map_err(|e| {
+            Error::errno(
                 format!("give the console {} to uid {uid}", path.display()),
-                std::io::Error::last_os_error(),
-            ));
-        }
+                e,
+            )
+        })?;
     }
     Ok(path)
 }
@@ -497,8 +478,6 @@ pub fn exec_in(
     ensure_root("entering a container")?;
     let pidfd = sys::pidfd_open(pid)
         .map_err(|e| Error::errno(format!("open pid {pid} of container {}", spec.id), e))?;
-    // SAFETY: pidfd_open returned a new fd that we own.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     let cgroup = cgroup::open(cgroups, &spec.id)?;
     let become_root = spec.namespaces.user
         && spec.uid_map.iter().any(|m| m.contains(0))

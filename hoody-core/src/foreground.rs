@@ -6,12 +6,13 @@
 //! of a pid namespace ignores signals it installed no handler for, so a second SIGINT or
 //! SIGTERM kills every process of the container (like pressing Ctrl-C twice).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::cgroup::CgroupConfig;
 use crate::container::{ExitStatus, spawn_with};
 use crate::error::{Error, Result};
 use crate::spec::ContainerSpec;
+use crate::sys;
 
 const FORWARDED: &[libc::c_int] = &[
     libc::SIGINT,
@@ -31,55 +32,26 @@ struct BlockedSignals {
 
 impl BlockedSignals {
     fn new() -> Result<Self> {
-        // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it.
-        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: set and old are valid sigset_t values owned by this frame.
-        let ret = unsafe {
-            libc::sigemptyset(&mut set);
-            for s in FORWARDED {
-                libc::sigaddset(&mut set, *s);
+        let old = sys::block_signals(FORWARDED)
+            .map_err(|e| Error::errno("block signals for forwarding", e))?;
+        match sys::signalfd(FORWARDED) {
+            Ok(fd) => Ok(BlockedSignals { old, fd }),
+            Err(e) => {
+                sys::restore_signal_mask(&old);
+                Err(Error::errno("create a signalfd", e))
             }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old)
-        };
-        if ret != 0 {
-            return Err(Error::errno("block signals for forwarding", ret));
         }
-        // SAFETY: set is initialised; -1 asks for a new signalfd.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            // SAFETY: restoring the mask we saved.
-            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-            return Err(Error::io("create a signalfd", e));
-        }
-        // SAFETY: fd is a fresh signalfd we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(BlockedSignals { old, fd })
     }
 
     /// Reads one pending signal number.
     fn read(&self) -> Option<i32> {
-        // SAFETY: signalfd_siginfo is plain data.
-        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-        let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: info is a writable buffer of `size` bytes.
-        let n = unsafe {
-            libc::read(
-                self.fd.as_raw_fd(),
-                (&mut info as *mut libc::signalfd_siginfo).cast(),
-                size,
-            )
-        };
-        (n == size as isize).then_some(info.ssi_signo as i32)
+        sys::read_signal(self.fd.as_raw_fd())
     }
 }
 
 impl Drop for BlockedSignals {
     fn drop(&mut self) {
-        // SAFETY: restoring the mask saved in new().
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+        sys::restore_signal_mask(&self.old);
     }
 }
 
@@ -107,15 +79,7 @@ pub fn run_with(spec: &ContainerSpec, cgroups: &CgroupConfig) -> Result<ExitStat
                 revents: 0,
             },
         ];
-        // SAFETY: fds is a valid array of two pollfd structures.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(Error::io("poll the container and signals", e));
-        }
+        sys::poll(&mut fds, -1).map_err(|e| Error::errno("poll the container and signals", e))?;
         if fds[0].revents != 0 {
             break;
         }

@@ -15,7 +15,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -56,19 +56,15 @@ fn map_text(maps: &[IdMap]) -> String {
 /// A user namespace with these maps, as an fd.
 pub(crate) fn user_namespace(uid_map: &[IdMap], gid_map: &[IdMap]) -> Result<File> {
     let (r, w) = sys::pipe_cloexec().map_err(|e| Error::errno("create a pipe", e))?;
-    // SAFETY: fresh fds from pipe2.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
-    let mut pidfd: i32 = -1;
     let mut args = CloneArgs {
-        flags: libc::CLONE_NEWUSER as u64 | libc::CLONE_PIDFD as u64,
-        pidfd: &mut pidfd as *mut i32 as u64,
+        flags: libc::CLONE_NEWUSER as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
     // SAFETY: the child only reads from a pipe and exits: no allocation, no locks.
     let forked = unsafe { sys::clone3(&mut args) }
         .map_err(|e| Error::errno("clone a process into a new user namespace", e))?;
-    let pid = match forked {
+    let (pid, pidfd) = match forked {
         Forked::Child => {
             // Our copy of the write end would keep the pipe open forever.
             sys::close(w.as_raw_fd());
@@ -76,10 +72,8 @@ pub(crate) fn user_namespace(uid_map: &[IdMap], gid_map: &[IdMap]) -> Result<Fil
             let _ = sys::read_full(r.as_raw_fd(), &mut b);
             sys::exit_immediately(0)
         }
-        Forked::Parent(pid) => pid,
+        Forked::Parent(pid, pidfd) => (pid, pidfd),
     };
-    // SAFETY: CLONE_PIDFD stored a new fd that we own.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     drop(r);
     let result = (|| {
         for (file, maps) in [("uid_map", uid_map), ("gid_map", gid_map)] {
@@ -107,8 +101,6 @@ pub(crate) fn idmapped_root(
         .map_err(|_| Error::io("idmap rootfs", std::io::ErrorKind::InvalidInput.into()))?;
     let tree = sys::open_tree_clone(&src)
         .map_err(|e| Error::errno(format!("open_tree {}", rootfs.display()), e))?;
-    // SAFETY: open_tree returned a new fd that we own.
-    let tree = unsafe { OwnedFd::from_raw_fd(tree) };
     sys::idmap_mount(tree.as_raw_fd(), userns.as_raw_fd()).map_err(|e| {
         Error::errno(
             format!(

@@ -24,7 +24,8 @@
 //! Modules, one concern each: [`spec`] (the spec and its builder), [`cgroup`] (v1, v2 and
 //! hybrid hosts behind one trait), [`caps`], [`seccomp`], `rootfs` (the mount plan), `process`
 //! (clone3, the child's setup, the sync protocol), [`container`] (the running container
-//! handle and exec), `sys` (every raw syscall in one place) and [`error`].
+//! handle and exec), `sys` (every raw syscall in one place: elsewhere only the calls of its
+//! `clone3` and `execve`, whose contracts are the caller's, are `unsafe`) and [`error`].
 //!
 //! Failures inside the new container are reported as typed errors naming the stage, the
 //! resource and the errno, e.g. `exec /bin/nope in container: ENOENT (No such file or

@@ -16,7 +16,7 @@
 //! `seccomp` and `sys`, none of which allocates.
 
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 
 use crate::caps::CapPlan;
 use crate::error::{ChildError, Error, Result};
@@ -262,20 +262,13 @@ impl ChildPlan {
     ) -> Result<Launched> {
         let (sync_r, sync_w) =
             sys::pipe_cloexec().map_err(|e| Error::errno("create the sync pipe", e))?;
-        // SAFETY: pipe_cloexec returned two fresh fds that nothing else owns.
-        let (sync_r, sync_w) =
-            unsafe { (OwnedFd::from_raw_fd(sync_r), OwnedFd::from_raw_fd(sync_w)) };
         let (err_r, err_w) =
             sys::pipe_cloexec().map_err(|e| Error::errno("create the error pipe", e))?;
-        // SAFETY: as above.
-        let (err_r, err_w) = unsafe { (OwnedFd::from_raw_fd(err_r), OwnedFd::from_raw_fd(err_w)) };
         use std::os::fd::AsRawFd;
         let (sync_fd, err_fd) = (sync_r.as_raw_fd(), err_w.as_raw_fd());
 
-        let mut pidfd: RawFd = -1;
         let mut args = CloneArgs {
-            flags: flags | libc::CLONE_PIDFD as u64,
-            pidfd: &mut pidfd as *mut RawFd as u64,
+            flags,
             exit_signal: libc::SIGCHLD as u64,
             ..CloneArgs::default()
         };
@@ -294,7 +287,7 @@ impl ChildPlan {
                 e,
             )
         })?;
-        let pid = match forked {
+        let (pid, pidfd) = match forked {
             Forked::Child => {
                 // The child's copies of the parent's ends: were they kept, a parent that dies
                 // before releasing the child would leave it blocked on the sync pipe forever
@@ -303,10 +296,8 @@ impl ChildPlan {
                 sys::close(err_r.as_raw_fd());
                 self.child_main(sync_fd, err_fd)
             }
-            Forked::Parent(pid) => pid,
+            Forked::Parent(pid, pidfd) => (pid, pidfd),
         };
-        // SAFETY: CLONE_PIDFD stored a new fd that we now own.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
         drop(sync_r);
         drop(err_w);
         let abort = |e: Error| {
@@ -403,8 +394,7 @@ impl ChildPlan {
             loopback_up,
         } = &self.kind
         {
-            // SAFETY: umask only changes the calling process's file creation mask.
-            unsafe { libc::umask(0) };
+            sys::umask(0);
             for (i, step) in rootfs.steps.iter().enumerate() {
                 if let Err(e) = step.op.run() {
                     fail(Stage::Fs, i as u32, e);
@@ -413,8 +403,7 @@ impl ChildPlan {
             if let Err(e) = crate::rootfs::pivot(&rootfs.root) {
                 fail(Stage::PivotRoot, 0, e);
             }
-            // SAFETY: as above.
-            unsafe { libc::umask(0o022) };
+            sys::umask(0o022);
             if let Some(h) = hostname
                 && let Err(e) = sys::sethostname(h.as_bytes())
             {

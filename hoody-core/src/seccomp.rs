@@ -97,31 +97,7 @@ impl CompiledFilter {
     /// Loads the filter into the calling thread with `seccomp(SECCOMP_SET_MODE_FILTER)`.
     /// Needs `no_new_privs` or CAP_SYS_ADMIN in the current user namespace. Does not allocate.
     pub(crate) fn load(&self) -> SysResult<()> {
-        #[repr(C)]
-        struct SockFprog {
-            len: libc::c_ushort,
-            filter: *const seccompiler::sock_filter,
-        }
-        let prog = SockFprog {
-            len: self.program.len() as libc::c_ushort,
-            filter: self.program.as_ptr(),
-        };
-        // SAFETY: prog describes self.program, a valid BPF program that outlives the call.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &prog as *const SockFprog,
-            )
-        };
-        if ret < 0 {
-            Err(std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EINVAL))
-        } else {
-            Ok(())
-        }
+        crate::sys::seccomp_set_filter(&self.program)
     }
 }
 

@@ -1,14 +1,17 @@
-//! The raw system calls hoody-core makes, gathered in one place.
+//! The raw system calls hoody-core makes, gathered in one place: no other module of this
+//! crate calls `libc` behind an `unsafe` block (the only `unsafe` left elsewhere is calling
+//! [`clone3`] and [`execve`], whose contracts are the caller's to keep).
 //!
 //! Every function here is a thin wrapper over one syscall. They return `Err(errno)` instead of
 //! a rich error because several of them run in the child between `clone3` and `execve`, where
 //! nothing may allocate. Callers on the parent side turn the errno into a typed error that names
-//! the resource.
+//! the resource. Descriptors a call creates come back as `OwnedFd`.
 //!
-//! None of these wrappers allocate.
+//! None of these wrappers allocate, except [`ptsname`] in the parent-side section at the end
+//! (never called in a child).
 
 use std::ffi::CStr;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// An errno value as returned by a failed syscall.
 pub type Errno = i32;
@@ -53,21 +56,26 @@ pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// Outcome of [`clone3`] as seen by the caller.
 #[derive(Debug)]
 pub enum Forked {
-    /// We are the parent; the child has this pid and its pidfd was stored in `CloneArgs::pidfd`.
-    Parent(libc::pid_t),
+    /// We are the parent; the child has this pid and this pidfd (`CLONE_PIDFD`, always asked).
+    Parent(libc::pid_t, OwnedFd),
     /// We are the child.
     Child,
 }
 
-/// `clone3(2)` without `CLONE_VM`: fork semantics, new namespaces as asked in `args.flags`.
+/// `clone3(2)` without `CLONE_VM`: fork semantics, new namespaces as asked in `args.flags`,
+/// and always `CLONE_PIDFD` (the parent gets the child's pidfd, owned).
 ///
 /// # Safety
 /// The child is a copy of a possibly multi-threaded process with only the calling thread
 /// running. It must not allocate, take locks or touch state another thread may hold, and must
 /// end in `execve` or `_exit`.
 pub unsafe fn clone3(args: &mut CloneArgs) -> SysResult<Forked> {
-    // SAFETY: args points to a valid, fully initialised clone_args of the size we pass; the
-    // caller upholds the post-fork rules documented above.
+    let mut pidfd: RawFd = -1;
+    args.flags |= libc::CLONE_PIDFD as u64;
+    args.pidfd = &mut pidfd as *mut RawFd as u64;
+    // SAFETY: args points to a valid, fully initialised clone_args of the size we pass, whose
+    // pidfd field points to `pidfd`, alive across the call; the caller upholds the post-fork
+    // rules documented above.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -77,7 +85,10 @@ pub unsafe fn clone3(args: &mut CloneArgs) -> SysResult<Forked> {
     };
     match check(ret)? {
         0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(pid as libc::pid_t)),
+        // SAFETY: CLONE_PIDFD stored a new descriptor in `pidfd`, owned by nothing else.
+        pid => Ok(Forked::Parent(pid as libc::pid_t, unsafe {
+            OwnedFd::from_raw_fd(pidfd)
+        })),
     }
 }
 
@@ -365,12 +376,14 @@ pub fn read_full(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
     Ok(done)
 }
 
-/// `pipe2(O_CLOEXEC)`: returns (read end, write end).
-pub fn pipe_cloexec() -> SysResult<(RawFd, RawFd)> {
+/// `pipe2(O_CLOEXEC)`: returns (read end, write end). Parent side only (it is made before
+/// the clone).
+pub fn pipe_cloexec() -> SysResult<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: fds is a writable array of two ints.
     check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    Ok((fds[0], fds[1]))
+    // SAFETY: pipe2 returned two new descriptors, owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// `_exit(2)`: ends the process without running destructors or atexit handlers.
@@ -472,10 +485,11 @@ pub fn unblock_all_signals() -> SysResult<()> {
 }
 
 /// `pidfd_open(2)`.
-pub fn pidfd_open(pid: libc::pid_t) -> SysResult<RawFd> {
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<OwnedFd> {
     // SAFETY: plain syscall with integer arguments.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    check(ret).map(|fd| fd as RawFd)
+    // SAFETY: on success the syscall returned a new descriptor, owned by nothing else.
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// `OPEN_TREE_CLONE`.
@@ -487,7 +501,7 @@ pub const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 
 /// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)`: a detached copy of the
 /// mount at `path`.
-pub fn open_tree_clone(path: &CStr) -> SysResult<RawFd> {
+pub fn open_tree_clone(path: &CStr) -> SysResult<OwnedFd> {
     // SAFETY: path is a valid C string.
     let ret = unsafe {
         libc::syscall(
@@ -497,7 +511,8 @@ pub fn open_tree_clone(path: &CStr) -> SysResult<RawFd> {
             OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
         )
     };
-    check(ret).map(|fd| fd as RawFd)
+    // SAFETY: on success open_tree returned a new descriptor, owned by nothing else.
+    check(ret).map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH, {MOUNT_ATTR_IDMAP, userns_fd})`: idmaps a detached
@@ -536,4 +551,193 @@ pub fn move_mount_to(mount_fd: RawFd, target: &CStr) -> SysResult<()> {
         )
     };
     check(ret).map(|_| ())
+}
+
+// ---- parent side: the host process, outside any clone ----------------------------------
+
+/// `geteuid(2)`.
+pub fn geteuid() -> libc::uid_t {
+    // SAFETY: no arguments; cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `kill(2)`.
+pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> SysResult<()> {
+    // SAFETY: plain syscall with integer arguments.
+    check_int(unsafe { libc::kill(pid, sig) }).map(|_| ())
+}
+
+/// `umask(2)`: sets the file creation mask, returns the previous one. Allocation-free (the
+/// child uses it around its mounts).
+pub fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: plain syscall with an integer argument; cannot fail.
+    unsafe { libc::umask(mask) }
+}
+
+/// `prctl(2)` with integer arguments, returning its non-negative result (the `*_READ`,
+/// `*_GET` options).
+pub fn prctl_get(option: libc::c_int, a2: libc::c_ulong) -> SysResult<libc::c_int> {
+    // SAFETY: every option we pass takes integer arguments only and only reads state.
+    check_int(unsafe { libc::prctl(option, a2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0) })
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, min)`: a new descriptor for the same file, at `min` or above.
+pub fn dup_cloexec(fd: RawFd, min: RawFd) -> SysResult<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let new = check_int(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: fcntl returned a new descriptor, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// `fchown(2)`.
+pub fn fchown(fd: RawFd, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
+    // SAFETY: plain syscall with integer arguments.
+    check_int(unsafe { libc::fchown(fd, uid, gid) }).map(|_| ())
+}
+
+/// `ptsname_r(3)`: the path of the slave of pty master `master`.
+pub fn ptsname(master: RawFd) -> SysResult<std::path::PathBuf> {
+    let mut buf = [0 as libc::c_char; 128];
+    // SAFETY: buf is a writable buffer of its length.
+    let r = unsafe { libc::ptsname_r(master, buf.as_mut_ptr(), buf.len()) };
+    if r != 0 {
+        return Err(r);
+    }
+    // SAFETY: ptsname_r succeeded, so buf holds a NUL-terminated string.
+    let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
+    Ok(std::path::PathBuf::from(
+        name.to_string_lossy().into_owned(),
+    ))
+}
+
+/// `statfs(2)`'s `f_type`: the magic number of the file system holding `path`.
+pub fn statfs_type(path: &CStr) -> SysResult<i64> {
+    // SAFETY: statfs is plain data; zeroed is a valid buffer for statfs to fill.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is a valid C string and st a writable statfs.
+    check_int(unsafe { libc::statfs(path.as_ptr(), &mut st) })?;
+    Ok(st.f_type as i64)
+}
+
+/// `poll(2)` on `fds`, retried on `EINTR`; the number of ready descriptors.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> SysResult<usize> {
+    loop {
+        // SAFETY: fds is a valid, writable array of fds.len() pollfd structures.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = last_errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// A signal set of `sigs`.
+fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a valid sigset_t owned by this frame; the signals are valid numbers.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+    }
+    set
+}
+
+/// Blocks `sigs` in the calling thread (`pthread_sigmask(SIG_BLOCK)`); returns the previous
+/// mask for [`restore_signal_mask`].
+pub fn block_signals(sigs: &[libc::c_int]) -> SysResult<libc::sigset_t> {
+    let set = sigset(sigs);
+    // SAFETY: sigset_t is plain data; pthread_sigmask fills it.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set and old are valid sigset_t values owned by this frame.
+    match unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) } {
+        0 => Ok(old),
+        e => Err(e),
+    }
+}
+
+/// Sets the calling thread's signal mask back to `old` (from [`block_signals`]).
+pub fn restore_signal_mask(old: &libc::sigset_t) {
+    // SAFETY: old is a valid sigset_t; a null old-set pointer is allowed. It cannot fail for
+    // SIG_SETMASK with a valid set.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+}
+
+/// `signalfd(2)` for `sigs` (close-on-exec); the signals must be blocked.
+pub fn signalfd(sigs: &[libc::c_int]) -> SysResult<OwnedFd> {
+    let set = sigset(sigs);
+    // SAFETY: set is initialised; -1 asks for a new signalfd.
+    let fd = check_int(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) })?;
+    // SAFETY: signalfd returned a new descriptor, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads one pending signal's number from a signalfd; `None` when none could be read.
+pub fn read_signal(fd: RawFd) -> Option<i32> {
+    // SAFETY: signalfd_siginfo is plain data.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: info is a writable buffer of `size` bytes.
+    let n = unsafe { libc::read(fd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+    (n == size as isize).then_some(info.ssi_signo as i32)
+}
+
+/// Raw `capset(2)` with a version-3 header and two data elements. Allocation-free (the child
+/// drops its capabilities with it).
+pub fn capset_v3(effective: u64, permitted: u64, inheritable: u64) -> SysResult<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let half = |v: u64, hi: bool| if hi { (v >> 32) as u32 } else { v as u32 };
+    let data = [false, true].map(|hi| Data {
+        effective: half(effective, hi),
+        permitted: half(permitted, hi),
+        inheritable: half(inheritable, hi),
+    });
+    // SAFETY: hdr and data are valid capset structures (version 3 takes two data elements)
+    // that live across the call.
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) })
+        .map(|_| ())
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)` for the classic BPF program `program`.
+/// Allocation-free (the child installs its filter with it, last).
+pub fn seccomp_set_filter(program: &[seccompiler::sock_filter]) -> SysResult<()> {
+    #[repr(C)]
+    struct SockFprog {
+        len: libc::c_ushort,
+        filter: *const seccompiler::sock_filter,
+    }
+    let prog = SockFprog {
+        len: program.len() as libc::c_ushort,
+        filter: program.as_ptr(),
+    };
+    // SAFETY: prog describes `program`, a valid BPF program that outlives the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const SockFprog,
+        )
+    })
+    .map(|_| ())
 }

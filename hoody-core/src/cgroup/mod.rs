@@ -176,17 +176,13 @@ pub fn detect_mode_at(root: &Path) -> std::result::Result<CgroupMode, String> {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     let magic = |p: &Path| -> std::result::Result<i64, String> {
         let c = CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
-        // SAFETY: statfs is plain data; zeroed is a valid buffer for statfs to fill.
-        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-        // SAFETY: c is a valid C string and st a writable statfs.
-        if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-            return Err(format!(
+        crate::sys::statfs_type(&c).map_err(|e| {
+            format!(
                 "statfs {}: {}",
                 p.display(),
-                std::io::Error::last_os_error()
-            ));
-        }
-        Ok(st.f_type as i64)
+                std::io::Error::from_raw_os_error(e)
+            )
+        })
     };
     match magic(root)? {
         CGROUP2_SUPER_MAGIC => Ok(CgroupMode::Unified),
