@@ -197,14 +197,7 @@ impl KitClient {
     /// `GET /api/v1/sqlite/query?db=&sql=` (sqlite service): a read-only query given as a
     /// shareable URL, the SQL in standard base64.
     pub fn db_query_url(&self, db: &str, sql: &str) -> Result<Value> {
-        use base64::Engine as _;
-        let sql = base64::engine::general_purpose::STANDARD.encode(sql);
-        let path = format!(
-            "/api/v1/sqlite/query?db={}&sql={}",
-            encode_query(db),
-            encode_query(&sql)
-        );
-        self.json("GET", &path, None)
+        self.json("GET", &db_query_path(db, sql), None)
     }
 
     /// `GET /{path}` (files service): a file's bytes as they arrive, or a directory's
@@ -246,6 +239,18 @@ fn encode_query(s: &str) -> String {
     crate::url::component(s)
 }
 
+/// The path of a shareable read-only query: `db` and the SQL in standard base64, both
+/// percent-encoded.
+fn db_query_path(db: &str, sql: &str) -> String {
+    use base64::Engine as _;
+    let sql = base64::engine::general_purpose::STANDARD.encode(sql);
+    format!(
+        "/api/v1/sqlite/query?db={}&sql={}",
+        encode_query(db),
+        encode_query(&sql)
+    )
+}
+
 /// Copies a streamed body to `out`; the number of bytes.
 pub fn copy_body(r: &mut StreamResponse, out: &mut impl std::io::Write) -> std::io::Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
@@ -272,6 +277,12 @@ mod tests {
         );
         assert_eq!(encode_path("etc/os release"), "/etc/os%20release");
         assert_eq!(encode_path("/a/b?c#d"), "/a/b%3Fc%23d");
+        assert_eq!(
+            db_query_path("data/app.db", "SELECT 1"),
+            "/api/v1/sqlite/query?db=data%2Fapp.db&sql=U0VMRUNUIDE%3D"
+        );
+        assert!(db_query_path("a", "ab").ends_with("&sql=YWI%3D"));
+        assert!(db_query_path("a", "abc").ends_with("&sql=YWJj"));
         assert_eq!(encode_query("/x/y.db"), "%2Fx%2Fy.db");
     }
 }

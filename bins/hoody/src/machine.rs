@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::Subcommand;
 use hoody::core::spec::{parse_pids, parse_size};
 use hoody::core::{ExecSpec, Stdio};
-
 use hoody::machine::{CreateOptions, Machines};
 
 use crate::storage::{Access, PoolOpt};
