@@ -185,7 +185,7 @@ impl JoinedNetns {
 }
 
 fn ensure_root(action: &'static str) -> Result<()> {
-    let euid = sys::geteuid();
+    let euid = hoody_sys::process::geteuid();
     if euid != 0 {
         return Err(Error::NotRoot { action, euid });
     }

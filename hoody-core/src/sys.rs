@@ -1,6 +1,7 @@
 //! The raw system calls hoody-core makes, gathered in one place: no other module of this
 //! crate calls `libc` behind an `unsafe` block (the only `unsafe` left elsewhere is calling
-//! [`clone3`] and [`execve`], whose contracts are the caller's to keep).
+//! [`clone3`] and [`execve`], whose contracts are the caller's to keep). The few it shares with
+//! the other crates (`kill`, `geteuid`, `statfs`, the pty pair) are `hoody_sys`'s.
 //!
 //! Every function here is a thin wrapper over one syscall. They return `Err(errno)` instead of
 //! a rich error because several of them run in the child between `clone3` and `execve`, where
@@ -555,18 +556,6 @@ pub fn move_mount_to(mount_fd: RawFd, target: &CStr) -> SysResult<()> {
 
 // ---- parent side: the host process, outside any clone ----------------------------------
 
-/// `geteuid(2)`.
-pub fn geteuid() -> libc::uid_t {
-    // SAFETY: no arguments; cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// `kill(2)`.
-pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> SysResult<()> {
-    // SAFETY: plain syscall with integer arguments.
-    check_int(unsafe { libc::kill(pid, sig) }).map(|_| ())
-}
-
 /// `umask(2)`: sets the file creation mask, returns the previous one. Allocation-free (the
 /// child uses it around its mounts).
 pub fn umask(mask: libc::mode_t) -> libc::mode_t {
@@ -608,15 +597,6 @@ pub fn ptsname(master: RawFd) -> SysResult<std::path::PathBuf> {
     Ok(std::path::PathBuf::from(
         name.to_string_lossy().into_owned(),
     ))
-}
-
-/// `statfs(2)`'s `f_type`: the magic number of the file system holding `path`.
-pub fn statfs_type(path: &CStr) -> SysResult<i64> {
-    // SAFETY: statfs is plain data; zeroed is a valid buffer for statfs to fill.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: path is a valid C string and st a writable statfs.
-    check_int(unsafe { libc::statfs(path.as_ptr(), &mut st) })?;
-    Ok(st.f_type as i64)
 }
 
 /// `poll(2)` on `fds`, retried on `EINTR`; the number of ready descriptors.

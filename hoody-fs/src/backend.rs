@@ -27,16 +27,8 @@ pub enum Backend {
 
 /// Whether `path` is on a btrfs file system.
 pub fn is_btrfs(path: &Path) -> Result<bool> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| FsError::io("statfs", path, std::io::ErrorKind::InvalidInput.into()))?;
-    // SAFETY: statfs is plain data; zeroed is a valid buffer for the kernel to fill.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: c is a valid C string and st a writable statfs.
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(FsError::io("statfs", path, std::io::Error::last_os_error()));
-    }
-    Ok(st.f_type as i64 == BTRFS_SUPER_MAGIC)
+    let t = hoody_sys::fs::fs_type(path).map_err(|e| FsError::io("statfs", path, e))?;
+    Ok(t == BTRFS_SUPER_MAGIC)
 }
 
 impl Backend {

@@ -45,9 +45,7 @@ impl Faults {
     pub(crate) fn hit(&self, point: &str) {
         if self.armed(point) {
             eprintln!("hoodyd: crash point {point} reached: killing myself");
-            // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught: the process ends here.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-            std::thread::sleep(std::time::Duration::from_secs(60));
+            hoody_sys::process::kill_self();
         }
     }
 }

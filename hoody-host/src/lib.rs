@@ -397,7 +397,8 @@ impl Host {
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
-        let disk = nix_statvfs_bytes(self.inner.machines.pool().root());
+        // Reported as 0 when the pool's file system cannot be asked (the server still is).
+        let disk = hoody_sys::fs::size(self.inner.machines.pool().root()).map_or(0, |s| s.total);
         Ok(api::Server {
             id: self.inner.server_id.clone(),
             name: self.inner.server_name.clone(),
@@ -478,19 +479,4 @@ fn take_writer_lock(db: &std::path::Path) -> Result<hoody_sys::lock::FileLock> {
         .and_then(|_| write!(f, "{}", std::process::id()))
         .map_err(|e| HostError::io(format!("write {}", path.display()), e))?;
     Ok(lock)
-}
-
-/// Size of the file system holding `path`, bytes.
-fn nix_statvfs_bytes(path: &std::path::Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return 0;
-    };
-    // SAFETY: all-zero is a valid statvfs; statvfs writes into it.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: c is a NUL-terminated path, st a valid out pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return 0;
-    }
-    st.f_blocks * st.f_frsize
 }

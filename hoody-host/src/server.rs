@@ -865,11 +865,9 @@ pub fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
         Err(e) => return Err(e),
     }
     // Created with no permissions for group and others from the start.
-    // SAFETY: umask only changes this process's file creation mask.
-    let old = unsafe { libc::umask(0o077) };
+    let old = hoody_sys::fs::umask(0o077);
     let l = tokio::net::UnixListener::bind(path);
-    // SAFETY: as above, restoring the previous mask.
-    unsafe { libc::umask(old) };
+    hoody_sys::fs::umask(old);
     l
 }
 

@@ -59,16 +59,7 @@ fn open_fds() -> u64 {
 }
 
 fn fd_limit() -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the rlimit we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
-        r.rlim_cur
-    } else {
-        0
-    }
+    hoody_sys::process::nofile_limit().map_or(0, |(soft, _)| soft)
 }
 
 /// The first non-loopback IPv4 address of this network namespace (`""` when none).

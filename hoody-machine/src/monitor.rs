@@ -25,7 +25,7 @@
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -75,14 +75,6 @@ fn exit_json(s: &ExitStatus) -> serde_json::Value {
         "oom_killed": s.oom_killed,
         "finished_at": hoody_sys::time::now_secs(),
     })
-}
-
-fn set_nonblocking(fd: i32) {
-    // SAFETY: fcntl on an fd we own.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-    }
 }
 
 impl Monitor {
@@ -278,10 +270,11 @@ impl Monitor {
             if fds[2].revents != 0 {
                 self.on_notify();
             }
+            // A client that cannot be made non-blocking would stall the loop: refused.
             if fds[3].revents != 0
                 && let Ok((s, _)) = self.listener.accept()
+                && s.set_nonblocking(true).is_ok()
             {
-                set_nonblocking(s.as_raw_fd());
                 self.clients.push(Client {
                     stream: s,
                     mode: Mode::Request(Vec::new()),
@@ -312,14 +305,16 @@ impl Monitor {
                 self.stopping = Some(now + Duration::from_secs(3600));
             }
             if fds[0].revents != 0 {
-                // Drain what PID 1 printed last.
+                // Drain what PID 1 printed last (never with a blocking read: it could wait
+                // forever on a console nobody writes to any more).
                 let mut buf = [0u8; 8192];
-                set_nonblocking(self.master.as_raw_fd());
-                while let Ok(n) = self.master.read(&mut buf) {
-                    if n == 0 {
-                        break;
+                if hoody_sys::fs::set_nonblocking(self.master.as_fd()).is_ok() {
+                    while let Ok(n) = self.master.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        self.on_console(&buf[..n]);
                     }
-                    self.on_console(&buf[..n]);
                 }
                 return match self.container.wait() {
                     Ok(s) => s,

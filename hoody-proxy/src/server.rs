@@ -57,7 +57,7 @@
 
 use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -232,23 +232,7 @@ pub fn local_server_name(client: &hoody_api::client::Client) -> Result<String, S
 
 /// Raises this process's soft limit of open files to its hard limit; returns the limit now.
 pub fn raise_open_files_limit() -> std::io::Result<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the limits into `lim`, a valid rlimit.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: setrlimit reads `lim`, a valid rlimit; raising the soft limit up to the hard
-        // one needs no privilege.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(lim.rlim_cur)
+    hoody_sys::process::raise_nofile_limit(u64::MAX)
 }
 
 /// Serves as [`Options`] say, as `role`, until SIGTERM or SIGINT. See the module doc.
@@ -554,8 +538,7 @@ fn format_listen_fds(http: &[TcpListener], https: &[TcpListener]) -> String {
 fn take_listeners(fds: &[RawFd]) -> std::io::Result<Vec<TcpListener>> {
     let mut out = Vec::with_capacity(fds.len());
     for &fd in fds {
-        // SAFETY: F_GETFD only reads the flags of `fd`, failing if it is not open.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        if !hoody_sys::fs::is_open(fd) {
             return Err(std::io::Error::other(format!(
                 "descriptor {fd} is not open"
             )));
@@ -569,8 +552,8 @@ fn take_listeners(fds: &[RawFd]) -> std::io::Result<Vec<TcpListener>> {
         // for this use alone (nothing else in the process opened or owns it), and is taken
         // once (repeats are refused above).
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: F_SETFD sets the close-on-exec flag of a descriptor we own.
-        unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+        hoody_sys::fs::set_cloexec(owned.as_fd(), true)
+            .map_err(|e| std::io::Error::other(format!("descriptor {fd}: close-on-exec: {e}")))?;
         let l = TcpListener::from(owned);
         l.local_addr()
             .map_err(|e| std::io::Error::other(format!("descriptor {fd}: {e}")))?;
@@ -756,8 +739,8 @@ fn wait_signal(set: &libc::sigset_t, timeout: Duration) -> Option<libc::c_int> {
 fn stop_workers(slots: &mut [Slot], signals: &libc::sigset_t) {
     for slot in slots.iter() {
         if let Some(c) = &slot.child {
-            // SAFETY: kill with the pid of our own child, not yet waited for, so not reused.
-            unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+            // Our own child, not yet waited for, so its pid is not reused; gone already is fine.
+            let _ = hoody_sys::process::kill(c.id() as libc::pid_t, libc::SIGTERM);
         }
     }
     let deadline = Instant::now() + STOP_GRACE;

@@ -7,6 +7,10 @@
 //! value is dropped on the floor:
 //!
 //! * [`random`]: bytes from the kernel's random source (`getrandom(2)`), and hex strings of them;
+//! * [`process`]: signals (`kill`, a process group, the process itself), the effective uid,
+//!   the open-file limit, SIGPIPE's default;
+//! * [`fs`]: a file system's type and size (`statfs`, `statvfs`), the file creation mask,
+//!   descriptor flags (non-blocking, close-on-exec);
 //! * [`lock`]: advisory whole-file locks (`flock(2)`), shared or exclusive, waiting or not,
 //!   released when the [`lock::FileLock`] is dropped;
 //! * [`pty`]: pseudo-terminal pairs as owned descriptors;
@@ -17,7 +21,9 @@
 //! allocate, so they return a bare errno instead of an `io::Error`; they are not shared with
 //! any other crate.
 
+pub mod fs;
 pub mod lock;
+pub mod process;
 pub mod pty;
 pub mod random;
 pub mod time;

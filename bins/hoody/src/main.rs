@@ -359,8 +359,7 @@ fn run(a: &RunArgs) -> ExitCode {
 fn main() -> ExitCode {
     // Like every Unix tool: a closed pipe ends us quietly (`hoody containers list | head`)
     // instead of a panic on the next write.
-    // SAFETY: restores the default disposition of SIGPIPE before any thread is started.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    hoody::sys::process::default_sigpipe();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => return run(a),

@@ -16,7 +16,6 @@
 mod v1;
 mod v2;
 
-use std::ffi::CString;
 use std::fmt::Debug;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
@@ -175,14 +174,7 @@ pub fn detect_mode_at(root: &Path) -> std::result::Result<CgroupMode, String> {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     let magic = |p: &Path| -> std::result::Result<i64, String> {
-        let c = CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
-        crate::sys::statfs_type(&c).map_err(|e| {
-            format!(
-                "statfs {}: {}",
-                p.display(),
-                std::io::Error::from_raw_os_error(e)
-            )
-        })
+        hoody_sys::fs::fs_type(p).map_err(|e| format!("statfs {}: {e}", p.display()))
     };
     match magic(root)? {
         CGROUP2_SUPER_MAGIC => Ok(CgroupMode::Unified),

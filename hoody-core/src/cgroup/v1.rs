@@ -237,7 +237,7 @@ impl CgroupManager for V1Manager {
         let frozen = self.legacy && self.freeze().is_ok();
         for pid in self.procs()? {
             // Gone already is fine: what matters is that nothing is left.
-            let _ = crate::sys::kill(pid, libc::SIGKILL);
+            let _ = hoody_sys::process::kill(pid, libc::SIGKILL);
         }
         if frozen {
             self.thaw()?;

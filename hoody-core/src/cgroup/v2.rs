@@ -226,7 +226,7 @@ impl CgroupManager for V2Manager {
         self.freeze()?;
         for pid in self.procs()? {
             // Gone already is fine: what matters is that nothing is left.
-            let _ = crate::sys::kill(pid, libc::SIGKILL);
+            let _ = hoody_sys::process::kill(pid, libc::SIGKILL);
         }
         self.thaw()
     }

@@ -68,9 +68,9 @@ struct GroupKiller(Option<i32>);
 impl Drop for GroupKiller {
     fn drop(&mut self) {
         if let Some(pgid) = self.0.take() {
-            // SAFETY: kill(2) with a negative pid signals the process group we created; the
-            // leader is not yet reaped, so the group id cannot have been reused.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            // The group we created; its leader is not yet reaped, so the id cannot have been
+            // reused. Best effort: it may have ended by itself.
+            let _ = hoody_sys::process::kill_group(pgid, libc::SIGKILL);
         }
     }
 }

@@ -50,13 +50,8 @@ pub(super) fn open(cols: u16, rows: u16) -> io::Result<Pty> {
 }
 
 fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let raw = fd.as_raw_fd();
-    // SAFETY: fcntl on a descriptor we borrow; F_GETFL takes no argument.
-    let flags = check(unsafe { libc::fcntl(raw, libc::F_GETFL) }, "fcntl F_GETFL")?;
-    // SAFETY: F_SETFL with an int argument on a borrowed descriptor.
-    let r = unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) };
-    check(r, "fcntl F_SETFL")?;
-    Ok(())
+    hoody_sys::fs::set_nonblocking(fd)
+        .map_err(|e| io::Error::new(e.kind(), format!("make the pty master non-blocking: {e}")))
 }
 
 /// Sets the window size of the terminal whose master is `fd`; the kernel sends SIGWINCH to
@@ -185,8 +180,8 @@ pub(super) fn signal_session(sid: u32, sig: libc::c_int) {
     if sid_t <= 1 {
         return;
     }
-    // SAFETY: kill has no memory preconditions; a negative pid names a process group.
-    unsafe { libc::kill(-sid_t, sig) };
+    // Best effort: the session may have ended meanwhile.
+    let _ = hoody_sys::process::kill_group(sid_t, sig);
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return;
     };
@@ -199,19 +194,16 @@ pub(super) fn signal_session(sid: u32, sig: libc::c_int) {
             continue;
         };
         if session_of(pid) == Some(sid_t) {
-            // SAFETY: as above, for one process.
-            unsafe { libc::kill(pid, sig) };
+            let _ = hoody_sys::process::kill(pid, sig);
         }
     }
 }
 
 /// Sends `sig` to process group `pgid`.
 pub(super) fn signal_group(pgid: u32, sig: libc::c_int) {
-    if let Ok(p) = libc::pid_t::try_from(pgid)
-        && p > 1
-    {
-        // SAFETY: kill has no memory preconditions; a negative pid names a process group.
-        unsafe { libc::kill(-p, sig) };
+    if let Ok(p) = libc::pid_t::try_from(pgid) {
+        // Best effort: the group may be gone; groups 0 and 1 are refused.
+        let _ = hoody_sys::process::kill_group(p, sig);
     }
 }
 

@@ -741,16 +741,14 @@ fn home_dir() -> PathBuf {
     {
         return h;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 && Path::new("/root").is_dir() {
+    if hoody_sys::process::geteuid() == 0 && Path::new("/root").is_dir() {
         return PathBuf::from("/root");
     }
     PathBuf::from("/")
 }
 
 fn user_name() -> String {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if hoody_sys::process::geteuid() == 0 {
         return "root".to_string();
     }
     std::env::var("USER").unwrap_or_else(|_| "user".to_string())
