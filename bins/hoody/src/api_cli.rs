@@ -795,7 +795,7 @@ pub fn containers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ContainersCmd) -> ExitCod
         ContainersCmd::Env { cmd } => env(ctx, cmd),
         ContainersCmd::Proxy { cmd } => {
             let id = ctx.container(None)?;
-            crate::permissions_cli::run_perm(ctx, &format!("/api/v1/containers/{id}"), cmd)?;
+            crate::permissions_cli::run_perm(ctx, hoody::client::DocOwner::Container(&id), cmd)?;
             Ok(ExitCode::SUCCESS)
         }
     })
@@ -1190,7 +1190,11 @@ pub fn projects(top: &TopApiOpt, sub: &ApiOpt, cmd: &ProjectsCmd) -> ExitCode {
                 ctx.print(&(), || println!("deleted project {id}"))?;
             }
             ProjectsCmd::Proxy { project, cmd } => {
-                crate::permissions_cli::run_perm(ctx, &format!("/api/v1/projects/{project}"), cmd)?;
+                crate::permissions_cli::run_perm(
+                    ctx,
+                    hoody::client::DocOwner::Project(project),
+                    cmd,
+                )?;
             }
         }
         Ok(ExitCode::SUCCESS)

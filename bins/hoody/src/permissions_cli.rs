@@ -3,7 +3,7 @@
 //! current version is read first (the server still refuses a write that lost a race: 412).
 
 use clap::Subcommand;
-use hoody::client::Client;
+use hoody::client::DocOwner;
 use serde_json::{Value, json};
 
 use crate::api_cli::Ctx;
@@ -180,78 +180,36 @@ pub fn parse_access(s: &str) -> Value {
     }
 }
 
-fn request(
-    c: &Client,
-    method: &str,
-    path: &str,
-    if_match: Option<&str>,
-    body: Option<&Value>,
-) -> anyhow::Result<Value> {
-    let mut headers: Vec<(&str, &str)> = Vec::new();
-    if let Some(t) = if_match {
-        headers.push(("If-Match", t));
-    }
-    let bytes = body.map(|b| b.to_string());
-    let r = c.request_raw(method, path, bytes.as_deref().map(str::as_bytes), &headers)?;
-    if !r.is_success() {
-        return Err(hoody::client::ClientError::Api(r.api_error()).into());
-    }
-    let v: Value = serde_json::from_slice(&r.body)?;
-    Ok(v["data"].clone())
-}
-
-/// Runs a permission command on `base` (`/api/v1/containers/{id}` or `/api/v1/projects/{id}`).
-pub fn run_perm(ctx: &Ctx, base: &str, cmd: &ProxyPermCmd) -> anyhow::Result<()> {
+/// Runs a permission command on `owner`'s document.
+pub fn run_perm(ctx: &Ctx, owner: DocOwner<'_>, cmd: &ProxyPermCmd) -> anyhow::Result<()> {
     let c = &ctx.client;
-    let doc = format!("{base}/proxy/permissions");
     // The given version, or the current one.
     let version = |given: &Option<String>| -> anyhow::Result<String> {
         match given {
             Some(t) => Ok(t.clone()),
-            None => Ok(request(c, "GET", &doc, None, None)?["etag"]
-                .as_str()
-                .unwrap_or("file:v0")
-                .to_string()),
+            None => Ok(c.permissions_version(owner)?),
         }
     };
     let out = match cmd {
         ProxyPermCmd::Permissions { cmd } => match cmd {
-            DocCmd::Get => request(c, "GET", &doc, None, None)?,
+            DocCmd::Get => c.permissions(owner)?,
             DocCmd::Replace { body, if_match } => {
                 let b: Value = serde_json::from_str(body)?;
-                request(c, "PUT", &doc, Some(&version(if_match)?), Some(&b))?
+                c.replace_permissions(owner, &b, &version(if_match)?)?
             }
-            DocCmd::Delete { if_match } => {
-                request(c, "DELETE", &doc, Some(&version(if_match)?), None)?
-            }
+            DocCmd::Delete { if_match } => c.delete_permissions(owner, &version(if_match)?)?,
         },
-        ProxyPermCmd::Default { default, if_match } => request(
-            c,
-            "PATCH",
-            &format!("{doc}/default"),
-            Some(&version(if_match)?),
-            Some(&json!({ "default": default })),
-        )?,
+        ProxyPermCmd::Default { default, if_match } => {
+            c.set_permissions_default(owner, default, &version(if_match)?)?
+        }
         ProxyPermCmd::State {
             enable_proxy,
             if_match,
-        } => request(
-            c,
-            "PATCH",
-            &format!("{doc}/state"),
-            Some(&version(if_match)?),
-            Some(&json!({ "enable_proxy": enable_proxy })),
-        )?,
-        ProxyPermCmd::Settings => request(c, "GET", &format!("{base}/proxy/settings"), None, None)?,
+        } => c.set_proxy_enabled(owner, *enable_proxy, &version(if_match)?)?,
+        ProxyPermCmd::Settings => c.proxy_settings(owner)?,
         ProxyPermCmd::Groups { cmd } => {
             let group = |name: &str, kind: &str, body: Value, if_match: &Option<String>| {
-                request(
-                    c,
-                    "PUT",
-                    &format!("{doc}/groups/{name}/{kind}"),
-                    Some(&version(if_match)?),
-                    Some(&body),
-                )
+                anyhow::Ok(c.put_auth_group(owner, name, kind, &body, &version(if_match)?)?)
             };
             match cmd {
                 GroupsCmd::Ip {
@@ -309,40 +267,18 @@ pub fn run_perm(ctx: &Ctx, base: &str, cmd: &ProxyPermCmd) -> anyhow::Result<()>
                 } => {
                     let tag = version(if_match)?;
                     match (access.as_str(), program) {
-                        ("clear", _) => request(
-                            c,
-                            "DELETE",
-                            &format!("{doc}/permissions/{group_name}"),
-                            Some(&tag),
-                            None,
-                        )?,
-                        ("delete", Some(p)) => request(
-                            c,
-                            "DELETE",
-                            &format!("{doc}/permissions/{group_name}/{p}"),
-                            Some(&tag),
-                            None,
-                        )?,
-                        (_, Some(p)) => request(
-                            c,
-                            "PUT",
-                            &format!("{doc}/permissions/{group_name}"),
-                            Some(&tag),
-                            Some(&json!({"program": p, "access": parse_access(access)})),
-                        )?,
+                        ("clear", _) => c.revoke(owner, group_name, None, &tag)?,
+                        ("delete", Some(p)) => c.revoke(owner, group_name, Some(p), &tag)?,
+                        (_, Some(p)) => {
+                            c.grant(owner, group_name, p, &parse_access(access), &tag)?
+                        }
                         (_, None) => anyhow::bail!("--program is required with --access {access}"),
                     }
                 }
                 GroupsCmd::Delete {
                     group_name,
                     if_match,
-                } => request(
-                    c,
-                    "DELETE",
-                    &format!("{doc}/groups/{group_name}"),
-                    Some(&version(if_match)?),
-                    None,
-                )?,
+                } => c.delete_auth_group(owner, group_name, &version(if_match)?)?,
             }
         }
     };

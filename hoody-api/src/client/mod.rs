@@ -58,9 +58,11 @@ use crate::{
 
 mod events;
 mod http;
+mod permissions;
 
 pub use events::Events;
 use http::*;
+pub use permissions::DocOwner;
 
 /// hoodyd's unix socket when nothing else is configured.
 pub const DEFAULT_SOCKET: &str = "/run/hoody/hoodyd.sock";
