@@ -57,7 +57,7 @@ fn project_permission_documents_through_the_cli() {
     );
     assert_eq!(v["enable_proxy"], false, "{v}");
 
-    // A stale version is refused (412), naming the conflict.
+    // A stale version is refused (412 PRECONDITION_FAILED), naming the current one.
     let out = d.hoody_out(&[
         "projects",
         "proxy",
@@ -72,7 +72,7 @@ fn project_permission_documents_through_the_cli() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("412") || err.to_lowercase().contains("version"),
+        err.contains("PRECONDITION_FAILED") && err.contains("file:v4"),
         "{err}"
     );
 
