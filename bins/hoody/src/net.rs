@@ -18,8 +18,9 @@ pub struct NetOpt {
     /// Container address pool.
     #[arg(long, env = "HOODY_NET_POOL", default_value = hoody_net::config::DEFAULT_POOL)]
     pub net_pool: Ipv4Cidr,
-    /// IPAM state directory (default /var/lib/hoody/net/<name>).
-    #[arg(long, env = "HOODY_NET_STATE_DIR")]
+    /// IPAM state directory (default /var/lib/hoody/net/<name>); `HOODY_NET_STATE`, the name
+    /// the machines' monitors read too.
+    #[arg(long, env = "HOODY_NET_STATE")]
     pub net_state_dir: Option<PathBuf>,
     /// Host port containers may reach on the host (repeatable), applied when the table is
     /// created.
