@@ -25,8 +25,8 @@ impl Faults {
     const ENV: &'static str = "HOODYD_CRASH_AT";
 
     /// The configured points plus those of `HOODYD_CRASH_AT`.
-    pub(crate) fn new(configured: &[String]) -> Faults {
-        let mut points = configured.to_vec();
+    pub(crate) fn new(cfg: &crate::HostConfig) -> Faults {
+        let mut points = cfg.crash_points.clone();
         if let Ok(v) = std::env::var(Self::ENV) {
             points.extend(v.split(',').filter(|p| !p.is_empty()).map(str::to_owned));
         }
@@ -53,7 +53,7 @@ impl Faults {
 #[cfg(not(feature = "fault-injection"))]
 impl Faults {
     /// No points without the feature.
-    pub(crate) fn new(_configured: &[String]) -> Faults {
+    pub(crate) fn new(_cfg: &crate::HostConfig) -> Faults {
         Faults {}
     }
 

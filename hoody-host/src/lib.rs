@@ -281,10 +281,7 @@ impl Host {
             machines = machines.with_kit_exe(k);
         }
         let (events, _) = tokio::sync::broadcast::channel(1024);
-        #[cfg(feature = "fault-injection")]
-        let faults = fault::Faults::new(&cfg.crash_points);
-        #[cfg(not(feature = "fault-injection"))]
-        let faults = fault::Faults::new(&[]);
+        let faults = fault::Faults::new(&cfg);
         let host = Host {
             inner: Arc::new(Inner {
                 faults,
