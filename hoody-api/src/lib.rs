@@ -38,3 +38,8 @@ pub const PROXIED_HEADER: &str = "x-hoody-proxied";
 
 /// Where hoody-proxy writes access logs (and hoodyd reads them) unless told otherwise.
 pub const DEFAULT_PROXY_LOG_DIR: &str = "/var/log/hoody/proxy";
+
+/// Where hoody-proxy's resolver for the pool listens by default (hoody-proxy `--dns`, read by
+/// hoodyd too): the gateway every container routes through (hoody-net's `GATEWAY`), on a
+/// port away from the host's own DNS; hoody-net redirects the containers' port 53 there.
+pub const DEFAULT_PROXY_DNS: &str = "169.254.1.1:10053";

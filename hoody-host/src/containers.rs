@@ -185,10 +185,18 @@ impl Host {
     }
 
     /// The environment a container's machine gets: the user's plus `HOODY_CONTAINER_ID`.
-    pub(crate) fn machine_env(c: &Container) -> BTreeMap<String, String> {
+    /// Every program's environment in container `c`: the user's variables and the
+    /// platform's (`HOODY_CONTAINER_ID`, `HOODY_PROJECT_ID`; `HOODY_API_URL`, hoodyd's API
+    /// through the proxy, when the proxy has a listener and the user set none). No token: the CLI inside is
+    /// credential-less until the user gives one (`HOODY_TOKEN`).
+    pub(crate) fn machine_env(&self, c: &Container) -> BTreeMap<String, String> {
         let mut env = c.environment_vars.clone();
         env.insert("HOODY_CONTAINER_ID".into(), c.id.clone());
         env.insert("HOODY_PROJECT_ID".into(), c.project_id.clone());
+        let cfg = &self.inner.cfg;
+        if let Some(url) = cfg.front_door.api_url(&cfg.domain) {
+            env.entry("HOODY_API_URL".into()).or_insert(url);
+        }
         env
     }
 
@@ -368,7 +376,7 @@ impl Host {
         self.fault(&format!("{kind}:after-row"));
         let opts = CreateOptions {
             hostname: Some(c.name.clone()),
-            env: Self::machine_env(c),
+            env: self.machine_env(c),
             kit: c.hoody_kit,
             ..Default::default()
         };
@@ -599,7 +607,7 @@ impl Host {
     }
 
     pub(crate) fn sync_machine_env(&self, c: &Container) -> Result<()> {
-        match self.inner.machines.set_env(&c.id, Self::machine_env(c)) {
+        match self.inner.machines.set_env(&c.id, self.machine_env(c)) {
             // Still being made: the create thread reads the row's environment.
             Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),

@@ -27,6 +27,9 @@ pub enum HostError {
     /// Storage (the pool, snapshots).
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// The server's configuration cannot be used (named in the message).
+    #[error("configuration: {0}")]
+    Config(String),
     /// Something else the server needed failed (a thread, a file, random bytes).
     #[error("{what}")]
     Io {
@@ -60,7 +63,7 @@ impl HostError {
             HostError::Api(e) => e.status,
             HostError::Machine(e) => machine_api(e).map_or(500, |a| a.status),
             HostError::Fs(e) => fs_api(e).map_or(500, |a| a.status),
-            HostError::Store(_) | HostError::Io { .. } => 500,
+            HostError::Store(_) | HostError::Io { .. } | HostError::Config(_) => 500,
         }
     }
 }
@@ -108,7 +111,9 @@ impl From<HostError> for ApiError {
                 machine_api(m).unwrap_or_else(|| ApiError::internal_chain(&e))
             }
             HostError::Fs(ref f) => fs_api(f).unwrap_or_else(|| ApiError::internal_chain(&e)),
-            HostError::Store(_) | HostError::Io { .. } => ApiError::internal_chain(&e),
+            HostError::Store(_) | HostError::Io { .. } | HostError::Config(_) => {
+                ApiError::internal_chain(&e)
+            }
         }
     }
 }

@@ -51,6 +51,7 @@ use crate::store::{Journal, Order, Store};
 mod containers;
 mod error;
 mod fault;
+pub mod front_door;
 mod lifecycle;
 mod projects;
 mod recovery;
@@ -59,6 +60,7 @@ mod snapshots;
 pub mod store;
 mod tokens;
 mod validate;
+pub use front_door::FrontDoor;
 
 pub use error::HostError;
 use validate::*;
@@ -110,6 +112,9 @@ pub struct HostConfig {
     /// Where this server answers (`unix:/run/hoody/hoodyd.sock`), recorded in the pool's
     /// lock so that a refused direct command can say where to go instead.
     pub endpoint: String,
+    /// The proxy as containers reach it ([`FrontDoor`]; default: none, containers reach no
+    /// port of the host).
+    pub front_door: FrontDoor,
 }
 
 impl HostConfig {
@@ -131,6 +136,7 @@ impl HostConfig {
             proxy_log_dir: PathBuf::from(DEFAULT_PROXY_LOG_DIR),
             monitor_env: Vec::new(),
             endpoint: format!("unix:{}", api::client::DEFAULT_SOCKET),
+            front_door: FrontDoor::default(),
         }
     }
 }
@@ -276,6 +282,7 @@ impl Host {
             Ok((id, name, last.is_some_and(|l| l != boot_id)))
         })?;
         let mut machines = Machines::new(pool, &cfg.run_dir, &cfg.monitor_exe)
+            .with_monitor_env(cfg.front_door.monitor_env(&cfg.domain))
             .with_monitor_env(cfg.monitor_env.clone());
         if let Some(k) = &cfg.kit_exe {
             machines = machines.with_kit_exe(k);

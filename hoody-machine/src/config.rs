@@ -196,6 +196,17 @@ pub fn boot_spec(
             .bind(exe, KIT_EXE, true)
             .file(KIT_UNIT_PATH, KIT_UNIT)
             .file(KIT_WANTS_PATH, "[Unit]\nWants=hoody-kit.service\n");
+        // The hoody CLI beside the Kit's binary, on the machine's PATH: code inside calls
+        // api.{domain} and the Kit URLs through the proxy like everyone else.
+        let cli = exe.with_file_name("hoody");
+        if cli.is_file() {
+            b = b.bind(cli, CLI_PATH, true);
+            for lib in CLI_LIBS {
+                if let Some(found) = host_library(lib) {
+                    b = b.bind(found, Path::new(CLI_LIB_DIR).join(lib), true);
+                }
+            }
+        }
     }
     if let Some(n) = net {
         b = b
@@ -224,6 +235,35 @@ pub fn boot_spec(
 /// Where the host's `hoody-kit` binary appears inside a machine (read-only bind mount on the
 /// machine's own `/run` tmpfs: nothing is written to the user's file system).
 pub const KIT_EXE: &str = "/run/hoody/kit/hoody-kit";
+
+/// Where the host's `hoody` CLI (the file `hoody` beside the Kit's binary) appears inside a
+/// machine with the Kit, read-only. The bind needs a mount point: an empty file is made
+/// there once if the machine has none.
+pub const CLI_PATH: &str = "/usr/local/bin/hoody";
+
+/// Where the libraries the CLI needs beyond glibc appear inside (the CLI's run path; see
+/// bins/hoody/build.rs).
+pub const CLI_LIB_DIR: &str = "/run/hoody/kit/lib";
+
+/// The libraries the CLI links that a container's Debian need not have.
+const CLI_LIBS: &[&str] = &["libbtrfsutil.so.1"];
+
+/// The host's copy of shared library `name`, from the usual library directories.
+fn host_library(name: &str) -> Option<PathBuf> {
+    [
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/lib64",
+        "/usr/lib64",
+        "/usr/lib",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(name))
+    .find(|p| p.exists())
+    .and_then(|p| std::fs::canonicalize(p).ok())
+}
 
 /// The Kit's runtime unit (`/run/systemd/system` is in systemd's unit search path).
 pub const KIT_UNIT_PATH: &str = "/run/systemd/system/hoody-kit.service";

@@ -400,7 +400,7 @@ pub unsafe fn monitor_main(args: MonitorArgs) -> i32 {
     };
     // The network lives as long as the monitor (across reboots of the machine).
     let mut network = if cfg.network {
-        match MachineNetwork::create(&cfg.name) {
+        match MachineNetwork::create(&cfg.name, cfg.kit) {
             Ok(n) => Some(n),
             Err(e) => {
                 println!("ERR network: {e}");
@@ -469,9 +469,56 @@ fn load_config(paths: &MachinePaths) -> Result<MachineConfig, String> {
     .map_err(|e| format!("parse {}: {e}", paths.config().display()))
 }
 
+/// The variables of the front door ([`hoody_net::Ingress`]) in the monitor's environment,
+/// each a comma-separated list of ports: the proxy's ports containers may reach, the port
+/// of the pool's resolver on the gateway, the loopback ports inside containers that lead to
+/// the proxy (for the `localhost` apex).
+pub const PROXY_PORTS_ENV: &str = "HOODY_NET_PROXY_PORTS";
+/// See [`PROXY_PORTS_ENV`].
+pub const RESOLVER_PORT_ENV: &str = "HOODY_NET_RESOLVER_PORT";
+/// See [`PROXY_PORTS_ENV`].
+pub const LOOPBACK_PORTS_ENV: &str = "HOODY_NET_LOOPBACK_PORTS";
+
+fn ports_env(name: &str) -> Result<Vec<u16>, String> {
+    let Ok(v) = std::env::var(name) else {
+        return Ok(Vec::new());
+    };
+    v.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<u16>()
+                .map_err(|_| format!("{name}={v:?}: {p:?} is not a port"))
+        })
+        .collect()
+}
+
+/// The front door from the environment; a machine with the Kit has the Kit's ports guarded
+/// (reachable only through the proxy).
+fn ingress_from_env(kit: bool) -> Result<hoody_net::Ingress, String> {
+    let mut guarded: Vec<u16> = if kit {
+        hoody_kit::ports::Kit::ALL
+            .iter()
+            .map(|k| hoody_kit::ports::kit_port(*k))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    guarded.sort_unstable();
+    guarded.dedup();
+    let resolver = ports_env(RESOLVER_PORT_ENV)?;
+    Ok(hoody_net::Ingress {
+        proxy_ports: ports_env(PROXY_PORTS_ENV)?,
+        resolver_port: resolver.first().copied(),
+        loopback_ports: ports_env(LOOPBACK_PORTS_ENV)?,
+        guarded_ports: guarded,
+    })
+}
+
 /// A machine's network from hoody-net, destroyed on drop. The configuration comes from the
 /// environment the monitor was started with: `HOODY_NET_NAME` (table, namespace and alias
-/// tag; default `hoody`), `HOODY_NET_POOL` (CIDR), `HOODY_NET_STATE` (IPAM directory).
+/// tag; default `hoody`), `HOODY_NET_POOL` (CIDR), `HOODY_NET_STATE` (IPAM directory), and
+/// the front door's ports ([`PROXY_PORTS_ENV`] and the two after it).
 struct MachineNetwork {
     net: hoody_net::Network,
     id: String,
@@ -480,11 +527,12 @@ struct MachineNetwork {
 }
 
 impl MachineNetwork {
-    fn create(id: &str) -> Result<Self, String> {
+    fn create(id: &str, kit: bool) -> Result<Self, String> {
         let mut nc = match std::env::var("HOODY_NET_NAME") {
             Ok(n) => hoody_net::NetConfig::named(n),
             Err(_) => hoody_net::NetConfig::new(),
         };
+        nc = nc.ingress(ingress_from_env(kit)?);
         if let Ok(p) = std::env::var("HOODY_NET_POOL") {
             nc = nc.pool(
                 p.parse()

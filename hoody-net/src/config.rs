@@ -125,6 +125,47 @@ pub struct NetConfig {
     pub dns: Option<Vec<IpAddr>>,
     /// Number of ready namespaces the warm pool keeps (0: no pool).
     pub warm_pool: usize,
+    /// The server's front door as containers see it (see [`Ingress`]): the proxy's ports
+    /// they may reach on the host, the pool's resolver, what the container's loopback
+    /// leads to, and the ports inside each container only the proxy may reach.
+    pub ingress: Ingress,
+}
+
+/// How containers reach the server's proxy, and how the proxy alone reaches the Kit.
+///
+/// * `proxy_ports`: TCP ports of the host (the proxy's HTTP, HTTPS and SSH listeners) every
+///   container may connect to, at [`GATEWAY`] or any host address. A request arriving there
+///   comes from the container's own address: the proxy treats it as one from the internet.
+/// * `resolver_port`: a DNS server for the pool listens on [`GATEWAY`] at this port (UDP and
+///   TCP; hoody-proxy's `--dns`). Containers' DNS to `GATEWAY:53` is redirected there, and
+///   resolv.conf names [`GATEWAY`] first, the host's upstreams after it: the resolver
+///   answers the platform's names and refuses the rest, which the resolver library then
+///   asks the upstreams.
+/// * `loopback_ports`: inside every container, TCP to `127.0.0.0/8` at these ports goes to
+///   the proxy at [`GATEWAY`] (DNAT, then masquerade to the container's address). For the
+///   `localhost` apex: clients such as curl resolve `*.localhost` to loopback themselves.
+/// * `guarded_ports`: inside every container, these TCP ports (the Kit's) accept only
+///   connections from [`GATEWAY`] arriving on `eth0`, which is where the proxy's come from
+///   (the host route's preferred source); loopback, `::1` and the container's own address
+///   are refused with a reset. The rules live in the container's network namespace, which
+///   the host's user namespace owns: the container's root cannot change them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ingress {
+    /// Host TCP ports containers may reach (the proxy's listeners).
+    pub proxy_ports: Vec<u16>,
+    /// Port of the pool's resolver on [`GATEWAY`].
+    pub resolver_port: Option<u16>,
+    /// Loopback TCP ports inside containers that lead to the proxy.
+    pub loopback_ports: Vec<u16>,
+    /// TCP ports inside containers only the proxy may reach.
+    pub guarded_ports: Vec<u16>,
+}
+
+impl Ingress {
+    /// Whether containers need rules in their own namespace.
+    pub fn has_container_rules(&self) -> bool {
+        !self.loopback_ports.is_empty() || !self.guarded_ports.is_empty()
+    }
 }
 
 impl NetConfig {
@@ -151,6 +192,7 @@ impl NetConfig {
             ifname_prefix: "hv".into(),
             dns: None,
             warm_pool: 0,
+            ingress: Ingress::default(),
         }
     }
 
@@ -175,6 +217,12 @@ impl NetConfig {
     /// Sets the number of warm namespaces.
     pub fn warm_pool(mut self, n: usize) -> Self {
         self.warm_pool = n;
+        self
+    }
+
+    /// Sets the front door (see [`Ingress`]).
+    pub fn ingress(mut self, ingress: Ingress) -> Self {
+        self.ingress = ingress;
         self
     }
 

@@ -43,9 +43,13 @@ fn parse(text: &str) -> Parsed {
 }
 
 /// The resolv.conf text for containers: `servers` when given, else the host's upstreams
-/// found through `host_file` and `resolved_file`.
+/// found through `host_file` and `resolved_file`; with `resolver` (the pool's resolver,
+/// [`crate::Ingress::resolver_port`]) first. The pool's resolver answers the platform's names
+/// and refuses every other, which the resolver library then asks the next server (glibc
+/// moves on after REFUSED, or at once on ICMP port unreachable when the resolver is down).
 pub fn resolv_conf_from(
     servers: Option<&[IpAddr]>,
+    resolver: Option<IpAddr>,
     host_file: &Path,
     resolved_file: &Path,
 ) -> String {
@@ -81,7 +85,15 @@ pub fn resolv_conf_from(
              configure hoody-net's dns servers\n",
         );
     }
-    for ip in chosen.iter().take(3) {
+    // glibc reads three name servers at most.
+    let mut room = 3;
+    if let Some(r) = resolver {
+        out.push_str(&format!(
+            "nameserver {r}\n# the platform's names (*.containers.<domain>, api.<domain>); the rest below\n"
+        ));
+        room -= 1;
+    }
+    for ip in chosen.iter().filter(|ip| Some(**ip) != resolver).take(room) {
         out.push_str(&format!("nameserver {ip}\n"));
     }
     for l in &host.other {
@@ -92,9 +104,10 @@ pub fn resolv_conf_from(
 }
 
 /// The resolv.conf text for containers from the host's files.
-pub fn resolv_conf(servers: Option<&[IpAddr]>) -> String {
+pub fn resolv_conf(servers: Option<&[IpAddr]>, resolver: Option<IpAddr>) -> String {
     resolv_conf_from(
         servers,
+        resolver,
         Path::new(HOST_RESOLV),
         Path::new(RESOLVED_UPSTREAMS),
     )
@@ -116,17 +129,32 @@ mod tests {
         )
         .unwrap();
         std::fs::write(&up, "nameserver 192.0.2.53\nnameserver 127.0.0.1\n").unwrap();
-        let r = resolv_conf_from(None, &host, &up);
+        let r = resolv_conf_from(None, None, &host, &up);
         assert!(r.contains("nameserver 192.0.2.53\n"), "{r}");
         assert!(!r.contains("127.0.0"), "{r}");
         assert!(r.contains("search lan"));
         std::fs::remove_file(&up).unwrap();
-        let r = resolv_conf_from(None, &host, &up);
+        let r = resolv_conf_from(None, None, &host, &up);
         assert!(!r.contains("nameserver"), "{r}");
         assert!(r.contains("only loopback"));
         std::fs::write(&host, "nameserver 198.51.100.1\n").unwrap();
-        assert!(resolv_conf_from(None, &host, &up).contains("nameserver 198.51.100.1"));
+        assert!(resolv_conf_from(None, None, &host, &up).contains("nameserver 198.51.100.1"));
         let cfg: Vec<IpAddr> = vec!["203.0.113.9".parse().unwrap()];
-        assert!(resolv_conf_from(Some(&cfg), &host, &up).contains("nameserver 203.0.113.9"));
+        assert!(resolv_conf_from(Some(&cfg), None, &host, &up).contains("nameserver 203.0.113.9"));
+        let gw: IpAddr = "169.254.1.1".parse().unwrap();
+        let many: Vec<IpAddr> = ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let r = resolv_conf_from(Some(&many), Some(gw), &host, &up);
+        let servers: Vec<&str> = r.lines().filter(|l| l.starts_with("nameserver")).collect();
+        assert_eq!(
+            servers,
+            [
+                "nameserver 169.254.1.1",
+                "nameserver 203.0.113.1",
+                "nameserver 203.0.113.2"
+            ]
+        );
     }
 }

@@ -73,7 +73,7 @@ mod network;
 pub mod nft;
 mod rtnl;
 
-pub use config::{GATEWAY, Ipv4Cidr, NetConfig};
+pub use config::{GATEWAY, Ingress, Ipv4Cidr, NetConfig};
 pub use error::{NetError, Result};
 pub use ipam::{Attachment, Owner};
 pub use network::{CONTAINER_IFNAME, GcReport, Network};

@@ -2,7 +2,7 @@
 //! networks, with its warm pool of ready namespaces.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -290,7 +290,9 @@ impl Network {
             rtnl::link_up(&inner, eth, &what).await?;
             rtnl::add_address(&inner, eth, &what, ip, 32).await?;
             rtnl::add_default_route(&inner, eth, &what, GATEWAY).await
-        })
+        })?;
+        drop(r);
+        install_container_rules(&self.cfg, &ns, &att.netns)
     }
 
     fn take_warm(&self) -> Option<WarmEntry> {
@@ -448,7 +450,8 @@ impl Network {
 
     /// The resolv.conf text for containers (see [`crate::dns`]).
     pub fn resolv_conf(&self) -> String {
-        crate::dns::resolv_conf(self.cfg.dns.as_deref())
+        let resolver = self.cfg.ingress.resolver_port.map(|_| IpAddr::V4(GATEWAY));
+        crate::dns::resolv_conf(self.cfg.dns.as_deref(), resolver)
     }
 
     fn resolv_path(&self, id: &str) -> PathBuf {
@@ -597,6 +600,24 @@ impl Drop for Network {
     }
 }
 
+/// The container side of the front door ([`crate::Ingress`]) in namespace `ns`: the guard on
+/// the Kit's ports and the loopback path to the proxy, as an nftables table the host
+/// installs there (the container's root, whose user namespace does not own this network
+/// namespace, cannot remove it). `nft` runs from this thread while it is inside.
+fn install_container_rules(cfg: &NetConfig, ns: &std::fs::File, path: &Path) -> Result<()> {
+    if !cfg.ingress.has_container_rules() {
+        return Ok(());
+    }
+    let _inside = netns::NetnsGuard::enter(ns.as_fd(), path)?;
+    if !cfg.ingress.loopback_ports.is_empty() {
+        // Loopback-sourced packets may leave through eth0 once DNAT points them at the
+        // proxy (the masquerade then gives them the container's address).
+        let conf = format!("/proc/sys/net/ipv4/conf/{CONTAINER_IFNAME}/route_localnet");
+        std::fs::write(&conf, "1").map_err(|e| NetError::io("write", PathBuf::from(&conf), e))?;
+    }
+    crate::nft::install_here(cfg, &format!("{} in {}", cfg.name, path.display()))
+}
+
 fn destroy_warm(r: &Rtnl, e: &WarmEntry) {
     let host = r.host().clone();
     let _ = r.block_on(rtnl::delete_link(&host, e.host_index, &e.host_name));
@@ -649,7 +670,8 @@ fn make_warm(cfg: &NetConfig, tag: &PoolTag, r: &Rtnl) -> Result<WarmEntry> {
         })?;
         entry.host_index = hi;
         entry.peer_index = pi;
-        rtnl::set_conf(&entry.host_name, "rp_filter", "1")
+        rtnl::set_conf(&entry.host_name, "rp_filter", "1")?;
+        install_container_rules(cfg, &ns, &entry.netns)
     })();
     if let Err(e) = made {
         let host = r.host().clone();

@@ -22,42 +22,130 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::config::NetConfig;
+use crate::config::{GATEWAY, NetConfig};
 use crate::error::{NetError, Result};
+use crate::network::CONTAINER_IFNAME;
 
-/// The `nft` script that (re)creates the table for `cfg`.
-pub fn table_script(cfg: &NetConfig) -> String {
-    let t = &cfg.name;
+/// `{ 1, 2, 3 }`: an anonymous set of ports for a rule.
+fn port_set(ports: &[u16]) -> String {
+    let p: Vec<String> = ports.iter().map(u16::to_string).collect();
+    format!("{{ {} }}", p.join(", "))
+}
+
+/// The table's body for `cfg`, without the comment that versions it.
+fn table_body(cfg: &NetConfig) -> String {
     let pool = cfg.pool;
-    let mut exposed = String::new();
+    let ing = &cfg.ingress;
+    let mut accepts = String::new();
     if !cfg.exposed_ports.is_empty() {
-        let ports: Vec<String> = cfg.exposed_ports.iter().map(u16::to_string).collect();
-        let set = ports.join(", ");
-        exposed = format!(
-            "\t\tip saddr {pool} tcp dport {{ {set} }} accept comment \"exposed host ports\"\n\
-             \t\tip saddr {pool} udp dport {{ {set} }} accept comment \"exposed host ports\"\n"
+        let set = port_set(&cfg.exposed_ports);
+        accepts.push_str(&format!(
+            "\t\tip saddr {pool} tcp dport {set} accept comment \"exposed host ports\"\n\
+             \t\tip saddr {pool} udp dport {set} accept comment \"exposed host ports\"\n"
+        ));
+    }
+    if !ing.proxy_ports.is_empty() {
+        let set = port_set(&ing.proxy_ports);
+        accepts.push_str(&format!(
+            "\t\tip saddr {pool} tcp dport {set} accept comment \"the proxy\"\n"
+        ));
+    }
+    let mut prerouting = String::new();
+    if let Some(r) = ing.resolver_port {
+        accepts.push_str(&format!(
+            "\t\tip saddr {pool} ip daddr {GATEWAY} meta l4proto {{ tcp, udp }} th dport {r} \
+             accept comment \"the pool's resolver\"\n"
+        ));
+        prerouting = format!(
+            "\tchain prerouting {{\n\
+             \t\ttype nat hook prerouting priority -100; policy accept;\n\
+             \t\tip saddr {pool} ip daddr {GATEWAY} udp dport 53 redirect to :{r}\n\
+             \t\tip saddr {pool} ip daddr {GATEWAY} tcp dport 53 redirect to :{r}\n\
+             \t}}\n"
         );
     }
     format!(
-        "table inet {t}\n\
-         delete table inet {t}\n\
-         table inet {t} {{\n\
-         \tchain forward {{\n\
+        "\tchain forward {{\n\
          \t\ttype filter hook forward priority filter; policy accept;\n\
          \t\tip saddr {pool} ip daddr {pool} drop comment \"container to container\"\n\
          \t}}\n\
          \tchain input {{\n\
          \t\ttype filter hook input priority filter; policy accept;\n\
          \t\tip saddr {pool} ct state established,related accept\n\
-         {exposed}\
+         {accepts}\
          \t\tip saddr {pool} drop comment \"container to host\"\n\
          \t}}\n\
+         {prerouting}\
          \tchain postrouting {{\n\
          \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
          \t\tip saddr {pool} ip daddr != {pool} masquerade\n\
-         \t}}\n\
+         \t}}\n"
+    )
+}
+
+/// The comment that names the table's version: a hash of its rules, so that [`ensure`]
+/// can tell a table made for another configuration (or by an older hoody) and replace it.
+fn version(body: &str) -> String {
+    // FNV-1a: stable across builds and platforms (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("hoody-net {h:016x}")
+}
+
+/// The `nft` script that (re)creates the table for `cfg`.
+pub fn table_script(cfg: &NetConfig) -> String {
+    let t = &cfg.name;
+    let body = table_body(cfg);
+    let v = version(&body);
+    format!(
+        "table inet {t}\n\
+         delete table inet {t}\n\
+         table inet {t} {{\n\
+         \tcomment \"{v}\"\n\
+         {body}\
          }}\n"
     )
+}
+
+/// The table every container's own namespace gets when [`Ingress::has_container_rules`]
+/// (named after the configuration, like the host's). Empty when it has none.
+///
+/// [`Ingress::has_container_rules`]: crate::Ingress::has_container_rules
+pub fn container_script(cfg: &NetConfig) -> String {
+    let ing = &cfg.ingress;
+    if !ing.has_container_rules() {
+        return String::new();
+    }
+    let t = &cfg.name;
+    let eth = CONTAINER_IFNAME;
+    let mut chains = String::new();
+    if !ing.guarded_ports.is_empty() {
+        let set = port_set(&ing.guarded_ports);
+        chains.push_str(&format!(
+            "\tchain input {{\n\
+             \t\ttype filter hook input priority filter; policy accept;\n\
+             \t\ttcp dport {set} iifname \"{eth}\" ip saddr {GATEWAY} accept comment \"the proxy\"\n\
+             \t\ttcp dport {set} reject with tcp reset comment \"the Kit: only through the proxy\"\n\
+             \t}}\n"
+        ));
+    }
+    if !ing.loopback_ports.is_empty() {
+        let set = port_set(&ing.loopback_ports);
+        chains.push_str(&format!(
+            "\tchain output {{\n\
+             \t\ttype nat hook output priority -100; policy accept;\n\
+             \t\tip daddr 127.0.0.0/8 tcp dport {set} dnat ip to {GATEWAY} comment \"loopback to the proxy\"\n\
+             \t}}\n\
+             \tchain postrouting {{\n\
+             \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+             \t\toifname \"{eth}\" ip saddr 127.0.0.0/8 masquerade\n\
+             \t}}\n"
+        ));
+    }
+    format!("table inet {t} {{\n{chains}}}\n")
 }
 
 fn nft(table: &str, what: &'static str, args: &[&str], stdin: Option<&str>) -> Result<bool> {
@@ -99,26 +187,56 @@ fn nft(table: &str, what: &'static str, args: &[&str], stdin: Option<&str>) -> R
     })
 }
 
-/// Whether the table exists.
-pub fn table_exists(cfg: &NetConfig) -> bool {
-    nft(
-        &cfg.name,
-        "list",
-        &["list", "table", "inet", &cfg.name],
-        None,
-    )
-    .is_ok()
+/// The table as `nft` lists it, if it exists.
+fn list_table(cfg: &NetConfig) -> Option<String> {
+    let out = Command::new("nft")
+        .args(["list", "table", "inet", &cfg.name])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Creates the table if it does not exist (an existing table is left alone) and turns on
-/// IPv4 forwarding.
+/// Whether the table exists.
+pub fn table_exists(cfg: &NetConfig) -> bool {
+    list_table(cfg).is_some()
+}
+
+/// Whether the table exists as `cfg` makes it (its version comment matches).
+pub fn table_current(cfg: &NetConfig) -> bool {
+    let v = version(&table_body(cfg));
+    list_table(cfg).is_some_and(|t| t.contains(&format!("comment \"{v}\"")))
+}
+
+/// Makes sure the table exists and turns on IPv4 forwarding. A missing table is created. An
+/// existing one made for another configuration (an older hoody, other proxy ports) is
+/// atomically replaced when `cfg` carries a front door ([`crate::Ingress`], which hoodyd's
+/// machines do), and left alone otherwise: a `hoody run --net auto` beside hoodyd must not
+/// take the proxy's ports away from hoodyd's containers.
 pub fn ensure(cfg: &NetConfig) -> Result<()> {
     std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
         .map_err(|e| NetError::io("write", "/proc/sys/net/ipv4/ip_forward", e))?;
-    if table_exists(cfg) {
+    let Some(listed) = list_table(cfg) else {
+        return install(cfg);
+    };
+    let v = version(&table_body(cfg));
+    if listed.contains(&format!("comment \"{v}\"")) || cfg.ingress == Default::default() {
         return Ok(());
     }
     install(cfg)
+}
+
+/// Installs [`container_script`] in the network namespace the calling thread is in (the
+/// caller has entered it): `nft` inherits the thread's namespace.
+pub(crate) fn install_here(cfg: &NetConfig, what: &str) -> Result<()> {
+    let script = container_script(cfg);
+    if script.is_empty() {
+        return Ok(());
+    }
+    nft(what, "create", &["-f", "-"], Some(&script)).map(drop)
 }
 
 /// Creates or atomically replaces the table with the rules for `cfg`.
@@ -152,7 +270,43 @@ mod tests {
         assert!(s.contains("ip saddr 10.77.0.0/16 ip daddr 10.77.0.0/16 drop"));
         assert!(s.contains("tcp dport { 53, 8080 } accept"));
         assert!(s.contains("masquerade"));
+        assert!(s.contains("comment \"hoody-net "));
         let none = table_script(&NetConfig::named("hoodyx"));
         assert!(!none.contains("dport"));
+        assert!(!none.contains("prerouting"));
+        assert_eq!(container_script(&NetConfig::named("hoodyx")), "");
+    }
+
+    #[test]
+    fn front_door_rules() {
+        let ing = crate::Ingress {
+            proxy_ports: vec![80, 443],
+            resolver_port: Some(10053),
+            loopback_ports: vec![8088],
+            guarded_ports: vec![5, 76],
+        };
+        let cfg = NetConfig::named("hoodyx").ingress(ing);
+        let s = table_script(&cfg);
+        assert!(
+            s.contains("ip saddr 10.77.0.0/16 tcp dport { 80, 443 } accept"),
+            "{s}"
+        );
+        assert!(s.contains("udp dport 53 redirect to :10053"), "{s}");
+        assert!(s.contains("th dport 10053 accept"), "{s}");
+        // The version changes with the rules.
+        let plain = table_script(&NetConfig::named("hoodyx"));
+        let v = |t: &str| t.lines().find(|l| l.contains("comment")).map(str::to_owned);
+        assert_ne!(v(&s), v(&plain));
+        let c = container_script(&cfg);
+        assert!(
+            c.contains("tcp dport { 5, 76 } iifname \"eth0\" ip saddr 169.254.1.1 accept"),
+            "{c}"
+        );
+        assert!(
+            c.contains("tcp dport { 5, 76 } reject with tcp reset"),
+            "{c}"
+        );
+        assert!(c.contains("ip daddr 127.0.0.0/8 tcp dport { 8088 } dnat ip to 169.254.1.1"));
+        assert!(c.contains("oifname \"eth0\" ip saddr 127.0.0.0/8 masquerade"));
     }
 }

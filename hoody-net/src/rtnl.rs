@@ -149,11 +149,14 @@ pub(crate) async fn add_address(
         .map_err(|e| NetError::netlink(format!("add address {ip}/{prefix} to {what}"), e))
 }
 
-/// Adds the host route `ip/32 dev index scope link`.
+/// Adds the host route `ip/32 dev index scope link src GATEWAY`: what the host sends to the
+/// container (the proxy's connections) comes from [`GATEWAY`], the one source the
+/// container's guarded ports accept (see [`crate::Ingress`]).
 pub(crate) async fn add_host_route(h: &Handle, index: u32, what: &str, ip: Ipv4Addr) -> Result<()> {
     let msg = RouteMessageBuilder::<Ipv4Addr>::new()
         .destination_prefix(ip, 32)
         .output_interface(index)
+        .pref_source(crate::GATEWAY)
         .scope(netlink_packet_route::route::RouteScope::Link)
         .build();
     h.route()

@@ -20,9 +20,13 @@
 //! per connection), no host parse on a kept-alive connection, and an access log entry that is
 //! a copy into a buffer.
 //!
+//! [`dns`] is the pool's resolver: inside every container the platform's names resolve to the
+//! proxy, so containers talk to each other through URLs, hairpinning through here.
+//!
 //! Not yet: `ssh` upstreams.
 
 pub mod accesslog;
+pub mod dns;
 mod downstream;
 mod framing;
 mod guard;

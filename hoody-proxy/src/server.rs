@@ -179,6 +179,9 @@ pub struct Options {
     pub workers: usize,
     /// Serving threads per process.
     pub threads: usize,
+    /// Where the pool's resolver ([`crate::dns`]) listens, if anywhere (served by the
+    /// process started, whatever the number of workers).
+    pub dns: Option<SocketAddr>,
 }
 
 /// Which part of [`run`] this process plays.
@@ -262,11 +265,36 @@ pub fn run(opts: &Options, role: Role) -> Result<(), ServerError> {
         return Err(ServerError::NoListener);
     }
     announce(opts, &http, &https, workers, threads, open_files);
+    if let Some(at) = opts.dns {
+        start_resolver(opts, at);
+    }
     if workers == 1 {
         let https = tls_config.map(|cfg| (https, cfg));
         serve(opts, http, https)
     } else {
         supervise(opts, workers, threads, &http, &https)
+    }
+}
+
+/// Starts the pool's resolver on `at`. A resolver that cannot listen is reported and left
+/// out, not fatal: containers then resolve through the host's upstreams alone (public DNS
+/// for a real domain), and every URL still works by address.
+fn start_resolver(opts: &Options, at: SocketAddr) {
+    let answer = match at.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_unspecified() => ip,
+        _ => std::net::Ipv4Addr::new(169, 254, 1, 1),
+    };
+    let r = crate::dns::Resolver::new(&opts.proxy.domains, answer);
+    match crate::dns::bind(at).and_then(|(udp, tcp)| crate::dns::spawn(r, udp, tcp)) {
+        Ok(()) => eprintln!(
+            "hoody-proxy: resolver for the pool on {at} (udp, tcp): api.{} and *.containers.{} \
+             answer {answer}",
+            opts.proxy.domains.apex, opts.proxy.domains.apex
+        ),
+        Err(e) => eprintln!(
+            "hoody-proxy: the pool's resolver cannot listen on {at}: {e}; containers resolve \
+             through the host's upstreams only (--dns none to say so)"
+        ),
     }
 }
 

@@ -47,6 +47,12 @@ impl Daemon {
     }
 
     pub fn with(extra: &[&str]) -> Self {
+        Self::with_env(extra, &[])
+    }
+
+    /// A pool with the image, and hoodyd running on it with extra arguments and environment
+    /// variables (`HOODY_PROXY_HTTP`, ... for a test that runs a proxy containers reach).
+    pub fn with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         require_root();
         let dir = tempfile::Builder::new()
             .prefix(&format!("{}-", unique_name("hoodyd")))
@@ -65,7 +71,7 @@ impl Daemon {
         };
         d.hoody(&["pool", "init", "--size", "6G"]);
         d.hoody(&["image", "build", "debian-13"]);
-        d.start(extra);
+        d.start_env(extra, env);
         d
     }
 
@@ -91,6 +97,11 @@ impl Daemon {
             .env("HOODY_NET_STATE", self.path("net"))
             .env("HOODY_SOCKET", self.socket())
             .env("HOODY_PROXY_LOG_DIR", self.path("proxy-logs"))
+            // No proxy that containers reach unless a test says so (its own ports, its own
+            // resolver): the defaults are the deployed proxy's.
+            .env("HOODY_PROXY_HTTP", "none")
+            .env("HOODY_PROXY_HTTPS", "none")
+            .env("HOODY_PROXY_DNS", "none")
             .env_remove("HOODY_API_URL")
             .env_remove("HOODY_CONTAINER");
     }

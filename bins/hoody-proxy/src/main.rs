@@ -40,6 +40,11 @@ struct Args {
     /// HTTPS listener ("none" to disable).
     #[arg(long, env = "HOODY_PROXY_HTTPS", default_value = "0.0.0.0:443")]
     https: String,
+    /// The pool's resolver ("none" to disable): inside every container `api.{domain}` and
+    /// `*.containers.{domain}` resolve to the proxy (hoody-net sends the containers' DNS here
+    /// when hoodyd is told the same, through the same `HOODY_PROXY_DNS`).
+    #[arg(long, env = "HOODY_PROXY_DNS", default_value = hoody_api::DEFAULT_PROXY_DNS)]
+    dns: String,
     /// Wildcard certificate chain (PEM); with --tls-key. Default: a local CA in --tls-dir.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -75,18 +80,25 @@ fn main() -> anyhow::Result<()> {
     let mut proxy = ProxyConfig::new(domains);
     proxy.api_socket = a.hoodyd_socket;
     let (workers, threads) = server::workers_and_threads(a.workers, a.threads);
-    let opts = Options {
-        proxy,
-        http: (a.http != "none").then_some(a.http),
-        https: (a.https != "none").then_some(a.https),
-        tls: match (a.tls_cert, a.tls_key) {
-            (Some(cert), Some(key)) => TlsSource::Files { cert, key },
-            _ => TlsSource::LocalCa(a.tls_dir),
-        },
-        log_dir: a.log_dir,
-        workers,
-        threads,
-    };
+    let opts =
+        Options {
+            proxy,
+            http: (a.http != "none").then_some(a.http),
+            https: (a.https != "none").then_some(a.https),
+            tls: match (a.tls_cert, a.tls_key) {
+                (Some(cert), Some(key)) => TlsSource::Files { cert, key },
+                _ => TlsSource::LocalCa(a.tls_dir),
+            },
+            log_dir: a.log_dir,
+            workers,
+            threads,
+            dns: match a.dns.as_str() {
+                "none" => None,
+                d => Some(d.parse().map_err(|e| {
+                    anyhow::anyhow!("--dns {d:?}: expected ADDRESS:PORT or none: {e}")
+                })?),
+            },
+        };
     let role = a.worker.map_or(Role::Main, Role::Worker);
     server::run(&opts, role)?;
     Ok(())

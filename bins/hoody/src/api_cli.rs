@@ -64,7 +64,7 @@ macro_rules! api_options {
             /// API token, for TCP [env: HOODY_TOKEN]
             #[arg(long, value_name = "TOKEN", global = $global, help_heading = HEADING)]
             pub token: Option<String>,
-            /// The container to act on [env: HOODY_CONTAINER]
+            /// The container to act on [env: HOODY_CONTAINER, then HOODY_CONTAINER_ID (set inside containers)]
             #[arg(short = 'c', long, value_name = "ID", global = $global, help_heading = HEADING)]
             pub container: Option<String>,
             /// Output format [env: HOODY_OUTPUT; default: table]
@@ -514,6 +514,12 @@ fn report(e: &anyhow::Error) -> ExitCode {
         return match c {
             ClientError::Api(a) => {
                 eprintln!("error: {} ({})", a.message, a.code);
+                if a.status == 401 {
+                    eprintln!(
+                        "hint: this API needs a token: pass --token or set HOODY_TOKEN (made on \
+                         the server with `hoody tokens create`)"
+                    );
+                }
                 if a.data.len() > 1 {
                     for i in &a.data {
                         eprintln!("  {}: {}", i.instance_path, i.message);
@@ -593,7 +599,9 @@ impl Ctx {
             .container
             .clone()
             .or_else(|| top.container.clone())
-            .or_else(|| env_var("HOODY_CONTAINER"));
+            .or_else(|| env_var("HOODY_CONTAINER"))
+            // Inside a container: the container itself.
+            .or_else(|| env_var("HOODY_CONTAINER_ID"));
         Ok(Ctx {
             client,
             container,

@@ -52,6 +52,16 @@ struct Args {
     /// The apex domain hoody-proxy serves (for alias URLs).
     #[arg(long, env = "HOODY_DOMAIN", default_value = "localhost")]
     domain: String,
+    /// hoody-proxy's plain HTTP listener, as the proxy takes it ("none": it has none). Every
+    /// container may reach the proxy's ports, and programs inside get `HOODY_API_URL`.
+    #[arg(long, env = "HOODY_PROXY_HTTP", default_value = "0.0.0.0:80")]
+    proxy_http: String,
+    /// hoody-proxy's HTTPS listener ("none": it has none).
+    #[arg(long, env = "HOODY_PROXY_HTTPS", default_value = "0.0.0.0:443")]
+    proxy_https: String,
+    /// hoody-proxy's resolver for the pool ("none": containers use the host's upstreams only).
+    #[arg(long, env = "HOODY_PROXY_DNS", default_value = hoody::host::front_door::DEFAULT_DNS)]
+    proxy_dns: String,
     /// Where hoody-proxy writes access logs.
     #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
     proxy_log_dir: PathBuf,
@@ -88,6 +98,11 @@ fn main() -> anyhow::Result<()> {
     cfg.domain = args.domain.clone();
     cfg.proxy_log_dir = args.proxy_log_dir.clone();
     cfg.endpoint = format!("unix:{}", args.socket.display());
+    cfg.front_door = hoody::host::FrontDoor::from_listeners(
+        &args.proxy_http,
+        &args.proxy_https,
+        &args.proxy_dns,
+    )?;
     let host = Host::open(cfg).context("opening the server")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

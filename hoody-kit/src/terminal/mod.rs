@@ -15,8 +15,9 @@
 //! runtime ending) kills every session's processes.
 //!
 //! The shell gets a clean login-like environment (`PATH`, `HOME`, `USER`, `SHELL`,
-//! `TERM=xterm-256color`, `COLORTERM`, `LANG`, `HOODY_TERMINAL_ID`, `DISPLAY` when asked)
-//! plus the create call's `env`, in the given `cwd` or the user's home.
+//! `TERM=xterm-256color`, `COLORTERM`, `LANG`, `HOODY_TERMINAL_ID`, `DISPLAY` when asked, and
+//! the Kit's own `HOODY_*` variables: the container's id, `HOODY_API_URL`, ...) plus the
+//! create call's `env`, in the given `cwd` or the user's home.
 //!
 //! ## Output: broadcast and scrollback
 //!

@@ -572,6 +572,17 @@ impl Terminals {
             "LANG",
             std::env::var_os("LANG").unwrap_or_else(|| "C.UTF-8".into()),
         );
+        // The platform's variables from the Kit's own environment (the machine's, through
+        // systemd): HOODY_CONTAINER_ID, HOODY_PROJECT_ID, HOODY_API_URL, and a HOODY_TOKEN
+        // the user gave the container, so `hoody` inside works as the user set it up.
+        for (k, v) in std::env::vars_os() {
+            if let Some(k) = k.to_str()
+                && k.starts_with("HOODY_")
+                && k != "HOODY_TERMINAL_ID"
+            {
+                set(k, v);
+            }
+        }
         set("HOODY_TERMINAL_ID", id.to_string().into());
         if let Some(d) = opts.display {
             set("DISPLAY", format!(":{d}").into());
