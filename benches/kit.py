@@ -158,7 +158,7 @@ def main():
         time.sleep(0.2)
         hp = free_port()
         proxy = subprocess.Popen(
-            [f"{BIN}/hoody-proxy", "--domain", APEX, "--hoodyd-socket", sock,
+            [f"{BIN}/hoody-proxy", "--domain", APEX, "--dns", "none", "--hoodyd-socket", sock,
              "--http", f"127.0.0.1:{hp}", "--https", "none", "--log-dir", f"{tmp}/proxy-logs"],
             stderr=open(f"{tmp}/proxy.log", "w"))
         procs.append(proxy)

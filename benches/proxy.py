@@ -127,7 +127,7 @@ def start_proxy(tmp, sock, host, name, workers, threads):
     shape = [f for flag, v in (("--workers", workers), ("--threads", threads))
              if v is not None for f in (flag, str(v))]
     proxy = subprocess.Popen(
-        [f"{BIN}/hoody-proxy", "--domain", APEX, "--hoodyd-socket", sock,
+        [f"{BIN}/hoody-proxy", "--domain", APEX, "--dns", "none", "--hoodyd-socket", sock,
          "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls",
          "--log-dir", f"{tmp}/proxy-logs", *shape],
         stderr=open(f"{tmp}/{name}.log", "w"))

@@ -77,6 +77,58 @@ fn attach(c: &mut Criterion) {
         })
     });
 
+    // With the front door (issue 22): the same cold and warm attaches plus the table hoody-net
+    // installs in each container's namespace (`nft -f`, the Kit's 21 ports guarded, loopback to
+    // the proxy) and the route_localnet switch: what a machine with the Kit pays.
+    let ingress = hoody_net::Ingress {
+        proxy_ports: vec![8088, 8443],
+        resolver_port: Some(10053),
+        loopback_ports: vec![8088, 8443],
+        guarded_ports: [5, 76, 3998, 3999].into_iter().chain(7701..=7717).collect(),
+    };
+    let fd_state = state.path().join("front-door");
+    let fd_config = |warm: usize| {
+        NetConfig::named(format!("hoodybench-fd-{}", std::process::id()))
+            .pool("10.79.1.0/24".parse().unwrap())
+            .state_dir(&fd_state)
+            .warm_pool(warm)
+            .ingress(ingress.clone())
+    };
+    {
+        let warm = Network::new(fd_config(4)).unwrap();
+        warm.ensure_firewall().unwrap();
+        g.bench_function("warm_pool_front_door", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    assert!(warm.wait_warm(4, Duration::from_secs(10)));
+                    let id = next_id();
+                    let t = Instant::now();
+                    warm.create(&id, None).unwrap();
+                    total += t.elapsed();
+                    warm.destroy(&id).unwrap();
+                }
+                total
+            })
+        });
+    }
+    let mut fd_cold = Network::new(fd_config(0)).unwrap();
+    fd_cold.ensure_firewall().unwrap();
+    g.bench_function("cold_front_door", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let id = next_id();
+                let t = Instant::now();
+                fd_cold.create(&id, None).unwrap();
+                total += t.elapsed();
+                fd_cold.destroy(&id).unwrap();
+            }
+            total
+        })
+    });
+    fd_cold.uninstall().unwrap();
+
     // The same network with iproute2, one `ip` process per step, as a shell script would.
     g.bench_function("ip_commands", |b| {
         b.iter_custom(|iters| {

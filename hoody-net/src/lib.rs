@@ -35,7 +35,15 @@
 //!   `nft -f -` script, applied atomically; rules match the pool, so nothing changes per
 //!   container. Created on first use, removed by [`Network::uninstall`].
 //! * **DNS** ([`dns`]): the host's upstream resolvers (a loopback stub is resolved to
-//!   systemd-resolved's upstreams; the fallback is documented there).
+//!   systemd-resolved's upstreams; the fallback is documented there), after the pool's own
+//!   resolver when the configuration has one.
+//! * **The front door** ([`Ingress`]): containers reach the server's proxy (its ports on the
+//!   host, its resolver redirected from the gateway's port 53, their own loopback under the
+//!   `localhost` apex) and nothing else of the host; inside each container the Kit's ports
+//!   accept the proxy alone. The container side is a second small nftables table the host
+//!   installs in the container's namespace (one `nft -f` per network, done ahead in the warm
+//!   pool); the container's root, whose user namespace does not own that network namespace,
+//!   cannot remove it.
 //! * **Warm pool**: [`NetConfig::warm_pool`] namespaces are kept ready (namespace made,
 //!   veth made, `lo` and `eth0` up, gateway address on the host end) by a background
 //!   thread; [`Network::create`] then only renames the host end, sets the MACs, the address

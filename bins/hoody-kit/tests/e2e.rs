@@ -31,7 +31,7 @@ impl Setup {
         assert_eq!(d.settle(&id)["status"], "running");
         let http = free_port();
         let proxy = Command::new(bin("hoody-proxy"))
-            .args(["--domain", APEX, "--https", "none"])
+            .args(["--domain", APEX, "--https", "none", "--dns", "none"])
             .arg("--hoodyd-socket")
             .arg(d.socket())
             .args(["--http", &format!("127.0.0.1:{http}")])

@@ -21,6 +21,7 @@ struct Setup {
     d: Daemon,
     proxy: Child,
     http: u16,
+    https: u16,
     project: String,
     a: String,
     b: String,
@@ -36,19 +37,30 @@ impl Drop for Setup {
 
 impl Setup {
     fn new() -> Setup {
-        let (http, dns) = (free_port(), free_port());
+        let (http, https, dns) = (free_port(), free_port(), free_port());
         let http_addr = format!("0.0.0.0:{http}");
+        let https_addr = format!("0.0.0.0:{https}");
         let dns_addr = format!("169.254.1.1:{dns}");
         let d = Daemon::with_env(
             &["--domain", APEX],
             &[
                 ("HOODY_PROXY_HTTP", http_addr.as_str()),
+                ("HOODY_PROXY_HTTPS", https_addr.as_str()),
                 ("HOODY_PROXY_DNS", dns_addr.as_str()),
             ],
         );
         let proxy = Command::new(bin("hoody-proxy"))
-            .args(["--domain", APEX, "--http", &http_addr, "--https", "none"])
+            .args([
+                "--domain",
+                APEX,
+                "--http",
+                &http_addr,
+                "--https",
+                &https_addr,
+            ])
             .args(["--dns", &dns_addr])
+            .arg("--tls-dir")
+            .arg(d.path("tls"))
             .arg("--hoodyd-socket")
             .arg(d.socket())
             .arg("--log-dir")
@@ -85,6 +97,7 @@ impl Setup {
             d,
             proxy,
             http,
+            https,
             project,
             a,
             b,
@@ -194,6 +207,23 @@ fn through_urls(s: &Setup) {
     assert_eq!(st, 200, "from A: {from_a}");
     assert_eq!(from_a, from_host, "B's page, from A as from the host");
     assert!(from_a.contains("hoody-echo"), "B's echo page: {from_a}");
+    // And over HTTPS (the proxy's local CA, copied into A as a person would install it).
+    let ca = std::fs::read(s.d.path("tls").join("ca.pem")).unwrap();
+    std::fs::write(
+        s.d.pool()
+            .join("containers")
+            .join(&s.a)
+            .join("root/hoody-ca.pem"),
+        ca,
+    )
+    .unwrap();
+    let secure = format!("https://{}:{}/hello", s.host(&s.b, "http-8080"), s.https);
+    let (st, body) = s.curl_in_a(&format!("--cacert /root/hoody-ca.pem {secure}"));
+    assert_eq!(
+        (st, body.as_str()),
+        (200, from_host.as_str()),
+        "over HTTPS from A"
+    );
     let exec = s.url(&s.b, "terminal-1", "/api/v1/terminal/execute");
     let (st, out) = s.curl_in_a(&format!(
         "-X POST -d '{{\"command\":\"cat /etc/hostname\"}}' {exec}"

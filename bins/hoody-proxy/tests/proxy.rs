@@ -59,7 +59,7 @@ impl Setup {
         let (http, https) = (free_port(), free_port());
         let tls_dir = d.path("tls");
         let proxy = Command::new(bin("hoody-proxy"))
-            .args(["--domain", APEX])
+            .args(["--domain", APEX, "--dns", "none"])
             .arg("--hoodyd-socket")
             .arg(d.socket())
             .args(["--http", &format!("127.0.0.1:{http}")])

@@ -73,7 +73,7 @@ fn a_certificate_from_files_serves_http1_and_http2() {
     let log = d.path("proxy.log");
     let _p = Proxy(
         Command::new(bin("hoody-proxy"))
-            .args(["--domain", APEX])
+            .args(["--domain", APEX, "--dns", "none"])
             .arg("--hoodyd-socket")
             .arg(d.socket())
             .args(["--http", "none", "--https", &format!("127.0.0.1:{port}")])
@@ -119,7 +119,7 @@ fn a_missing_certificate_file_is_named() {
     let d = Daemon::with(&["--domain", APEX]);
     let missing = d.path("no-such-cert.pem");
     let out = Command::new(bin("hoody-proxy"))
-        .args(["--domain", APEX])
+        .args(["--domain", APEX, "--dns", "none"])
         .arg("--hoodyd-socket")
         .arg(d.socket())
         .args(["--http", "none"])

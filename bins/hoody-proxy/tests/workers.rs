@@ -34,7 +34,7 @@ impl Proxy {
         let port = free_port();
         let log = d.path(&format!("{name}.log"));
         let child = Command::new(bin("hoody-proxy"))
-            .args(["--domain", APEX])
+            .args(["--domain", APEX, "--dns", "none"])
             .arg("--hoodyd-socket")
             .arg(d.socket())
             .args(["--http", &format!("127.0.0.1:{port}"), "--https", "none"])
@@ -187,7 +187,8 @@ fn workers_serve_restart_and_stop() {
             String::from_utf8_lossy(&cmdline)
         );
     }
-    // The supervisor serves nothing and has no runtime: one thread.
+    // The supervisor serves nothing and has no runtime: one thread (this proxy runs no
+    // resolver, which would be two threads of the supervisor's).
     let status = std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap();
     assert!(status.contains("\nThreads:\t1\n"), "{status}");
     both_serve(p.port, &token, &workers);
