@@ -14,8 +14,9 @@ p50 of the per-request time, the first request left out):
 alternating the last two --rounds times, printing each round's p50s and their ratio.
 
 Name resolution inside A (curl's time_namelookup, in microseconds): --names lookups of a Kit
-host name not seen before (each a question to the pool's resolver through glibc: "first"), and
-the same name --requests times in one curl (curl's own cache: "cached").
+host name not seen before (each a question to the pool's resolver through glibc: "first"; a
+container runs no caching resolver, so every getaddrinfo of a program costs this), and the same
+name --requests times in one curl (curl's own cache: "cached").
 
 docs/PERFORMANCE.md records a run.
 """
@@ -117,13 +118,13 @@ def main():
                 c = api(sock, "GET", f"/api/v1/containers/{c['id']}")
             assert c["status"] == "running", c
             made[name] = c
-        a, b = made["box-a"], made["box-b"]
-        bip = b["ip"].split("/")[0]
-        shutil.copy(f"{BIN}/hoody-echo", f"{tmp}/pool/containers/{b['id']}/usr/local/bin/hoody-echo")
-        hoody("machine", "exec", b["id"], "--", "systemd-run", "--unit", "echo",
+        ca, cb = made["box-a"], made["box-b"]
+        bip = cb["ip"].split("/")[0]
+        shutil.copy(f"{BIN}/hoody-echo", f"{tmp}/pool/containers/{cb['id']}/usr/local/bin/hoody-echo")
+        hoody("machine", "exec", cb["id"], "--", "systemd-run", "--unit", "echo",
               "/usr/local/bin/hoody-echo", "--listen", "0.0.0.0:8080", check=True,
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        name = f"{pid}-{b['id']}-http-8080.bench-1.containers.{APEX}"
+        name = f"{pid}-{cb['id']}-http-8080.bench-1.containers.{APEX}"
         url = f"http://{name}:{hp}/"
         for _ in range(100):
             r = subprocess.run(["curl", "-sf", "--resolve", f"{name}:{hp}:127.0.0.1", url],
@@ -137,7 +138,7 @@ def main():
             return p50_us(sh("curl", "-K", "-", input=cfg, capture_output=True, text=True).stdout)
 
         def inside(cfg):
-            return hoody("machine", "exec", a["id"], "--", "curl", "-K", "-", input=cfg,
+            return hoody("machine", "exec", ca["id"], "--", "curl", "-K", "-", input=cfg,
                          capture_output=True, text=True, check=True).stdout
 
         floor = host(f"http://{bip}:8080/", None)
@@ -161,18 +162,18 @@ def main():
         # Name resolution inside A.
         first = []
         for i in range(a.names):
-            n = f"{pid}-{b['id']}-terminal-{i + 2}.bench-1.containers.{APEX}"
+            n = f"{pid}-{cb['id']}-terminal-{i + 2}.bench-1.containers.{APEX}"
             out = inside(f'silent\nwrite-out = "%{{time_namelookup}}\\n"\nurl = "http://{n}:{hp}/"\n'
                          'output = "/dev/null"\n')
             first.append(float(out.split()[0]) * 1e6)
         lines = ['silent', 'write-out = "%{time_namelookup}\\n"']
-        n = f"{pid}-{b['id']}-terminal-1.bench-1.containers.{APEX}"
+        n = f"{pid}-{cb['id']}-terminal-1.bench-1.containers.{APEX}"
         for _ in range(a.requests):
             lines += [f'url = "http://{n}:{hp}/api/v1/terminal/health"', 'output = "/dev/null"']
         cached = [float(x) * 1e6 for x in inside("\n".join(lines) + "\n").split()[1:]]
         print(f"name resolution inside A (a Kit host): first p50 {statistics.median(first):.0f} µs "
               f"(min {min(first):.0f}, max {max(first):.0f}, {a.names} names); "
-              f"cached p50 {statistics.median(cached):.0f} µs")
+              f"cached (curl's own cache) p50 {statistics.median(cached):.1f} µs")
     finally:
         try:
             for c in api(sock, "GET", "/api/v1/containers?limit=100")["containers"]:

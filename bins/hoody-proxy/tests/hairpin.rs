@@ -17,22 +17,26 @@ use serde_json::{Value, json};
 
 const APEX: &str = "localhost";
 
+/// A child process killed when dropped (also when a test panics halfway through its setup).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 struct Setup {
+    // Dropped first: the proxy, then the daemon (which deletes the containers).
+    _proxy: Killed,
     d: Daemon,
-    proxy: Child,
     http: u16,
     https: u16,
     project: String,
     a: String,
     b: String,
     a_ip: String,
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let _ = self.proxy.kill();
-        let _ = self.proxy.wait();
-    }
 }
 
 impl Setup {
@@ -49,26 +53,28 @@ impl Setup {
                 ("HOODY_PROXY_DNS", dns_addr.as_str()),
             ],
         );
-        let proxy = Command::new(bin("hoody-proxy"))
-            .args([
-                "--domain",
-                APEX,
-                "--http",
-                &http_addr,
-                "--https",
-                &https_addr,
-            ])
-            .args(["--dns", &dns_addr])
-            .arg("--tls-dir")
-            .arg(d.path("tls"))
-            .arg("--hoodyd-socket")
-            .arg(d.socket())
-            .arg("--log-dir")
-            .arg(d.path("proxy-logs"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.path("proxy.log")).unwrap())
-            .spawn()
-            .unwrap();
+        let proxy = Killed(
+            Command::new(bin("hoody-proxy"))
+                .args([
+                    "--domain",
+                    APEX,
+                    "--http",
+                    &http_addr,
+                    "--https",
+                    &https_addr,
+                ])
+                .args(["--dns", &dns_addr])
+                .arg("--tls-dir")
+                .arg(d.path("tls"))
+                .arg("--hoodyd-socket")
+                .arg(d.socket())
+                .arg("--log-dir")
+                .arg(d.path("proxy-logs"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(d.path("proxy.log")).unwrap())
+                .spawn()
+                .unwrap(),
+        );
         let project = d.project("hoodytest-hairpin");
         let a = d.create_with(&project, "box-a", json!({"hoody_kit": true}));
         let b = d.create_with(&project, "box-b", json!({"hoody_kit": true}));
@@ -94,8 +100,8 @@ impl Setup {
             "systemd-run --unit hoody-echo /usr/local/bin/hoody-echo --listen 0.0.0.0:8080",
         );
         let s = Setup {
+            _proxy: proxy,
             d,
-            proxy,
             http,
             https,
             project,
