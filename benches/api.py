@@ -77,7 +77,7 @@ def main():
                HOODY_POOL=f"{tmp}/pool", HOODY_POOL_REGISTRY=f"{tmp}/registry.json",
                HOODY_RUN_DIR=f"{tmp}/run", HOODY_MONITOR=f"{BIN}/hoody-monitor",
                HOODY_NET_NAME="hoodytest-apib", HOODY_NET_POOL="10.90.0.0/20",
-               HOODY_NET_STATE=f"{tmp}/net", HOODY_SOCKET=f"{tmp}/hoodyd.sock")
+               HOODY_NET_STATE=f"{tmp}/net", HOODY_SOCKET=f"{tmp}/hoodyd.sock", HOODY_RAMDISK_DIR=f"{tmp}/ramdisk")
     hoody = lambda *args: subprocess.run([f"{BIN}/hoody", *args], env=env, check=True,
                                          stdout=subprocess.DEVNULL)
     hoody("pool", "init", "--size", "40G")
@@ -191,7 +191,7 @@ def main():
         d.wait()
         subprocess.run([f"{BIN}/hoody", "net", "uninstall"], env=env, stdout=subprocess.DEVNULL)
         unmounted = [subprocess.run(["umount", f"{tmp}/{p}"], stderr=subprocess.DEVNULL).returncode == 0
-                     or not os.path.ismount(f"{tmp}/{p}") for p in ("pool", "anchor-pool")]
+                     or not os.path.ismount(f"{tmp}/{p}") for p in ("pool", "anchor-pool", "ramdisk")]
         if all(unmounted):
             subprocess.run(["rm", "-rf", tmp])
 

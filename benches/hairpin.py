@@ -89,7 +89,7 @@ def main():
                HOODY_POOL=f"{tmp}/pool", HOODY_POOL_REGISTRY=f"{tmp}/registry.json",
                HOODY_RUN_DIR=f"{tmp}/run", HOODY_MONITOR=f"{BIN}/hoody-monitor",
                HOODY_NET_NAME="hoodytest-hpb", HOODY_NET_POOL="10.93.0.0/24",
-               HOODY_NET_STATE=f"{tmp}/net", HOODY_SOCKET=f"{tmp}/hoodyd.sock",
+               HOODY_NET_STATE=f"{tmp}/net", HOODY_SOCKET=f"{tmp}/hoodyd.sock", HOODY_RAMDISK_DIR=f"{tmp}/ramdisk",
                HOODY_PROXY_HTTP=f"0.0.0.0:{hp}", HOODY_PROXY_HTTPS="none",
                HOODY_PROXY_DNS=f"169.254.1.1:{dp}", HOODY_PROXY_LOG_DIR=f"{tmp}/logs")
     hoody = lambda *args, **kw: subprocess.run([f"{BIN}/hoody", *args], env=env, **kw)
@@ -184,6 +184,7 @@ def main():
             p.terminate()
             p.wait()
         hoody("net", "uninstall", stdout=subprocess.DEVNULL)
+        subprocess.run(["umount", f"{tmp}/ramdisk"], stderr=subprocess.DEVNULL)
         if subprocess.run(["umount", f"{tmp}/pool"], stderr=subprocess.DEVNULL).returncode == 0 \
                 or not os.path.ismount(f"{tmp}/pool"):
             subprocess.run(["rm", "-rf", tmp])

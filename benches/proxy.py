@@ -244,7 +244,7 @@ def main():
                HOODY_POOL=f"{tmp}/pool", HOODY_POOL_REGISTRY=f"{tmp}/registry.json",
                HOODY_RUN_DIR=f"{tmp}/run", HOODY_MONITOR=f"{BIN}/hoody-monitor",
                HOODY_NET_NAME="hoodytest-pxb", HOODY_NET_POOL="10.91.0.0/24",
-               HOODY_NET_STATE=f"{tmp}/net", HOODY_SOCKET=f"{tmp}/hoodyd.sock")
+               HOODY_NET_STATE=f"{tmp}/net", HOODY_SOCKET=f"{tmp}/hoodyd.sock", HOODY_RAMDISK_DIR=f"{tmp}/ramdisk")
     hoody = lambda *args: sh(f"{BIN}/hoody", *args, env=env, stdout=subprocess.DEVNULL)
     hoody("pool", "init", "--size", "6G")
     hoody("image", "build", "debian-13")
@@ -391,6 +391,7 @@ http {{
             p.terminate()
             p.wait()
         subprocess.run([f"{BIN}/hoody", "net", "uninstall"], env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(["umount", f"{tmp}/ramdisk"], stderr=subprocess.DEVNULL)
         if subprocess.run(["umount", f"{tmp}/pool"], stderr=subprocess.DEVNULL).returncode == 0 \
                 or not os.path.ismount(f"{tmp}/pool"):
             subprocess.run(["rm", "-rf", tmp])

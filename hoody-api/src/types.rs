@@ -1,5 +1,7 @@
-//! Request and response bodies. Requests reject unknown fields (a typo is an error, not a
-//! silently ignored setting); responses are plain data.
+//! Request and response bodies. Requests ignore fields they do not know, as Hoody's API does
+//! (its published clients send fields a given server may not have; hoodyd logs the ignored
+//! ones at debug level); a known field of the wrong type or out of range is still a 422.
+//! Responses are plain data.
 
 use std::collections::BTreeMap;
 
@@ -143,7 +145,6 @@ pub struct Pagination {
 
 /// Query of a paginated list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Page, from 1 (default 1).
     pub page: Option<u64>,
@@ -223,7 +224,6 @@ pub struct Project {
 
 /// `POST /api/v1/projects`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateProject {
     /// Name, 1–100 characters, unique.
     pub alias: String,
@@ -240,7 +240,6 @@ pub struct CreateProject {
 
 /// `PUT /api/v1/projects/{id}`: omitted fields are kept.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateProject {
     /// New name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -272,7 +271,7 @@ pub struct ProjectList {
 // ---- containers --------------------------------------------------------------------------
 
 /// A container (reference §1.3's container object; fields hoody does not have yet, such as
-/// ramdisk and kvm, are absent rather than faked).
+/// kvm, are absent rather than faked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
     /// 24 hex digits.
@@ -309,6 +308,14 @@ pub struct Container {
     pub comment: Option<String>,
     /// Realm labels.
     pub realm_ids: Vec<String>,
+    /// Has a RAM-backed `/ramdisk` (kept across stop and start, lost when the server
+    /// reboots). Records made before hoody had ramdisks read as `false`.
+    #[serde(default)]
+    pub ramdisk: bool,
+    /// Whose `/ramdisk`: the container's alone, or also `/ramdisk/project` shared with the
+    /// project's other containers on this server.
+    #[serde(default)]
+    pub ramdisk_scope: RamdiskScope,
     /// The container it was copied from.
     pub source_container_id: Option<String>,
     /// Its IPv4 address while running.
@@ -321,11 +328,21 @@ pub struct Container {
     pub updated_at: String,
 }
 
+/// The scope of a container's `/ramdisk`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RamdiskScope {
+    /// `/ramdisk` is the container's own.
+    #[default]
+    Container,
+    /// Also `/ramdisk/project`, shared with the project's other containers on this server.
+    Project,
+}
+
 /// `POST /api/v1/projects/{id}/containers` (reference §1.3's create body). Fields hoody does
-/// not implement yet are refused when they ask for the feature (`kvm: true`, `ramdisk: true`
-/// ...) and accepted when they decline it, so clients that send Hoody's defaults still work.
+/// not implement yet are refused when they ask for the feature (`kvm: true`) and accepted when
+/// they decline it, so clients that send Hoody's defaults still work.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateContainer {
     /// The server to place it on: this server's id or name.
     pub server_id: String,
@@ -350,7 +367,7 @@ pub struct CreateContainer {
     /// Free text, at most 16,000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// Kit services.
+    /// Kit services (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hoody_kit: Option<bool>,
     /// Developer toolchain (defaults to `hoody_kit`).
@@ -368,12 +385,19 @@ pub struct CreateContainer {
     /// Alias of `kvm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev_kvm: Option<bool>,
-    /// `/ramdisk`: not supported yet (only `false` accepted).
+    /// A RAM-backed `/ramdisk` (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramdisk: Option<bool>,
+    /// Its scope (default `container`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramdisk_scope: Option<RamdiskScope>,
     /// Cached images: every image is cached in hoody; accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<bool>,
+    /// Create from the cached image of the Kit tiers (Hoody's CLI sends `false` by default):
+    /// hoody's images are always cached; accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_image: Option<bool>,
     /// Internal to Hoody: `true` is refused (403).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prespawn: Option<bool>,
@@ -385,7 +409,6 @@ pub struct CreateContainer {
 /// `PUT|PATCH /api/v1/containers/{id}`: omitted fields are kept; `null` clears the nullable
 /// ones.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateContainer {
     /// New name (unique within the project).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -399,6 +422,12 @@ pub struct UpdateContainer {
     /// Autostart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autostart: Option<bool>,
+    /// `/ramdisk` on or off (applied at the next start; off discards its contents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramdisk: Option<bool>,
+    /// `/ramdisk`'s scope (applied at the next start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramdisk_scope: Option<RamdiskScope>,
     /// Replaces all environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_vars: Option<BTreeMap<String, String>>,
@@ -496,10 +525,37 @@ pub struct ContainerStats {
     pub memory: MemoryStats,
     /// Disk.
     pub disk: DiskStats,
+    /// Its `/ramdisk`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramdisk: Option<RamdiskStats>,
     /// Interfaces inside it.
     pub network: Vec<NetworkStats>,
     /// How long gathering these took, ms.
     pub processing_time: f64,
+}
+
+/// A container's `/ramdisk` in its stats (reference §1.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RamdiskStats {
+    /// Its scope.
+    pub scope: RamdiskScope,
+    /// The size of the server's ramdisk pool, bytes (shared by every container's).
+    pub shared_pool_maximum: u64,
+    /// Bytes of the pool in use, all containers together.
+    pub capacity_reserved: u64,
+    /// What this container's files take.
+    pub usage: RamdiskUsage,
+}
+
+/// Bytes used in a container's `/ramdisk`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RamdiskUsage {
+    /// `/ramdisk` itself.
+    pub private: u64,
+    /// Secrets (hoody keeps none there: always 0).
+    pub secrets: u64,
+    /// `/ramdisk/project` (project scope).
+    pub project: u64,
 }
 
 /// CPU counters.
@@ -565,7 +621,6 @@ pub struct EnvVars {
 
 /// `PUT /api/v1/containers/{id}/env/{key}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EnvValue {
     /// The value.
     pub value: String,
@@ -573,7 +628,6 @@ pub struct EnvValue {
 
 /// `POST /api/v1/containers/{id}/copy`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CopyContainer {
     /// The project the copy goes to.
     pub target_project_id: String,
@@ -633,7 +687,6 @@ pub struct SnapshotList {
 
 /// `POST /api/v1/containers/{id}/snapshots` (a JSON body is required, `{}` is fine).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateSnapshot {
     /// A second name, at most 100 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -645,7 +698,6 @@ pub struct CreateSnapshot {
 
 /// `PUT|PATCH /api/v1/containers/{id}/snapshots/{name}/alias`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SnapshotAlias {
     /// The alias; `null` removes it.
     pub alias: Option<String>,
@@ -672,7 +724,6 @@ pub struct Token {
 
 /// `POST /api/v1/auth/tokens`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// 1–254 of `[A-Za-z0-9 _-]`.
     pub alias: String,
@@ -821,7 +872,6 @@ pub struct Alias {
 
 /// `POST /api/v1/proxy/aliases`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateAlias {
     /// The container.
     pub container_id: String,
@@ -852,7 +902,6 @@ pub struct CreateAlias {
 
 /// `PATCH /api/v1/proxy/aliases/{id}`: omitted fields are kept.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateAlias {
     /// New name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -890,7 +939,6 @@ pub struct UpdateAlias {
 
 /// `PATCH /api/v1/proxy/aliases/{id}/state`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AliasState {
     /// Enabled or not.
     pub enabled: bool,
@@ -905,7 +953,6 @@ pub struct AliasList {
 
 /// Query of `GET /api/v1/proxy/aliases`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AliasQuery {
     /// Only this project's.
     pub project_id: Option<String>,

@@ -91,6 +91,11 @@ impl Host {
             .ok()
             .and_then(|v| v.into_iter().find(|m| m.name == id));
         let disk = self.inner.machines.pool().disk_usage(id).unwrap_or(0);
+        let ramdisk = c.ramdisk.then(|| {
+            self.inner
+                .ramdisk
+                .stats(&c.id, &c.project_id, c.ramdisk_scope)
+        });
         Ok(api::ContainerStats {
             id: c.id,
             project_id: c.project_id,
@@ -109,6 +114,7 @@ impl Host {
             disk: api::DiskStats {
                 root: api::DiskUsage { usage: disk },
             },
+            ramdisk,
             network: s
                 .interfaces
                 .into_iter()
@@ -211,11 +217,7 @@ impl Host {
     ) -> Result<Container> {
         api::id::check("project", project_id)?;
         self.check_server("server_id", &req.server_id)?;
-        for (field, v) in [
-            ("kvm", req.kvm),
-            ("dev_kvm", req.dev_kvm),
-            ("ramdisk", req.ramdisk),
-        ] {
+        for (field, v) in [("kvm", req.kvm), ("dev_kvm", req.dev_kvm)] {
             if v == Some(true) {
                 return Err(ApiError::validation(
                     field,
@@ -261,7 +263,8 @@ impl Host {
                 ),
             ).into());
         }
-        let hoody_kit = req.hoody_kit.unwrap_or(false);
+        // Reference §1.3: the Kit is on unless the request says otherwise.
+        let hoody_kit = req.hoody_kit.unwrap_or(true);
         let t = now();
         let c = Container {
             id: new_id()?,
@@ -281,6 +284,8 @@ impl Host {
             ssh_public_key: req.ssh_public_key,
             comment: req.comment,
             realm_ids,
+            ramdisk: req.ramdisk.unwrap_or(true),
+            ramdisk_scope: req.ramdisk_scope.unwrap_or_default(),
             source_container_id: None,
             ip: None,
             error: None,
@@ -374,10 +379,16 @@ impl Host {
         let started = Instant::now();
         let kind = if source.is_some() { "copy" } else { "create" };
         self.fault(&format!("{kind}:after-row"));
+        let (ramdisk, ramdisk_project) =
+            self.inner
+                .ramdisk
+                .dirs(&c.id, &c.project_id, c.ramdisk, c.ramdisk_scope);
         let opts = CreateOptions {
             hostname: Some(c.name.clone()),
             env: self.machine_env(c),
             kit: c.hoody_kit,
+            ramdisk,
+            ramdisk_project,
             ..Default::default()
         };
         let made = match source {
@@ -597,13 +608,38 @@ impl Host {
             if let Some(v) = req.realm_ids {
                 c.realm_ids = v;
             }
+            if let Some(v) = req.ramdisk {
+                c.ramdisk = v;
+            }
+            if let Some(v) = req.ramdisk_scope {
+                c.ramdisk_scope = v;
+            }
             c.updated_at = now();
             tx.put_container(&c)?;
             Ok(c)
         })?;
         self.sync_machine_env(&c)?;
+        self.sync_machine_ramdisk(&c)?;
         self.emit("container.updated", Some(&c), None);
         Ok(c)
+    }
+
+    /// The machine's ramdisk directories as the record says (applied at its next start); a
+    /// ramdisk switched off loses its contents.
+    fn sync_machine_ramdisk(&self, c: &Container) -> Result<()> {
+        let (own, shared) =
+            self.inner
+                .ramdisk
+                .dirs(&c.id, &c.project_id, c.ramdisk, c.ramdisk_scope);
+        if own.is_none() {
+            self.inner
+                .ramdisk
+                .remove(&self.inner.ramdisk.container_dir(&c.id))?;
+        }
+        match self.inner.machines.set_ramdisk(&c.id, own, shared) {
+            Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub(crate) fn sync_machine_env(&self, c: &Container) -> Result<()> {
@@ -705,6 +741,9 @@ impl Host {
     pub(crate) fn run_delete(&self, c: &Container, op: i64) -> Result<()> {
         self.fault("delete:after-mark");
         self.inner.machines.purge(&c.id)?;
+        self.inner
+            .ramdisk
+            .remove(&self.inner.ramdisk.container_dir(&c.id))?;
         self.fault("delete:after-purge");
         self.store().tx(|tx| {
             tx.delete_container(&c.id)?;

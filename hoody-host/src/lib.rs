@@ -54,6 +54,7 @@ mod fault;
 pub mod front_door;
 mod lifecycle;
 mod projects;
+pub mod ramdisk;
 mod recovery;
 pub mod server;
 mod snapshots;
@@ -115,6 +116,10 @@ pub struct HostConfig {
     /// The proxy as containers reach it ([`FrontDoor`]; default: none, containers reach no
     /// port of the host).
     pub front_door: FrontDoor,
+    /// The server's `/ramdisk` pool, a tmpfs (see [`ramdisk`]; default `/run/hoody/ramdisk`).
+    pub ramdisk_dir: PathBuf,
+    /// Its size in bytes (default: 512 MiB, at most half the host's memory).
+    pub ramdisk_size: Option<u64>,
 }
 
 impl HostConfig {
@@ -137,6 +142,8 @@ impl HostConfig {
             monitor_env: Vec::new(),
             endpoint: format!("unix:{}", api::client::DEFAULT_SOCKET),
             front_door: FrontDoor::default(),
+            ramdisk_dir: PathBuf::from(ramdisk::DEFAULT_DIR),
+            ramdisk_size: None,
         }
     }
 }
@@ -162,6 +169,7 @@ struct Inner {
     /// (others wait for it rather than fail).
     busy: Mutex<HashMap<String, bool>>,
     faults: fault::Faults,
+    ramdisk: ramdisk::RamdiskPool,
 }
 
 /// Holds a container's operation slot; released on drop.
@@ -289,6 +297,7 @@ impl Host {
         }
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let faults = fault::Faults::new(&cfg);
+        let ramdisk = ramdisk::RamdiskPool::open(&cfg.ramdisk_dir, cfg.ramdisk_size)?;
         let host = Host {
             inner: Arc::new(Inner {
                 faults,
@@ -301,6 +310,7 @@ impl Host {
                 events,
                 seq: AtomicU64::new(0),
                 busy: Mutex::new(HashMap::new()),
+                ramdisk,
             }),
         };
         host.recover()?;

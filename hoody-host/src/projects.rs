@@ -121,6 +121,9 @@ impl Host {
             }
             Ok(tx.delete_project(id)?)
         })?;
+        self.inner
+            .ramdisk
+            .remove(&self.inner.ramdisk.project_dir(id))?;
         self.emit("project.deleted", None, Some(id));
         Ok(())
     }

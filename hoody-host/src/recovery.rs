@@ -29,6 +29,8 @@ impl Host {
                         }
                         _ => {
                             self.inner.machines.purge(container)?;
+                            let dir = self.inner.ramdisk.container_dir(container);
+                            self.inner.ramdisk.remove(&dir)?;
                             self.store().tx(|tx| {
                                 tx.delete_container(container)?;
                                 Ok(tx.end_op(op_id)?)
@@ -62,6 +64,8 @@ impl Host {
                         Some(c) => self.run_delete(&c, op_id)?,
                         None => {
                             self.inner.machines.purge(container)?;
+                            let dir = self.inner.ramdisk.container_dir(container);
+                            self.inner.ramdisk.remove(&dir)?;
                             self.store().tx(|tx| Ok(tx.end_op(op_id)?))?;
                         }
                     }

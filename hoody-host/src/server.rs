@@ -1,7 +1,8 @@
 //! hoodyd's HTTP layer: the REST API of reference §1 over a [`Host`], on axum.
 //!
-//! Everything here is translation: parse the request (strictly: unknown fields, bad ids,
-//! oversized bodies are errors), run the [`Host`] call on the blocking pool (host calls touch
+//! Everything here is translation: parse the request (unknown fields are ignored, as Hoody's
+//! clients expect, and logged with `HOODYD_LOG=debug`; wrong types, bad ids and oversized
+//! bodies are errors), run the [`Host`] call on the blocking pool (host calls touch
 //! disks, sockets and SQLite), wrap the result in the envelope. No decisions live here, so an
 //! embedder calling [`Host`] directly gets the same behaviour.
 //!
@@ -259,7 +260,17 @@ fn body<T: DeserializeOwned>(
     } else {
         &b
     };
-    serde_json::from_slice(text).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let mut ignored = Vec::new();
+    let parsed = serde_ignored::deserialize(&mut de, |path| ignored.push(path.to_string()))
+        .and_then(|v| de.end().map(|()| v));
+    if !ignored.is_empty() && debug_log() {
+        eprintln!(
+            "hoodyd: debug: ignored unknown field(s) {}",
+            ignored.join(", ")
+        );
+    }
+    parsed.map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => ApiError::new(
@@ -278,6 +289,12 @@ fn body<T: DeserializeOwned>(
             }
         }
     })
+}
+
+/// Whether hoodyd logs at debug level (`HOODYD_LOG=debug`).
+fn debug_log() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("HOODYD_LOG").is_ok_and(|v| v == "debug"))
 }
 
 /// Parses a list query, then [`run`]s `f` with it; a query that does not parse is the
@@ -556,7 +573,34 @@ pub fn router(host: Host, require_token: bool) -> Router {
     } else {
         r.layer(middleware::from_fn_with_state(host.clone(), proxied_auth))
     };
-    r.with_state(host)
+    // Hoody's clients write some paths with a trailing slash (`GET /api/v1/containers/`) and
+    // others without: every path is served both ways. The slash is trimmed before routing,
+    // by an outer router whose only route is the API's router as its fallback (a layer on
+    // the API's router itself would run after its routing).
+    Router::new()
+        .fallback_service(r.with_state(host))
+        .layer(middleware::map_request(trim_trailing_slash))
+}
+
+/// `/a/b/` → `/a/b` (the query kept); `/` stays.
+async fn trim_trailing_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(p) = pq.parse() {
+            parts.path_and_query = Some(p);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 async fn update_project(

@@ -95,6 +95,8 @@ impl Setup {
         cfg.watch_interval = Duration::from_millis(200);
         cfg.monitor_env = self.net.clone();
         cfg.endpoint = "in-process test".into();
+        cfg.ramdisk_dir = self.dir.path().join("ramdisk");
+        cfg.ramdisk_size = Some(64 << 20);
         cfg
     }
 }
@@ -108,6 +110,10 @@ impl Drop for Setup {
         if self.loop_pool {
             let _ = Command::new("umount").arg(self.pool()).status();
         }
+        let _ = Command::new("umount")
+            .arg(self.dir.path().join("ramdisk"))
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 

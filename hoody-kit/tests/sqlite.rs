@@ -294,6 +294,16 @@ async fn create_then_a_transaction_returns_the_documented_shapes() {
     assert_eq!(item["resultSetList"], json!([[1, "ada"], [2, "bob"]]));
     assert!(item.get("resultSet").is_none());
 
+    // The body Hoody's CLI sends for `db exec-transaction --transaction '{"transaction":[…]}'`
+    // (the option's JSON wrapped under `transaction`) is the same transaction as the array.
+    let q = json!([{ "query": "SELECT id, name FROM t WHERE id < 3 ORDER BY id" }]);
+    let flat = tx(&mut c, "app", q.clone()).await;
+    let nested = tx(&mut c, "app", json!({ "transaction": q })).await;
+    assert_eq!(nested.status, 200, "{}", nested.text());
+    assert_eq!(nested.json()["results"], flat.json()["results"]);
+    let r = tx(&mut c, "app", json!({ "transaction": 5 })).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
     // A statement item may hold several statements; the data is really in the file.
     let abs = file.display().to_string();
     let r = tx(&mut c, &abs, json!([{ "statement": "CREATE TABLE u (x); INSERT INTO u VALUES (1); INSERT INTO u VALUES (2);" }])).await;

@@ -55,6 +55,38 @@ pub struct MachineConfig {
     /// machine's `/run`).
     #[serde(default)]
     pub kit: bool,
+    /// A host directory (on a RAM-backed file system) bound read-write at `/ramdisk`, made at
+    /// boot if missing and owned by the machine's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramdisk: Option<PathBuf>,
+    /// Another, shared with other machines, bound at `/ramdisk/project`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramdisk_project: Option<PathBuf>,
+}
+
+/// Where a machine's ramdisk appears inside.
+pub const RAMDISK_PATH: &str = "/ramdisk";
+/// Where the shared one appears inside.
+pub const RAMDISK_PROJECT_PATH: &str = "/ramdisk/project";
+
+/// Makes the machine's ramdisk directories if missing: owned by its root (the first id of its
+/// range), mode 1777 like `/tmp` so that every user inside may use them.
+pub fn prepare_ramdisk(cfg: &MachineConfig) -> Result<(), MachineError> {
+    let owner = cfg.id_range_start.unwrap_or(0);
+    for dir in [&cfg.ramdisk, &cfg.ramdisk_project].into_iter().flatten() {
+        if dir.is_dir() {
+            continue;
+        }
+        let fail = |what: &str, e: std::io::Error| MachineError::Start {
+            name: cfg.name.clone(),
+            message: format!("{what} the ramdisk {}: {e}", dir.display()),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail("create", e))?;
+        std::os::unix::fs::chown(dir, Some(owner), Some(owner)).map_err(|e| fail("chown", e))?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
+            .map_err(|e| fail("chmod", e))?;
+    }
+    Ok(())
 }
 
 /// The capabilities a machine's root keeps: systemd-nspawn's default set plus
@@ -206,6 +238,12 @@ pub fn boot_spec(
                     b = b.bind(found, Path::new(CLI_LIB_DIR).join(lib), true);
                 }
             }
+        }
+    }
+    if let Some(dir) = &cfg.ramdisk {
+        b = b.bind(dir, RAMDISK_PATH, false);
+        if let Some(shared) = &cfg.ramdisk_project {
+            b = b.bind(shared, RAMDISK_PROJECT_PATH, false);
         }
     }
     if let Some(n) = net {

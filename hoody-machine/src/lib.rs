@@ -124,6 +124,10 @@ pub struct CreateOptions {
     pub env: std::collections::BTreeMap<String, String>,
     /// Run hoody's Kit inside (see [`MachineConfig::kit`]).
     pub kit: bool,
+    /// Its ramdisk directory (see [`MachineConfig::ramdisk`]).
+    pub ramdisk: Option<PathBuf>,
+    /// The shared ramdisk directory (see [`MachineConfig::ramdisk_project`]).
+    pub ramdisk_project: Option<PathBuf>,
 }
 
 /// Where a new machine's root file system comes from.
@@ -346,6 +350,8 @@ impl Machines {
             hostname: opts.hostname.clone(),
             env: opts.env.clone(),
             kit: opts.kit,
+            ramdisk: opts.ramdisk.clone(),
+            ramdisk_project: opts.ramdisk_project.clone(),
         };
         let made = (|| -> Result<()> {
             match source {
@@ -406,6 +412,21 @@ impl Machines {
         self.pool.check_writable()?;
         let mut cfg = self.load(name)?;
         cfg.env = env;
+        self.save(&cfg)
+    }
+
+    /// Sets machine `name`'s ramdisk directories (see [`MachineConfig::ramdisk`]); applied at
+    /// its next start.
+    pub fn set_ramdisk(
+        &self,
+        name: &str,
+        ramdisk: Option<PathBuf>,
+        project: Option<PathBuf>,
+    ) -> Result<()> {
+        self.pool.check_writable()?;
+        let mut cfg = self.load(name)?;
+        cfg.ramdisk = ramdisk;
+        cfg.ramdisk_project = project;
         self.save(&cfg)
     }
 

@@ -598,6 +598,7 @@ fn start(
         .append(true)
         .open(paths.console_log())
         .map_err(|e| format!("open {}: {e}", paths.console_log().display()))?;
+    crate::config::prepare_ramdisk(cfg).map_err(|e| e.to_string())?;
     let spec = boot_spec(cfg, rootfs, paths, network.map(|n| &n.plan), kit_exe)
         .map_err(|e| e.to_string())?;
     let mut container = spawn(&spec).map_err(|e| e.to_string())?;

@@ -53,6 +53,70 @@ pub fn size(path: &Path) -> io::Result<FsSize> {
     })
 }
 
+/// Mounts a tmpfs of `size` bytes (mode `mode` at its root) at `target`, named `source` in the
+/// mount table.
+pub fn mount_tmpfs(source: &str, target: &Path, size: u64, mode: u32) -> io::Result<()> {
+    let src = CString::new(source).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let tgt = cpath(target)?;
+    let data = CString::new(format!("size={size},mode={mode:o}"))
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            tgt.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            data.as_ptr().cast(),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `path` is itself a mount point (listed in `/proc/self/mountinfo`).
+pub fn is_mount_point(path: &Path) -> bool {
+    let Ok(canon) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let canon = canon.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(canon.as_str()))
+}
+
+/// Bytes the files under `path` take on disk (or in memory, on a tmpfs): the sum of their
+/// allocated blocks, not following symbolic links nor crossing into other file systems. A
+/// missing path takes none.
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(top) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let dev = top.dev();
+    let mut total = top.blocks() * 512;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.dev() != dev {
+                continue;
+            }
+            total += m.blocks() * 512;
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    total
+}
+
 /// `umask(2)`: sets the calling process's file creation mask and returns the previous one.
 /// The mask is per process: set it around work no other thread creates files during.
 pub fn umask(mask: libc::mode_t) -> libc::mode_t {

@@ -97,6 +97,8 @@ impl Daemon {
             .env("HOODY_NET_STATE", self.path("net"))
             .env("HOODY_SOCKET", self.socket())
             .env("HOODY_PROXY_LOG_DIR", self.path("proxy-logs"))
+            .env("HOODY_RAMDISK_DIR", self.path("ramdisk"))
+            .env("HOODY_RAMDISK_SIZE", "64M")
             // No proxy that containers reach unless a test says so (its own ports, its own
             // resolver): the defaults are the deployed proxy's.
             .env("HOODY_PROXY_HTTP", "none")
@@ -429,5 +431,9 @@ impl Drop for Daemon {
         self.env(&mut c);
         let _ = c.args(["net", "uninstall"]).output();
         let _ = Command::new("umount").arg(self.pool()).status();
+        let _ = Command::new("umount")
+            .arg(self.path("ramdisk"))
+            .stderr(Stdio::null())
+            .status();
     }
 }

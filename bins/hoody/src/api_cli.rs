@@ -21,8 +21,8 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand, ValueEnum};
 use hoody::api::{
     Container, ContainerStatus, CopyContainer, CreateContainer, CreateProject, CreateSnapshot,
-    CreateToken, EnvVars, ListQuery, Operation, Project, Snapshot, SnapshotAlias, UpdateContainer,
-    UpdateProject,
+    CreateToken, EnvVars, ListQuery, Operation, Project, RamdiskScope, Snapshot, SnapshotAlias,
+    UpdateContainer, UpdateProject,
 };
 use hoody::client::{Client, ClientError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -173,7 +173,7 @@ pub struct CreateArgs {
     /// The image (default: debian-13).
     #[arg(long, visible_alias = "image", value_name = "IMAGE")]
     container_image: Option<String>,
-    /// The Kit's services (terminal, files, ...).
+    /// The Kit's services (terminal, files, ...; default: on, as hoodyd's).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     hoody_kit: Option<bool>,
     /// The developer toolchain (default: as --hoody-kit).
@@ -197,8 +197,40 @@ pub struct CreateArgs {
     /// Realm labels (comma-separated or repeated).
     #[arg(long, value_delimiter = ',', value_name = "ID")]
     realm_ids: Vec<String>,
+    /// A RAM-backed /ramdisk, kept across restarts, lost when the server reboots (default: on).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    ramdisk: Option<bool>,
+    /// container (default) or project (adds /ramdisk/project, shared in the project).
+    #[arg(long, value_name = "SCOPE", value_parser = parse_ramdisk_scope)]
+    ramdisk_scope: Option<RamdiskScope>,
+    /// /dev/kvm passthrough (not supported by hoody yet: only false is accepted).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    kvm: Option<bool>,
+    /// Alias of --kvm.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    dev_kvm: Option<bool>,
+    /// Use cached images (every image is cached in hoody).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    cache: Option<bool>,
+    /// Build a new cached image (accepted; hoody's images are always cached).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    cache_image: Option<bool>,
+    /// Internal to the platform: true is refused.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    prespawn: Option<bool>,
+    /// Do not claim a prespawned container.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    bypass_prespawn: Option<bool>,
     #[command(flatten)]
     wait: WaitArgs,
+}
+
+fn parse_ramdisk_scope(s: &str) -> Result<RamdiskScope, String> {
+    match s {
+        "container" => Ok(RamdiskScope::Container),
+        "project" => Ok(RamdiskScope::Project),
+        _ => Err(format!("{s:?}: expected container or project")),
+    }
 }
 
 /// `hoody containers update`
@@ -227,6 +259,12 @@ pub struct UpdateArgs {
     /// New realm labels (comma-separated or repeated).
     #[arg(long, value_delimiter = ',', value_name = "ID")]
     realm_ids: Option<Vec<String>>,
+    /// /ramdisk on or off (at the next start; off discards its contents).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    ramdisk: Option<bool>,
+    /// container or project (at the next start).
+    #[arg(long, value_name = "SCOPE", value_parser = parse_ramdisk_scope)]
+    ramdisk_scope: Option<RamdiskScope>,
 }
 
 /// `hoody containers copy`
@@ -840,7 +878,14 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<ExitCode> {
         dev_kit: a.dev_kit,
         autostart: a.autostart,
         realm_ids: (!a.realm_ids.is_empty()).then(|| a.realm_ids.clone()),
-        ..Default::default()
+        ramdisk: a.ramdisk,
+        ramdisk_scope: a.ramdisk_scope,
+        kvm: a.kvm,
+        dev_kvm: a.dev_kvm,
+        cache: a.cache,
+        cache_image: a.cache_image,
+        prespawn: a.prespawn,
+        bypass_prespawn: a.bypass_prespawn,
     };
     let c = ctx
         .client
@@ -934,13 +979,15 @@ fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<ExitCode> {
         ssh_public_key: clearable(&a.ssh_public_key),
         comment: clearable(&a.comment),
         realm_ids: a.realm_ids.clone(),
+        ramdisk: a.ramdisk,
+        ramdisk_scope: a.ramdisk_scope,
     };
     if serde_json::to_value(&req)?
         .as_object()
         .is_some_and(|o| o.is_empty())
     {
         return Err(usage(
-            "nothing to update: give --name, --color, --comment, --ssh-public-key, --autostart, --ai or --realm-ids",
+            "nothing to update: give --name, --color, --comment, --ssh-public-key, --autostart, --ai, --realm-ids, --ramdisk or --ramdisk-scope",
         ));
     }
     let c = ctx

@@ -62,9 +62,30 @@ struct Args {
     /// hoody-proxy's resolver for the pool ("none": containers use the host's upstreams only).
     #[arg(long, env = "HOODY_PROXY_DNS", default_value = hoody::host::front_door::DEFAULT_DNS)]
     proxy_dns: String,
+    /// The server's `/ramdisk` pool (a tmpfs, mounted here if it is not yet).
+    #[arg(long, env = "HOODY_RAMDISK_DIR", default_value = hoody::host::ramdisk::DEFAULT_DIR)]
+    ramdisk_dir: PathBuf,
+    /// Its size: bytes, or with K, M or G (default: 512M, at most half the host's memory).
+    #[arg(long, env = "HOODY_RAMDISK_SIZE", value_parser = parse_size)]
+    ramdisk_size: Option<u64>,
     /// Where hoody-proxy writes access logs.
     #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
     proxy_log_dir: PathBuf,
+}
+
+/// `512M`, `1G`, `65536`: a size in bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.trim().to_ascii_uppercase() {
+        t if t.ends_with('K') => (t.trim_end_matches('K').to_string(), 1u64 << 10),
+        t if t.ends_with('M') => (t.trim_end_matches('M').to_string(), 1 << 20),
+        t if t.ends_with('G') => (t.trim_end_matches('G').to_string(), 1 << 30),
+        t => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?}: expected a size such as 512M, 1G or a number of bytes"))
 }
 
 /// Tells systemd (Type=notify) that we serve.
@@ -98,6 +119,8 @@ fn main() -> anyhow::Result<()> {
     cfg.domain = args.domain.clone();
     cfg.proxy_log_dir = args.proxy_log_dir.clone();
     cfg.endpoint = format!("unix:{}", args.socket.display());
+    cfg.ramdisk_dir = args.ramdisk_dir.clone();
+    cfg.ramdisk_size = args.ramdisk_size;
     cfg.front_door = hoody::host::FrontDoor::from_listeners(
         &args.proxy_http,
         &args.proxy_https,

@@ -433,7 +433,12 @@ fn bad_input_is_refused_without_state_change() {
         (
             "POST",
             base.clone(),
-            Some(json!({"server_id": sid, "name": "ok-name", "colour": "#fff"}).to_string()),
+            // An unknown field is ignored (Hoody's clients send fields a server may not
+            // know); a known one of the wrong type is refused.
+            Some(
+                json!({"server_id": sid, "name": "ok-name", "colour": "#fff", "hoody_kit": "yes"})
+                    .to_string(),
+            ),
             422,
             "Validation Error",
         ),

@@ -86,6 +86,7 @@ pub(super) struct DbParams {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TxRequest {
+    #[serde(deserialize_with = "items")]
     transaction: Vec<TxItem>,
     #[serde(default, alias = "resultFormat")]
     result_format: Option<String>,
@@ -93,6 +94,26 @@ struct TxRequest {
     create_db_if_missing: Option<bool>,
     #[serde(default)]
     auto_create: Option<bool>,
+}
+
+/// The items: an array, or an object carrying the array under `transaction` again. Hoody's
+/// CLI wraps the JSON given to `db exec-transaction --transaction '{"transaction":[…]}'` under
+/// `transaction`, so the body arrives as `{"transaction":{"transaction":[…]}}`; both forms are
+/// the same transaction.
+fn items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<TxItem>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wrapped {
+        #[serde(deserialize_with = "items")]
+        transaction: Vec<TxItem>,
+    }
+    let v = Value::deserialize(d)?;
+    let r = if v.is_object() {
+        serde_json::from_value::<Wrapped>(v).map(|w| w.transaction)
+    } else {
+        serde_json::from_value(v)
+    };
+    r.map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, Deserialize)]
