@@ -316,6 +316,9 @@ pub struct Container {
     /// project's other containers on this server.
     #[serde(default)]
     pub ramdisk_scope: RamdiskScope,
+    /// Its resource limits (applied to the running container when changed).
+    #[serde(default)]
+    pub limits: Limits,
     /// The container it was copied from.
     pub source_container_id: Option<String>,
     /// Its IPv4 address while running.
@@ -326,6 +329,65 @@ pub struct Container {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+}
+
+/// A container's resource limits (beyond Hoody's API: it has no way to limit a container).
+/// Every field optional; absent means no limit (or the server's default at creation).
+/// `memory` takes bytes or a size such as `"256M"` / `"2G"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Memory in bytes; above it the kernel reclaims and then kills inside the container.
+    #[serde(
+        default,
+        deserialize_with = "size_or_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub memory: Option<u64>,
+    /// CPUs (0.5 = half a CPU's time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Processes and threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<u64>,
+}
+
+impl Limits {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_none() && self.cpus.is_none() && self.pids.is_none()
+    }
+}
+
+/// `256M`, `2G`, `512K` or a number of bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_uppercase();
+    let t = t.strip_suffix('B').unwrap_or(&t).to_string();
+    let (num, mult) = match t.chars().last()? {
+        'K' => (&t[..t.len() - 1], 1u64 << 10),
+        'M' => (&t[..t.len() - 1], 1 << 20),
+        'G' => (&t[..t.len() - 1], 1 << 30),
+        'T' => (&t[..t.len() - 1], 1 << 40),
+        _ => (t.as_str(), 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
+
+fn size_or_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(d)? {
+        None => Ok(None),
+        Some(Size::Bytes(n)) => Ok(Some(n)),
+        Some(Size::Text(t)) => parse_size(&t).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{t:?} is not a size: bytes, or a number with K, M, G or T"
+            ))
+        }),
+    }
 }
 
 /// The scope of a container's `/ramdisk`.
@@ -391,6 +453,9 @@ pub struct CreateContainer {
     /// Its scope (default `container`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramdisk_scope: Option<RamdiskScope>,
+    /// Resource limits (default: the server's defaults, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
     /// Cached images: every image is cached in hoody; accepted and ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<bool>,
@@ -428,6 +493,10 @@ pub struct UpdateContainer {
     /// `/ramdisk`'s scope (applied at the next start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramdisk_scope: Option<RamdiskScope>,
+    /// Replaces the resource limits (a field left out: no limit); applied at once to a
+    /// running container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
     /// Replaces all environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_vars: Option<BTreeMap<String, String>>,
@@ -574,6 +643,9 @@ pub struct MemoryStats {
     pub usage_peak: u64,
     /// The limit, bytes (`null`: none).
     pub total: Option<u64>,
+    /// `usage` as a percentage of `total` (`null` without a limit).
+    #[serde(default)]
+    pub usage_percent: Option<f64>,
 }
 
 /// Disk counters.
@@ -1014,4 +1086,45 @@ pub struct AccessLog {
     pub container_id: String,
     /// Newest last.
     pub logs: Vec<AccessLogEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn limits_take_bytes_or_sizes() {
+        assert_eq!(parse_size("256M"), Some(256 << 20));
+        assert_eq!(parse_size("2g"), Some(2 << 30));
+        assert_eq!(parse_size("512KB"), Some(512 << 10));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("lots"), None);
+        let l: Limits = serde_json::from_str(r#"{"memory":"1G","cpus":0.5,"pids":100}"#).unwrap();
+        assert_eq!(
+            l,
+            Limits {
+                memory: Some(1 << 30),
+                cpus: Some(0.5),
+                pids: Some(100)
+            }
+        );
+        let l: Limits = serde_json::from_str(r#"{"memory":1048576}"#).unwrap();
+        assert_eq!(l.memory, Some(1 << 20));
+        assert!(serde_json::from_str::<Limits>(r#"{"memory":"x"}"#).is_err());
+        assert!(Limits::default().is_empty());
+    }
+
+    #[test]
+    fn unknown_request_fields_are_ignored_and_wrong_types_refused() {
+        let c: CreateContainer = serde_json::from_str(
+            r#"{"server_id":"s","name":"n","cache_image":false,"ramdisk":true,"future_field":1}"#,
+        )
+        .unwrap();
+        assert_eq!((c.ramdisk, c.cache_image), (Some(true), Some(false)));
+        assert!(
+            serde_json::from_str::<CreateContainer>(r#"{"server_id":"s","hoody_kit":"yes"}"#)
+                .is_err()
+        );
+    }
 }

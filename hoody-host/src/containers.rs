@@ -109,7 +109,11 @@ impl Host {
             memory: api::MemoryStats {
                 usage: s.cgroup.memory_current,
                 usage_peak: s.cgroup.memory_peak,
-                total: cfg.and_then(|c| c.memory),
+                total: cfg.as_ref().and_then(|c| c.memory),
+                usage_percent: cfg
+                    .and_then(|c| c.memory)
+                    .filter(|t| *t > 0)
+                    .map(|t| s.cgroup.memory_current as f64 * 100.0 / t as f64),
             },
             disk: api::DiskStats {
                 root: api::DiskUsage { usage: disk },
@@ -251,6 +255,8 @@ impl Host {
         }
         let env = req.environment_vars.unwrap_or_default();
         check_env(&env)?;
+        let limits = req.limits.unwrap_or(self.inner.cfg.default_limits);
+        check_limits(&limits)?;
         let realm_ids = req.realm_ids.unwrap_or_default();
         check_realms(&realm_ids)?;
         let image = image_name(req.container_image.as_deref().unwrap_or(DEFAULT_IMAGE));
@@ -286,6 +292,7 @@ impl Host {
             realm_ids,
             ramdisk: req.ramdisk.unwrap_or(true),
             ramdisk_scope: req.ramdisk_scope.unwrap_or_default(),
+            limits,
             source_container_id: None,
             ip: None,
             error: None,
@@ -389,6 +396,9 @@ impl Host {
             kit: c.hoody_kit,
             ramdisk,
             ramdisk_project,
+            memory: c.limits.memory,
+            cpus: c.limits.cpus,
+            pids: c.limits.pids,
             ..Default::default()
         };
         let made = match source {
@@ -559,6 +569,9 @@ impl Host {
         if let Some(r) = &req.realm_ids {
             check_realms(r)?;
         }
+        if let Some(l) = &req.limits {
+            check_limits(l)?;
+        }
         if let Some(Some(c)) = &req.comment
             && c.chars().count() > 16_000
         {
@@ -614,12 +627,26 @@ impl Host {
             if let Some(v) = req.ramdisk_scope {
                 c.ramdisk_scope = v;
             }
+            if let Some(v) = req.limits {
+                c.limits = v;
+            }
             c.updated_at = now();
             tx.put_container(&c)?;
             Ok(c)
         })?;
         self.sync_machine_env(&c)?;
         self.sync_machine_ramdisk(&c)?;
+        if req.limits.is_some() {
+            let l = c.limits;
+            match self
+                .inner
+                .machines
+                .set_limits(&c.id, l.memory, l.cpus, l.pids)
+            {
+                Ok(()) | Err(MachineError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         self.emit("container.updated", Some(&c), None);
         Ok(c)
     }

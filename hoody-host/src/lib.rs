@@ -120,6 +120,8 @@ pub struct HostConfig {
     pub ramdisk_dir: PathBuf,
     /// Its size in bytes (default: 512 MiB, at most half the host's memory).
     pub ramdisk_size: Option<u64>,
+    /// Limits a container gets when its create names none (default: none).
+    pub default_limits: api::Limits,
 }
 
 impl HostConfig {
@@ -144,6 +146,7 @@ impl HostConfig {
             front_door: FrontDoor::default(),
             ramdisk_dir: PathBuf::from(ramdisk::DEFAULT_DIR),
             ramdisk_size: None,
+            default_limits: api::Limits::default(),
         }
     }
 }

@@ -62,6 +62,35 @@ pub(crate) fn check_realms(ids: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Checks resource limits: at least 32 MiB of memory, 0.01 to 1024 CPUs, at least 16
+/// processes (below these a Debian with systemd does not boot).
+pub(crate) fn check_limits(l: &api::Limits) -> Result<()> {
+    if let Some(m) = l.memory
+        && m < 32 << 20
+    {
+        return Err(ApiError::validation(
+            "limits/memory",
+            format!("{m} bytes is below the 32 MiB a container needs to boot"),
+        )
+        .into());
+    }
+    if let Some(c) = l.cpus
+        && !(0.01..=1024.0).contains(&c)
+    {
+        return Err(ApiError::validation("limits/cpus", format!("{c}: from 0.01 to 1024")).into());
+    }
+    if let Some(p) = l.pids
+        && p < 16
+    {
+        return Err(ApiError::validation(
+            "limits/pids",
+            format!("{p}: at least 16 (systemd and the Kit need a few)"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Checks one environment variable (reference §1.7).
 pub fn check_env_var(key: &str, value: &str) -> Result<()> {
     let mut chars = key.chars();

@@ -430,6 +430,44 @@ impl Machines {
         self.save(&cfg)
     }
 
+    /// Sets machine `name`'s limits (memory bytes, CPUs, processes; `None`: none), kept for
+    /// its next boots and applied at once to its cgroup when it runs. A limit lifted on a
+    /// running machine is written as the largest value the kernel takes.
+    pub fn set_limits(
+        &self,
+        name: &str,
+        memory: Option<u64>,
+        cpus: Option<f64>,
+        pids: Option<u64>,
+    ) -> Result<()> {
+        self.pool.check_writable()?;
+        let mut cfg = self.load(name)?;
+        let cpu_quota = cpus.map(hoody_core::CpuQuota::from_cpus).transpose()?;
+        cfg.memory = memory;
+        cfg.cpus = cpus;
+        cfg.pids = pids;
+        self.save(&cfg)?;
+        if !self.running(name) {
+            return Ok(());
+        }
+        let host_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let live = hoody_core::Limits {
+            // The kernel clamps a huge memory limit to "no limit".
+            memory: Some(memory.unwrap_or(i64::MAX as u64 / 2)),
+            cpu_quota: Some(match cpu_quota {
+                Some(q) => q,
+                None => hoody_core::CpuQuota::from_cpus(host_cpus as f64)?,
+            }),
+            cpu_weight: None,
+            // The largest pids.max the kernel accepts (PID_MAX_LIMIT).
+            pids: Some(pids.unwrap_or(4_194_304)),
+        };
+        let cg = hoody_core::cgroup::open(&CgroupConfig::default(), name)
+            .map_err(hoody_core::Error::from)?;
+        cg.apply(&live).map_err(hoody_core::Error::from)?;
+        Ok(())
+    }
+
     /// Whether a machine's monitor answers (cheap: one connect).
     pub fn is_running(&self, name: &str) -> bool {
         self.running(name)

@@ -21,8 +21,8 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand, ValueEnum};
 use hoody::api::{
     Container, ContainerStatus, CopyContainer, CreateContainer, CreateProject, CreateSnapshot,
-    CreateToken, EnvVars, ListQuery, Operation, Project, RamdiskScope, Snapshot, SnapshotAlias,
-    UpdateContainer, UpdateProject,
+    CreateToken, EnvVars, Limits, ListQuery, Operation, Project, RamdiskScope, Snapshot,
+    SnapshotAlias, UpdateContainer, UpdateProject,
 };
 use hoody::client::{Client, ClientError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -221,8 +221,21 @@ pub struct CreateArgs {
     /// Do not claim a prespawned container.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     bypass_prespawn: Option<bool>,
+    /// Memory limit (e.g. 512M, 2G; beyond Hoody's API).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    memory: Option<u64>,
+    /// CPU limit (e.g. 0.5, 2).
+    #[arg(long, value_name = "CPUS")]
+    cpus: Option<f64>,
+    /// Process limit.
+    #[arg(long, value_name = "N")]
+    pids: Option<u64>,
     #[command(flatten)]
     wait: WaitArgs,
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    hoody::api::parse_size(s).ok_or_else(|| format!("{s:?}: a size such as 512M, 2G or bytes"))
 }
 
 fn parse_ramdisk_scope(s: &str) -> Result<RamdiskScope, String> {
@@ -265,6 +278,15 @@ pub struct UpdateArgs {
     /// container or project (at the next start).
     #[arg(long, value_name = "SCOPE", value_parser = parse_ramdisk_scope)]
     ramdisk_scope: Option<RamdiskScope>,
+    /// New memory limit, applied at once (the others are kept).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    memory: Option<u64>,
+    /// New CPU limit.
+    #[arg(long, value_name = "CPUS")]
+    cpus: Option<f64>,
+    /// New process limit.
+    #[arg(long, value_name = "N")]
+    pids: Option<u64>,
 }
 
 /// `hoody containers copy`
@@ -886,6 +908,11 @@ fn create(ctx: &Ctx, a: &CreateArgs) -> anyhow::Result<ExitCode> {
         cache_image: a.cache_image,
         prespawn: a.prespawn,
         bypass_prespawn: a.bypass_prespawn,
+        limits: (a.memory.is_some() || a.cpus.is_some() || a.pids.is_some()).then_some(Limits {
+            memory: a.memory,
+            cpus: a.cpus,
+            pids: a.pids,
+        }),
     };
     let c = ctx
         .client
@@ -981,13 +1008,28 @@ fn update(ctx: &Ctx, a: &UpdateArgs) -> anyhow::Result<ExitCode> {
         realm_ids: a.realm_ids.clone(),
         ramdisk: a.ramdisk,
         ramdisk_scope: a.ramdisk_scope,
+        limits: if a.memory.is_some() || a.cpus.is_some() || a.pids.is_some() {
+            // The API replaces the limits as a whole: keep the ones not given.
+            let now = ctx
+                .client
+                .get_container(&id)
+                .map_err(naming("container", &id))?
+                .limits;
+            Some(Limits {
+                memory: a.memory.or(now.memory),
+                cpus: a.cpus.or(now.cpus),
+                pids: a.pids.or(now.pids),
+            })
+        } else {
+            None
+        },
     };
     if serde_json::to_value(&req)?
         .as_object()
         .is_some_and(|o| o.is_empty())
     {
         return Err(usage(
-            "nothing to update: give --name, --color, --comment, --ssh-public-key, --autostart, --ai, --realm-ids, --ramdisk or --ramdisk-scope",
+            "nothing to update: give --name, --color, --comment, --ssh-public-key, --autostart, --ai, --realm-ids, --ramdisk, --ramdisk-scope, --memory, --cpus or --pids",
         ));
     }
     let c = ctx

@@ -68,6 +68,15 @@ struct Args {
     /// Its size: bytes, or with K, M or G (default: 512M, at most half the host's memory).
     #[arg(long, env = "HOODY_RAMDISK_SIZE", value_parser = parse_size)]
     ramdisk_size: Option<u64>,
+    /// Memory limit of a container whose create names none (e.g. 2G; default: none).
+    #[arg(long, env = "HOODY_DEFAULT_MEMORY", value_parser = parse_size)]
+    default_memory: Option<u64>,
+    /// CPU limit of a container whose create names none (e.g. 1.5; default: none).
+    #[arg(long, env = "HOODY_DEFAULT_CPUS")]
+    default_cpus: Option<f64>,
+    /// Process limit of a container whose create names none (default: none).
+    #[arg(long, env = "HOODY_DEFAULT_PIDS")]
+    default_pids: Option<u64>,
     /// Where hoody-proxy writes access logs.
     #[arg(long, env = "HOODY_PROXY_LOG_DIR", default_value = hoody::host::DEFAULT_PROXY_LOG_DIR)]
     proxy_log_dir: PathBuf,
@@ -75,15 +84,7 @@ struct Args {
 
 /// `512M`, `1G`, `65536`: a size in bytes.
 fn parse_size(s: &str) -> Result<u64, String> {
-    let (num, mult) = match s.trim().to_ascii_uppercase() {
-        t if t.ends_with('K') => (t.trim_end_matches('K').to_string(), 1u64 << 10),
-        t if t.ends_with('M') => (t.trim_end_matches('M').to_string(), 1 << 20),
-        t if t.ends_with('G') => (t.trim_end_matches('G').to_string(), 1 << 30),
-        t => (t, 1),
-    };
-    num.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
+    hoody::api::parse_size(s)
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("{s:?}: expected a size such as 512M, 1G or a number of bytes"))
 }
@@ -121,6 +122,11 @@ fn main() -> anyhow::Result<()> {
     cfg.endpoint = format!("unix:{}", args.socket.display());
     cfg.ramdisk_dir = args.ramdisk_dir.clone();
     cfg.ramdisk_size = args.ramdisk_size;
+    cfg.default_limits = hoody::api::Limits {
+        memory: args.default_memory,
+        cpus: args.default_cpus,
+        pids: args.default_pids,
+    };
     cfg.front_door = hoody::host::FrontDoor::from_listeners(
         &args.proxy_http,
         &args.proxy_https,

@@ -164,9 +164,15 @@ impl CgroupManager for V1Manager {
     fn apply(&self, limits: &Limits) -> Result<()> {
         if let Some(m) = limits.memory {
             let d = self.need("memory")?;
-            write_file(&d.join("memory.limit_in_bytes"), &m.to_string())?;
+            let mem = d.join("memory.limit_in_bytes");
             let memsw = d.join("memory.memsw.limit_in_bytes");
-            if memsw.exists() {
+            // The kernel keeps memory+swap at or above memory: raising, memsw goes first.
+            let raising = read_u64(&mem).is_ok_and(|now| m > now);
+            if memsw.exists() && raising {
+                write_file(&memsw, &m.to_string())?;
+            }
+            write_file(&mem, &m.to_string())?;
+            if memsw.exists() && !raising {
                 write_file(&memsw, &m.to_string())?;
             }
         }
