@@ -102,6 +102,50 @@ impl Host {
         Ok(p)
     }
 
+    /// `GET /api/v1/projects/{id}/stats`: how many containers the project has in each state,
+    /// and the live counters of those running or paused (each as `GET …/containers/{id}/stats`
+    /// has them).
+    pub fn project_stats(&self, id: &str) -> Result<serde_json::Value> {
+        let p = self.get_project(id)?;
+        let all = self
+            .store()
+            .read()
+            .containers(
+                Some(id),
+                false,
+                "created_at",
+                crate::store::Order::Asc,
+                u64::MAX >> 1,
+                0,
+            )?
+            .0;
+        let mut by_status = serde_json::Map::new();
+        let mut stats = Vec::new();
+        for c in &all {
+            let n = by_status
+                .entry(c.status.to_string())
+                .or_insert(serde_json::json!(0));
+            *n = serde_json::json!(n.as_u64().unwrap_or(0) + 1);
+            if matches!(
+                c.status,
+                api::ContainerStatus::Running | api::ContainerStatus::Paused
+            ) && let Ok(s) = self.stats(&c.id)
+            {
+                stats.push(s);
+            }
+        }
+        let memory: u64 = stats.iter().map(|s| s.memory.usage).sum();
+        let processes: u64 = stats.iter().map(|s| s.processes).sum();
+        Ok(serde_json::json!({
+            "project_id": p.id,
+            "project_name": p.alias,
+            "total_containers": all.len(),
+            "by_status": by_status,
+            "totals": {"memory_usage": memory, "processes": processes},
+            "containers": stats,
+        }))
+    }
+
     /// Deletes an empty project.
     pub fn delete_project(&self, id: &str) -> Result<()> {
         api::id::check("project", id)?;

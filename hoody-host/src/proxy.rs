@@ -479,6 +479,77 @@ impl Host {
         })
     }
 
+    /// `GET …/containers/{id}/proxy/groups` (discovery): the container document's groups and
+    /// how many rules each has.
+    pub fn proxy_groups(&self, id: &str) -> Result<serde_json::Value> {
+        let d = self.get_permissions(Scope::Container, id)?;
+        let groups: Vec<serde_json::Value> = d
+            .groups
+            .keys()
+            .map(|g| {
+                serde_json::json!({
+                    "name": g,
+                    "auth_rule_count": d.permissions.get(g).map_or(0, |r| r.len()),
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({
+            "groups": groups,
+            "file_version": d.file_version,
+            "etag": format!("file:v{}", d.file_version),
+        }))
+    }
+
+    /// `GET …/containers/{id}/proxy/services` (discovery): the services rules or hooks of the
+    /// container's document (or its project's) name, and every program the proxy knows.
+    pub fn proxy_services(&self, id: &str) -> Result<serde_json::Value> {
+        let d = self.get_permissions(Scope::Container, id)?;
+        let project = self.get_permissions(Scope::Project, d.project.as_deref().unwrap_or(""))?;
+        let mut names: std::collections::BTreeSet<String> = api::PROGRAMS
+            .iter()
+            .map(|p| api::program_name(p).unwrap_or(p).to_string())
+            .collect();
+        for doc in [&d, &project] {
+            for rules in doc.permissions.values() {
+                names.extend(rules.keys().cloned());
+            }
+        }
+        if let Some(h) = d.hooks.as_object() {
+            names.extend(h.keys().cloned());
+        }
+        Ok(serde_json::json!({
+            "services": names,
+            "file_version": d.file_version,
+            "etag": format!("file:v{}", d.file_version),
+        }))
+    }
+
+    /// `GET …/containers/{id}/proxy/services/{service}` (discovery): the rules that name the
+    /// service (per group, container and project documents), its hooks, the default that
+    /// applies when no group admits a request, and whether the container refuses everything.
+    pub fn proxy_service(&self, id: &str, service: &str) -> Result<serde_json::Value> {
+        let d = self.get_permissions(Scope::Container, id)?;
+        let project = self.get_permissions(Scope::Project, d.project.as_deref().unwrap_or(""))?;
+        let rules = |doc: &Document| -> serde_json::Map<String, serde_json::Value> {
+            doc.permissions
+                .iter()
+                .filter_map(|(g, r)| {
+                    r.get(service)
+                        .map(|a| (g.clone(), serde_json::to_value(a).unwrap_or_default()))
+                })
+                .collect()
+        };
+        // The container's document decides when it has been written, else the project's.
+        let decides = if d.file_version > 0 { &d } else { &project };
+        Ok(serde_json::json!({
+            "service": service,
+            "permissions_raw": {"container": rules(&d), "project": rules(&project)},
+            "hooks": d.hooks.get(service).cloned().unwrap_or(serde_json::Value::Null),
+            "effective_default": decides.default,
+            "is_reject_listed": !d.enable_proxy || !project.enable_proxy,
+        }))
+    }
+
     /// Changes a document under optimistic concurrency: `if_match` must be `file:v<N>` with
     /// the current version (428 without it, 412 when stale). A document that does not exist
     /// yet starts from `new_default` (`allow` when made through the group and rule calls,

@@ -121,6 +121,10 @@ endpoints! {
     "DELETE" "/api/v1/containers/{id}/proxy/permissions/permissions/{name}" "Clear a group's rules (If-Match)";
     "DELETE" "/api/v1/containers/{id}/proxy/permissions/permissions/{name}/{program}" "Remove one rule (If-Match)";
     "GET" "/api/v1/containers/{id}/proxy/settings" "enable_proxy, default and the document version";
+    "GET" "/api/v1/containers/{id}/proxy/groups" "Discovery: the document's groups and their rule counts";
+    "GET" "/api/v1/containers/{id}/proxy/services" "Discovery: the services rules and hooks name";
+    "GET" "/api/v1/containers/{id}/proxy/services/{service}" "Discovery: one service's rules, hooks and effective default";
+    "GET" "/api/v1/projects/{id}/stats" "Containers by state and the live counters of the running ones";
     "PUT" "/api/v1/containers/{id}/proxy/settings" "Set enable_proxy and/or default (If-Match)";
     "PATCH" "/api/v1/containers/{id}/proxy/settings" "Set enable_proxy and/or default (If-Match)";
     "GET" "/api/v1/openapi.json" "This document";
@@ -535,6 +539,32 @@ pub fn router(host: Host, require_token: bool) -> Router {
             Scope::Container,
             "/api/v1/containers/{id}",
         ))
+        .route(
+            "/api/v1/containers/{id}/proxy/groups",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Proxy groups", move || h.proxy_groups(&id))
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/proxy/services",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Proxy services", move || h.proxy_services(&id))
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/proxy/services/{service}",
+            get(
+                |State(h): State<Host>, UrlPath((id, service)): UrlPath<(String, String)>| {
+                    run(200, "Proxy service", move || h.proxy_service(&id, &service))
+                },
+            ),
+        )
+        .route(
+            "/api/v1/projects/{id}/stats",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Project statistics", move || h.project_stats(&id))
+            }),
+        )
         .route(
             "/api/v1/containers/{id}/proxy/settings",
             get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {

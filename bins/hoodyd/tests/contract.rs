@@ -39,10 +39,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("POST", "/api/v1/projects/{id}/permissions"),
     ("PUT", "/api/v1/projects/{id}/permissions/{permissionId}"),
     ("DELETE", "/api/v1/projects/{id}/permissions/{permissionId}"),
-    ("GET", "/api/v1/projects/{id}/stats"),
-    ("GET", "/api/v1/containers/{id}/proxy/groups"),
-    ("GET", "/api/v1/containers/{id}/proxy/services"),
-    ("GET", "/api/v1/containers/{id}/proxy/services/{service}"),
     ("POST", "/api/v1/servers/{id}/rent"),
     ("GET", "/api/v1/rentals/{id}/runtime"),
     ("GET", "/api/v1/servers/{id}/runtime"),
@@ -236,6 +232,51 @@ fn the_seeds_create_bodies_make_running_containers_with_kit_and_ramdisk() {
         "{stats}"
     );
     assert_eq!(stats["ramdisk"]["shared_pool_maximum"], 64 << 20, "{stats}");
+    // The project's stats and the proxy's discovery.
+    let ps = d.api(
+        "GET",
+        &format!("/api/v1/projects/{project}/stats"),
+        None,
+        200,
+    );
+    assert_eq!(ps["by_status"]["running"], 1, "{ps}");
+    assert_eq!(ps["containers"][0]["id"], id.as_str(), "{ps}");
+    let g = d.api(
+        "GET",
+        &format!("/api/v1/containers/{id}/proxy/groups"),
+        None,
+        200,
+    );
+    assert_eq!(
+        (g["groups"].as_array().map(Vec::len), &g["etag"]),
+        (Some(0), &serde_json::json!("file:v0")),
+        "{g}"
+    );
+    let sv = d.api(
+        "GET",
+        &format!("/api/v1/containers/{id}/proxy/services"),
+        None,
+        200,
+    );
+    assert!(
+        sv["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "terminal"),
+        "{sv}"
+    );
+    let one = d.api(
+        "GET",
+        &format!("/api/v1/containers/{id}/proxy/services/terminal"),
+        None,
+        200,
+    );
+    assert_eq!(
+        (&one["effective_default"], &one["is_reject_listed"]),
+        (&serde_json::json!("deny"), &serde_json::json!(false)),
+        "{one}"
+    );
     d.op(&id, "stop");
     d.op(&id, "start");
     assert_eq!(d.exec(&id, "cat /ramdisk/note"), "kept\n");
