@@ -487,7 +487,8 @@ pub struct UpdateContainer {
     /// Autostart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autostart: Option<bool>,
-    /// `/ramdisk` on or off (applied at the next start; off discards its contents).
+    /// `/ramdisk` on or off (applied at the next start; its contents are kept until the
+    /// container is deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramdisk: Option<bool>,
     /// `/ramdisk`'s scope (applied at the next start).

@@ -194,11 +194,10 @@ impl Host {
         }
     }
 
-    /// The environment a container's machine gets: the user's plus `HOODY_CONTAINER_ID`.
     /// Every program's environment in container `c`: the user's variables and the
     /// platform's (`HOODY_CONTAINER_ID`, `HOODY_PROJECT_ID`; `HOODY_API_URL`, hoodyd's API
-    /// through the proxy, when the proxy has a listener and the user set none). No token: the CLI inside is
-    /// credential-less until the user gives one (`HOODY_TOKEN`).
+    /// through the proxy, when the proxy has a listener and the user set none). No token:
+    /// the CLI inside is credential-less until the user gives one (`HOODY_TOKEN`).
     pub(crate) fn machine_env(&self, c: &Container) -> BTreeMap<String, String> {
         let mut env = c.environment_vars.clone();
         env.insert("HOODY_CONTAINER_ID".into(), c.id.clone());
@@ -651,18 +650,14 @@ impl Host {
         Ok(c)
     }
 
-    /// The machine's ramdisk directories as the record says (applied at its next start); a
-    /// ramdisk switched off loses its contents.
+    /// The machine's ramdisk directories as the record says, applied at its next start. A
+    /// ramdisk switched off is no longer mounted from then on; its contents stay in the pool
+    /// until the container is deleted (a running container keeps using it until it stops).
     fn sync_machine_ramdisk(&self, c: &Container) -> Result<()> {
         let (own, shared) =
             self.inner
                 .ramdisk
                 .dirs(&c.id, &c.project_id, c.ramdisk, c.ramdisk_scope);
-        if own.is_none() {
-            self.inner
-                .ramdisk
-                .remove(&self.inner.ramdisk.container_dir(&c.id))?;
-        }
         match self.inner.machines.set_ramdisk(&c.id, own, shared) {
             Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
             Err(e) => Err(e.into()),
