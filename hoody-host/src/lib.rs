@@ -53,6 +53,7 @@ mod error;
 mod fault;
 pub mod front_door;
 mod lifecycle;
+pub mod metrics;
 mod projects;
 pub mod ramdisk;
 mod recovery;
@@ -343,6 +344,15 @@ impl Host {
     /// A stream of state changes.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.inner.events.subscribe()
+    }
+
+    /// How many containers have an operation in progress.
+    pub fn operations_in_flight(&self) -> usize {
+        self.inner
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {

@@ -52,6 +52,7 @@ macro_rules! endpoints {
 
 endpoints! {
     "GET" "/api/v1/health" "Liveness: hoodyd answers";
+    "GET" "/metrics" "Prometheus metrics: containers by status, operations in flight, API requests and latency";
     "GET" "/api/v1/servers" "List servers (this one)";
     "GET" "/api/v1/servers/{id}" "Get a server by id or name";
     "GET" "/api/v1/projects" "List projects";
@@ -332,10 +333,49 @@ fn op_route(op: Operation) -> axum::routing::MethodRouter<Host> {
     )
 }
 
+/// Counts a request in the API's metrics by its route pattern.
+async fn track(
+    State(m): State<std::sync::Arc<crate::metrics::ApiMetrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    // `/api/v1/containers/:id`: the pattern, written without braces (valid in a label value,
+    // but simple exposition parsers read `}` as the end of the labels).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || "unmatched".to_string(),
+            |p| p.as_str().replace('{', ":").replace('}', ""),
+        );
+    let resp = next.run(req).await;
+    m.record(&method, &route, resp.status().as_u16(), started.elapsed());
+    resp
+}
+
 /// The API's routes over `host`; with `require_token`, every request needs a valid bearer
 /// token (for TCP listeners).
 pub fn router(host: Host, require_token: bool) -> Router {
+    let metrics = std::sync::Arc::new(crate::metrics::ApiMetrics::default());
+    let scrape = metrics.clone();
     let mut r = Router::new()
+        .route(
+            "/metrics",
+            get(|State(h): State<Host>| async move {
+                let m = scrape.clone();
+                match tokio::task::spawn_blocking(move || m.render(&h)).await {
+                    Ok(Ok(text)) => (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        text,
+                    )
+                        .into_response(),
+                    Ok(Err(e)) => error_response(ApiError::from(e)),
+                    Err(e) => error_response(ApiError::internal(format!("metrics: {e}"))),
+                }
+            }),
+        )
         .route(
             "/api/v1/health",
             get(|| async { envelope(200, "ok", serde_json::json!({"status": "ok"})) }),
@@ -603,6 +643,8 @@ pub fn router(host: Host, require_token: bool) -> Router {
     } else {
         r.layer(middleware::from_fn_with_state(host.clone(), proxied_auth))
     };
+    // Outermost: every request is counted, refused ones too.
+    let r = r.layer(middleware::from_fn_with_state(metrics, track));
     // Hoody's clients write some paths with a trailing slash (`GET /api/v1/containers/`) and
     // others without: every path is served both ways. The slash is trimmed before routing,
     // by an outer router whose only route is the API's router as its fallback (a layer on

@@ -332,6 +332,15 @@ impl Tx<'_> {
             .optional()?)
     }
 
+    /// How many containers there are in each status.
+    pub fn count_by_status(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self
+            .tx
+            .prepare("SELECT status, COUNT(*) FROM containers GROUP BY status ORDER BY status")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// How many containers (in `project`, or all).
     pub fn count_containers(&self, project: Option<&str>) -> Result<u64> {
         Ok(match project {
