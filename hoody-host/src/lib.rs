@@ -32,7 +32,7 @@
 //! / `copying` and finish on their own thread.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -48,6 +48,7 @@ use crate::api::{ApiError, Container, ContainerStatus, Event, Operation};
 use crate::machine::{CreateOptions, MachineError, Machines, Source};
 use crate::store::{Journal, Order, Store};
 
+pub mod claims;
 mod containers;
 mod error;
 mod fault;
@@ -174,6 +175,7 @@ struct Inner {
     busy: Mutex<HashMap<String, bool>>,
     faults: fault::Faults,
     ramdisk: ramdisk::RamdiskPool,
+    signing: claims::SigningKey,
 }
 
 /// Holds a container's operation slot; released on drop.
@@ -262,6 +264,7 @@ impl Host {
             .clone()
             .unwrap_or_else(|| cfg.pool.join("hoodyd").join("state.db"));
         let writer_lock = take_writer_lock(&db)?;
+        let signing = claims::SigningKey::open(db.parent().unwrap_or(Path::new("/")))?;
         let mut store = Store::open(&db)?;
         let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
             .unwrap_or_default()
@@ -315,6 +318,7 @@ impl Host {
                 seq: AtomicU64::new(0),
                 busy: Mutex::new(HashMap::new()),
                 ramdisk,
+                signing,
             }),
         };
         host.recover()?;
@@ -344,6 +348,24 @@ impl Host {
     /// A stream of state changes.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.inner.events.subscribe()
+    }
+
+    /// `POST /api/v1/containers/{id}/authorize`: a signed one-hour claim for the container
+    /// (see [`claims`]).
+    pub fn authorize_container(&self, id: &str) -> Result<serde_json::Value> {
+        let c = self.get_container(id)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(self
+            .inner
+            .signing
+            .claim(&c.id, &c.project_id, &self.inner.server_id, now))
+    }
+
+    /// `GET /api/v1/meta/public-key`: the key claims are signed with.
+    pub fn public_keys(&self) -> serde_json::Value {
+        self.inner.signing.public_keys()
     }
 
     /// How many containers have an operation in progress.

@@ -126,6 +126,8 @@ endpoints! {
     "GET" "/api/v1/containers/{id}/proxy/services" "Discovery: the services rules and hooks name";
     "GET" "/api/v1/containers/{id}/proxy/services/{service}" "Discovery: one service's rules, hooks and effective default";
     "GET" "/api/v1/projects/{id}/stats" "Containers by state and the live counters of the running ones";
+    "POST" "/api/v1/containers/{id}/authorize" "A signed one-hour container claim";
+    "GET" "/api/v1/meta/public-key" "The Ed25519 key claims are signed with, by kid";
     "PUT" "/api/v1/containers/{id}/proxy/settings" "Set enable_proxy and/or default (If-Match)";
     "PATCH" "/api/v1/containers/{id}/proxy/settings" "Set enable_proxy and/or default (If-Match)";
     "GET" "/api/v1/openapi.json" "This document";
@@ -573,49 +575,63 @@ pub fn router(host: Host, require_token: bool) -> Router {
                 r
             }),
         );
-    r = r
-        .merge(permission_routes(Scope::Project, "/api/v1/projects/{id}"))
-        .merge(permission_routes(
-            Scope::Container,
-            "/api/v1/containers/{id}",
-        ))
-        .route(
-            "/api/v1/containers/{id}/proxy/groups",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Proxy groups", move || h.proxy_groups(&id))
-            }),
-        )
-        .route(
-            "/api/v1/containers/{id}/proxy/services",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Proxy services", move || h.proxy_services(&id))
-            }),
-        )
-        .route(
-            "/api/v1/containers/{id}/proxy/services/{service}",
-            get(
-                |State(h): State<Host>, UrlPath((id, service)): UrlPath<(String, String)>| {
-                    run(200, "Proxy service", move || h.proxy_service(&id, &service))
-                },
-            ),
-        )
-        .route(
-            "/api/v1/projects/{id}/stats",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Project statistics", move || h.project_stats(&id))
-            }),
-        )
-        .route(
-            "/api/v1/containers/{id}/proxy/settings",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Proxy settings", move || {
-                    h.get_permissions(Scope::Container, &id)
-                        .map(|d| settings(&d))
+    r =
+        r.merge(permission_routes(Scope::Project, "/api/v1/projects/{id}"))
+            .merge(permission_routes(
+                Scope::Container,
+                "/api/v1/containers/{id}",
+            ))
+            .route(
+                "/api/v1/containers/{id}/proxy/groups",
+                get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Proxy groups", move || h.proxy_groups(&id))
+                }),
+            )
+            .route(
+                "/api/v1/containers/{id}/proxy/services",
+                get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Proxy services", move || h.proxy_services(&id))
+                }),
+            )
+            .route(
+                "/api/v1/containers/{id}/proxy/services/{service}",
+                get(
+                    |State(h): State<Host>, UrlPath((id, service)): UrlPath<(String, String)>| {
+                        run(200, "Proxy service", move || h.proxy_service(&id, &service))
+                    },
+                ),
+            )
+            .route(
+                "/api/v1/containers/{id}/authorize",
+                post(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Container authorized", move || {
+                        h.authorize_container(&id)
+                    })
+                }),
+            )
+            .route(
+                "/api/v1/meta/public-key",
+                get(|State(h): State<Host>| async move {
+                    envelope(200, "Public keys", h.public_keys())
+                }),
+            )
+            .route(
+                "/api/v1/projects/{id}/stats",
+                get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Project statistics", move || h.project_stats(&id))
+                }),
+            )
+            .route(
+                "/api/v1/containers/{id}/proxy/settings",
+                get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Proxy settings", move || {
+                        h.get_permissions(Scope::Container, &id)
+                            .map(|d| settings(&d))
+                    })
                 })
-            })
-            .put(update_settings)
-            .patch(update_settings),
-        );
+                .put(update_settings)
+                .patch(update_settings),
+            );
     for op in Operation::ALL {
         r = r.route(
             &format!("/api/v1/containers/{{id}}/{}", op.as_str()),

@@ -122,6 +122,11 @@ pub enum ContainersCmd {
         /// The container (default: -c / HOODY_CONTAINER).
         id: Option<String>,
     },
+    /// A signed one-hour claim for the container (verify it with GET /api/v1/meta/public-key).
+    Authorize {
+        /// The container (default: -c / HOODY_CONTAINER).
+        id: Option<String>,
+    },
     /// Live counters: processes, CPU, memory, disk, network.
     Stats {
         /// The container (default: -c / HOODY_CONTAINER).
@@ -764,6 +769,16 @@ pub fn containers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ContainersCmd) -> ExitCod
             })
             .map_err(naming("container", &id))?;
             ctx.print(&(), || println!("deleted container {id}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ContainersCmd::Authorize { id } => {
+            let id = ctx.container(id.as_deref())?;
+            let c = ctx
+                .client
+                .authorize_container(&id)
+                .map_err(naming("container", &id))?;
+            // The claim is for machines: JSON either way.
+            println!("{}", serde_json::to_string_pretty(&c)?);
             Ok(ExitCode::SUCCESS)
         }
         ContainersCmd::Stats { id } => {

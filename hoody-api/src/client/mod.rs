@@ -561,6 +561,13 @@ impl Client {
         )
     }
 
+    /// `POST /api/v1/containers/{id}/authorize`: a signed one-hour container claim
+    /// (`{container_claim{kid, payload_b64, signature_hex}, expires_in, container_id,
+    /// project_id}`).
+    pub fn authorize_container(&self, id: &str) -> Result<serde_json::Value> {
+        self.call("POST", &container_path(id, "/authorize")?, Some(b"{}"))
+    }
+
     /// `GET /api/v1/containers/{id}/stats`.
     pub fn stats(&self, id: &str) -> Result<ContainerStats> {
         self.get(&container_path(id, "/stats")?)
