@@ -390,6 +390,53 @@ fn size_or_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Erro
     }
 }
 
+/// One firewall rule of a container (reference §5.2). Rules have no ids: they are matched by
+/// their fields; the first rule that matches a packet decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirewallRule {
+    /// `allow`, `reject` (an active refusal: TCP reset or ICMP unreachable) or `drop`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `tcp`, `udp` or `icmp4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// `"443"`, `"80-90"` or `"80,443"` (required for tcp and udp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_port: Option<String>,
+    /// Where traffic comes from (ingress only): an IPv4 address or CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Where traffic goes (egress only): an IPv4 address or CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// The source port(s), same syntax as `destination_port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_port: Option<String>,
+    /// `enabled` (default) or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// ICMP type (icmp4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<u8>,
+    /// ICMP code (icmp4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<u8>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A container's firewall: ingress and egress rules, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firewall {
+    /// Traffic into the container.
+    #[serde(default)]
+    pub ingress: Vec<FirewallRule>,
+    /// Traffic out of it.
+    #[serde(default)]
+    pub egress: Vec<FirewallRule>,
+}
+
 /// The scope of a container's `/ramdisk`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -379,6 +379,17 @@ impl Host {
         Ok(r)
     }
 
+    /// The firewall script a new container's machine gets: a copy keeps its source's rules.
+    fn inherit_firewall(&self, id: &str, source: Option<&str>) -> Result<Option<String>> {
+        if let Some(src) = source {
+            let fw = self.store().read().firewall(src)?;
+            if fw != api::Firewall::default() {
+                self.store().tx(|tx| Ok(tx.put_firewall(id, &fw)?))?;
+            }
+        }
+        self.firewall_script(id)
+    }
+
     /// Makes (or copies) the machine and starts it; records the outcome and ends the journal
     /// entry. `source`: copy from (machine, snapshot).
     pub(crate) fn run_create(&self, c: &Container, op: i64, source: Option<(&str, Option<&str>)>) {
@@ -389,8 +400,24 @@ impl Host {
             self.inner
                 .ramdisk
                 .dirs(&c.id, &c.project_id, c.ramdisk, c.ramdisk_scope);
+        let firewall = match self.inherit_firewall(&c.id, source.map(|s| s.0)) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = self.record_outcome(
+                    &c.id,
+                    Err(ApiError::internal(format!("{kind} failed: {}", e.message())).into()),
+                    ContainerStatus::Failed,
+                    "hoodyd",
+                    json!({"operation": kind}),
+                    started,
+                    op,
+                );
+                return;
+            }
+        };
         let opts = CreateOptions {
             hostname: Some(c.name.clone()),
+            firewall,
             env: self.machine_env(c),
             kit: c.hoody_kit,
             ramdisk,

@@ -52,6 +52,7 @@ pub mod claims;
 mod containers;
 mod error;
 mod fault;
+pub mod firewall;
 pub mod front_door;
 mod lifecycle;
 pub mod metrics;

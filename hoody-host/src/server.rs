@@ -127,6 +127,11 @@ endpoints! {
     "GET" "/api/v1/containers/{id}/proxy/services/{service}" "Discovery: one service's rules, hooks and effective default";
     "GET" "/api/v1/projects/{id}/stats" "Containers by state and the live counters of the running ones";
     "POST" "/api/v1/containers/{id}/authorize" "A signed one-hour container claim";
+    "GET" "/api/v1/containers/{id}/firewall/rules" "The container's ingress and egress rules";
+    "POST" "/api/v1/containers/{id}/firewall/reset" "Remove every firewall rule";
+    "POST" "/api/v1/containers/{id}/firewall/{direction}" "Append an ingress|egress rule";
+    "PATCH" "/api/v1/containers/{id}/firewall/{direction}" "Set state on the matching rules";
+    "DELETE" "/api/v1/containers/{id}/firewall/{direction}" "Remove the matching rules (or all: true)";
     "GET" "/api/v1/meta/public-key" "The Ed25519 key claims are signed with, by kid";
     "PUT" "/api/v1/containers/{id}/proxy/settings" "Set enable_proxy and/or default (If-Match)";
     "PATCH" "/api/v1/containers/{id}/proxy/settings" "Set enable_proxy and/or default (If-Match)";
@@ -602,6 +607,24 @@ pub fn router(host: Host, require_token: bool) -> Router {
                 ),
             )
             .route(
+                "/api/v1/containers/{id}/firewall/rules",
+                get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Firewall rules", move || h.get_firewall(&id))
+                }),
+            )
+            .route(
+                "/api/v1/containers/{id}/firewall/reset",
+                post(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Firewall reset", move || h.reset_firewall(&id))
+                }),
+            )
+            .route(
+                "/api/v1/containers/{id}/firewall/{direction}",
+                post(firewall_add)
+                    .patch(firewall_toggle)
+                    .delete(firewall_remove),
+            )
+            .route(
                 "/api/v1/containers/{id}/authorize",
                 post(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
                     run(200, "Container authorized", move || {
@@ -689,6 +712,71 @@ async fn trim_trailing_slash(mut req: Request) -> Request {
         }
     }
     req
+}
+
+/// The firewall direction of a path (`ingress` or `egress`).
+fn direction(d: &str) -> Result<crate::firewall::Direction, ApiError> {
+    crate::firewall::Direction::parse(d).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "ROUTE_NOT_FOUND",
+            format!("no firewall direction {d:?}: ingress or egress"),
+        )
+    })
+}
+
+async fn firewall_add(
+    State(h): State<Host>,
+    UrlPath((id, d)): UrlPath<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    let dir = match direction(&d) {
+        Ok(d) => d,
+        Err(e) => return error_response(e),
+    };
+    run_with(b, 201, "Firewall rule added", move |rule| {
+        h.add_firewall_rule(&id, dir, rule)
+    })
+    .await
+}
+
+async fn firewall_toggle(
+    State(h): State<Host>,
+    UrlPath((id, d)): UrlPath<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    let dir = match direction(&d) {
+        Ok(d) => d,
+        Err(e) => return error_response(e),
+    };
+    run_with(b, 200, "Firewall rules toggled", move |pattern| {
+        h.toggle_firewall_rules(&id, dir, pattern)
+    })
+    .await
+}
+
+/// `DELETE …/firewall/{direction}`'s body: the fields of the rules to remove, or `all`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct RemoveRules {
+    #[serde(default)]
+    all: bool,
+    #[serde(flatten)]
+    pattern: api::FirewallRule,
+}
+
+async fn firewall_remove(
+    State(h): State<Host>,
+    UrlPath((id, d)): UrlPath<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    let dir = match direction(&d) {
+        Ok(d) => d,
+        Err(e) => return error_response(e),
+    };
+    run_with(b, 200, "Firewall rules removed", move |r: RemoveRules| {
+        h.remove_firewall_rules(&id, dir, r.pattern, r.all)
+    })
+    .await
 }
 
 async fn update_project(

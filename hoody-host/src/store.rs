@@ -119,6 +119,7 @@ CREATE TABLE IF NOT EXISTS aliases (
 CREATE INDEX IF NOT EXISTS aliases_container ON aliases(container_id);
 CREATE TABLE IF NOT EXISTS proxy_docs (
     scope TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (scope, id));
+CREATE TABLE IF NOT EXISTS firewalls (container_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operations (
     id INTEGER PRIMARY KEY AUTOINCREMENT, container_id TEXT NOT NULL, doc TEXT NOT NULL,
     started_at TEXT NOT NULL);
@@ -401,6 +402,8 @@ impl Tx<'_> {
         self.tx
             .execute("DELETE FROM status_logs WHERE container_id = ?1", [id])?;
         self.tx
+            .execute("DELETE FROM firewalls WHERE container_id = ?1", [id])?;
+        self.tx
             .execute("DELETE FROM aliases WHERE container_id = ?1", [id])?;
         self.tx.execute(
             "DELETE FROM proxy_docs WHERE scope = 'container' AND id = ?1",
@@ -549,6 +552,29 @@ impl Tx<'_> {
             )
             .optional()?;
         Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// A container's firewall (empty when it has none).
+    pub fn firewall(&self, id: &str) -> Result<crate::api::Firewall> {
+        let doc: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT doc FROM firewalls WHERE container_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(doc.map(|d| from_json(&d)).transpose()?.unwrap_or_default())
+    }
+
+    /// Stores a container's firewall.
+    pub fn put_firewall(&self, id: &str, fw: &crate::api::Firewall) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO firewalls(container_id, doc) VALUES (?1,?2)
+             ON CONFLICT(container_id) DO UPDATE SET doc=excluded.doc",
+            params![id, to_json(fw)?],
+        )?;
+        Ok(())
     }
 
     /// Stores a permission document.

@@ -62,6 +62,10 @@ pub struct MachineConfig {
     /// Another, shared with other machines, bound at `/ramdisk/project`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramdisk_project: Option<PathBuf>,
+    /// An nft script the monitor runs in the machine's network namespace when it makes the
+    /// network, before the machine boots (its firewall, kept by its manager).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<String>,
 }
 
 /// Where a machine's ramdisk appears inside.

@@ -128,6 +128,8 @@ pub struct CreateOptions {
     pub ramdisk: Option<PathBuf>,
     /// The shared ramdisk directory (see [`MachineConfig::ramdisk_project`]).
     pub ramdisk_project: Option<PathBuf>,
+    /// Its firewall (see [`MachineConfig::firewall`]).
+    pub firewall: Option<String>,
 }
 
 /// Where a new machine's root file system comes from.
@@ -352,6 +354,7 @@ impl Machines {
             kit: opts.kit,
             ramdisk: opts.ramdisk.clone(),
             ramdisk_project: opts.ramdisk_project.clone(),
+            firewall: opts.firewall.clone(),
         };
         let made = (|| -> Result<()> {
             match source {
@@ -428,6 +431,38 @@ impl Machines {
         cfg.ramdisk = ramdisk;
         cfg.ramdisk_project = project;
         self.save(&cfg)
+    }
+
+    /// Sets machine `name`'s firewall script (see [`MachineConfig::firewall`]), kept for its
+    /// next boots and run at once in its network namespace when it runs.
+    pub fn set_firewall(&self, name: &str, script: Option<String>) -> Result<()> {
+        self.pool.check_writable()?;
+        let mut cfg = self.load(name)?;
+        cfg.firewall = script.clone();
+        self.save(&cfg)?;
+        let Some(script) = script else {
+            return Ok(());
+        };
+        let Ok(st) = self.status(name) else {
+            return Ok(());
+        };
+        let (Some(pid), true) = (st.pid, cfg.network) else {
+            return Ok(());
+        };
+        hoody_net::nft::apply_in(
+            Path::new(&format!("/proc/{pid}/ns/net")),
+            &script,
+            &format!("the firewall of {name}"),
+        )
+        .map_err(|e| MachineError::Start {
+            name: name.to_string(),
+            message: format!("apply its firewall: {e}"),
+        })
+    }
+
+    /// The Kit's ports (every service's), which a machine with the Kit guards.
+    pub fn kit_ports() -> Vec<u16> {
+        monitor::kit_ports()
     }
 
     /// Sets machine `name`'s limits (memory bytes, CPUs, processes; `None`: none), kept for

@@ -400,7 +400,7 @@ pub unsafe fn monitor_main(args: MonitorArgs) -> i32 {
     };
     // The network lives as long as the monitor (across reboots of the machine).
     let mut network = if cfg.network {
-        match MachineNetwork::create(&cfg.name, cfg.kit) {
+        match MachineNetwork::create(&cfg.name, cfg.kit, cfg.firewall.as_deref()) {
             Ok(n) => Some(n),
             Err(e) => {
                 println!("ERR network: {e}");
@@ -493,19 +493,21 @@ fn ports_env(name: &str) -> Result<Vec<u16>, String> {
         .collect()
 }
 
+/// Every Kit service's port, sorted, once each.
+pub(crate) fn kit_ports() -> Vec<u16> {
+    let mut p: Vec<u16> = hoody_kit::ports::Kit::ALL
+        .iter()
+        .map(|k| hoody_kit::ports::kit_port(*k))
+        .collect();
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
 /// The front door from the environment; a machine with the Kit has the Kit's ports guarded
 /// (reachable only through the proxy).
 fn ingress_from_env(kit: bool) -> Result<hoody_net::Ingress, String> {
-    let mut guarded: Vec<u16> = if kit {
-        hoody_kit::ports::Kit::ALL
-            .iter()
-            .map(|k| hoody_kit::ports::kit_port(*k))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    guarded.sort_unstable();
-    guarded.dedup();
+    let guarded = if kit { kit_ports() } else { Vec::new() };
     let resolver = ports_env(RESOLVER_PORT_ENV)?;
     Ok(hoody_net::Ingress {
         proxy_ports: ports_env(PROXY_PORTS_ENV)?,
@@ -527,7 +529,7 @@ struct MachineNetwork {
 }
 
 impl MachineNetwork {
-    fn create(id: &str, kit: bool) -> Result<Self, String> {
+    fn create(id: &str, kit: bool, firewall: Option<&str>) -> Result<Self, String> {
         let mut nc = match std::env::var("HOODY_NET_NAME") {
             Ok(n) => hoody_net::NetConfig::named(n),
             Err(_) => hoody_net::NetConfig::new(),
@@ -546,6 +548,12 @@ impl MachineNetwork {
         let att = net
             .create(id, hoody_net::Owner::current())
             .map_err(|e| e.to_string())?;
+        if let Some(script) = firewall
+            && let Err(e) = hoody_net::nft::apply_in(&att.netns, script, "the machine's firewall")
+        {
+            let _ = net.destroy(id);
+            return Err(format!("firewall: {e}"));
+        }
         let resolv_conf = match net.write_resolv_conf(id) {
             Ok(p) => p,
             Err(e) => {

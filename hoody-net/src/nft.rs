@@ -239,6 +239,15 @@ pub(crate) fn install_here(cfg: &NetConfig, what: &str) -> Result<()> {
     nft(what, "create", &["-f", "-"], Some(&script)).map(drop)
 }
 
+/// Runs the `nft` script `script` inside the network namespace `netns` (a namespace file such
+/// as `/proc/<pid>/ns/net` or one of hoody-net's): for rules a caller keeps in a container's
+/// own namespace, such as a per-container firewall. `what` names it in errors.
+pub fn apply_in(netns: &std::path::Path, script: &str, what: &str) -> Result<()> {
+    let ns = crate::netns::open(netns)?;
+    let _inside = crate::netns::NetnsGuard::enter(std::os::fd::AsFd::as_fd(&ns), netns)?;
+    nft(what, "apply", &["-f", "-"], Some(script)).map(drop)
+}
+
 /// Creates or atomically replaces the table with the rules for `cfg`.
 pub fn install(cfg: &NetConfig) -> Result<()> {
     nft(&cfg.name, "create", &["-f", "-"], Some(&table_script(cfg))).map(drop)
