@@ -611,7 +611,8 @@ fn openapi_lists_every_served_endpoint() {
             let concrete = path
                 .replace("{id}", "0123456789abcdef01234567")
                 .replace("{key}", "K")
-                .replace("{name}", "n");
+                .replace("{name}", "n")
+                .replace("{direction}", "ingress");
             if concrete.ends_with("/events/stream") {
                 continue;
             }
