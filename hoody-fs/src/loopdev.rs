@@ -67,14 +67,7 @@ struct LoopConfig {
 
 /// Whether `path` is a mount point (per `/proc/self/mountinfo`).
 pub fn is_mount_point(path: &Path) -> bool {
-    let Ok(canon) = std::fs::canonicalize(path) else {
-        return false;
-    };
-    let target = canon.to_string_lossy().replace(' ', "\\040");
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
+    hoody_sys::fs::is_mount_point(path)
 }
 
 /// Attaches `image` to a free loop device with autoclear and returns the open device.

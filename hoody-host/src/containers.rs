@@ -664,14 +664,11 @@ impl Host {
         self.sync_machine_ramdisk(&c)?;
         if req.limits.is_some() {
             let l = c.limits;
-            match self
-                .inner
-                .machines
-                .set_limits(&c.id, l.memory, l.cpus, l.pids)
-            {
-                Ok(()) | Err(MachineError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+            unless_unmade(
+                self.inner
+                    .machines
+                    .set_limits(&c.id, l.memory, l.cpus, l.pids),
+            )?;
         }
         self.emit("container.updated", Some(&c), None);
         Ok(c)
@@ -685,18 +682,11 @@ impl Host {
             self.inner
                 .ramdisk
                 .dirs(&c.id, &c.project_id, c.ramdisk, c.ramdisk_scope);
-        match self.inner.machines.set_ramdisk(&c.id, own, shared) {
-            Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        unless_unmade(self.inner.machines.set_ramdisk(&c.id, own, shared))
     }
 
     pub(crate) fn sync_machine_env(&self, c: &Container) -> Result<()> {
-        match self.inner.machines.set_env(&c.id, self.machine_env(c)) {
-            // Still being made: the create thread reads the row's environment.
-            Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        unless_unmade(self.inner.machines.set_env(&c.id, self.machine_env(c)))
     }
 
     /// A container's environment variables.
@@ -803,5 +793,14 @@ impl Host {
         gone.ip = None;
         self.emit("container.deleted", Some(&gone), None);
         Ok(())
+    }
+}
+
+/// A machine setting written to a container's machine: fine when the machine is not made yet
+/// (a create in progress reads the record when it makes it).
+pub(crate) fn unless_unmade(r: std::result::Result<(), MachineError>) -> Result<()> {
+    match r {
+        Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }

@@ -356,10 +356,7 @@ impl crate::Host {
         f(&mut fw)?;
         let text = script(&fw, &hoody_machine::Machines::kit_ports())?;
         // The machine first: a rule the kernel refuses is not recorded.
-        match self.inner.machines.set_firewall(id, Some(text)) {
-            Ok(()) | Err(hoody_machine::MachineError::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        crate::containers::unless_unmade(self.inner.machines.set_firewall(id, Some(text)))?;
         self.store().tx(|tx| Ok(tx.put_firewall(id, &fw)?))?;
         Ok(listing(&fw))
     }

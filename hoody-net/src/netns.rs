@@ -69,7 +69,7 @@ pub(crate) fn prepare_dir(dir: &Path) -> Result<()> {
             None::<&str>,
         )
     };
-    if shared().is_ok() && is_mount_point(dir) {
+    if shared().is_ok() && hoody_sys::fs::is_mount_point(dir) {
         return Ok(());
     }
     mount(
@@ -81,17 +81,6 @@ pub(crate) fn prepare_dir(dir: &Path) -> Result<()> {
     )
     .map_err(|e| NetError::sys(format!("bind {} onto itself", dir.display()), e))?;
     shared().map_err(|e| NetError::sys(format!("make {} shared", dir.display()), e))
-}
-
-fn is_mount_point(dir: &Path) -> bool {
-    let Ok(canon) = std::fs::canonicalize(dir) else {
-        return false;
-    };
-    let canon = canon.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(canon.as_str()))
 }
 
 /// Creates a new network namespace and binds it at `path` (which must not exist).

@@ -76,16 +76,17 @@ pub fn mount_tmpfs(source: &str, target: &Path, size: u64, mode: u32) -> io::Res
     Ok(())
 }
 
-/// Whether `path` is itself a mount point (listed in `/proc/self/mountinfo`).
+/// Whether `path` is itself a mount point (listed in `/proc/self/mountinfo`, where a space
+/// in a path is written `\040`).
 pub fn is_mount_point(path: &Path) -> bool {
     let Ok(canon) = std::fs::canonicalize(path) else {
         return false;
     };
-    let canon = canon.to_string_lossy().into_owned();
+    let target = canon.to_string_lossy().replace(' ', "\\040");
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
-        .any(|l| l.split(' ').nth(4) == Some(canon.as_str()))
+        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
 }
 
 /// Bytes the files under `path` take on disk (or in memory, on a tmpfs): the sum of their

@@ -20,9 +20,8 @@ use anyhow::anyhow;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand, ValueEnum};
 use hoody::api::{
-    Container, ContainerStatus, CopyContainer, CreateContainer, CreateProject, CreateSnapshot,
-    CreateToken, EnvVars, Limits, ListQuery, Operation, Project, RamdiskScope, Snapshot,
-    SnapshotAlias, UpdateContainer, UpdateProject,
+    Container, ContainerStatus, CopyContainer, CreateContainer, CreateProject, CreateToken,
+    EnvVars, Limits, ListQuery, Operation, Project, RamdiskScope, UpdateContainer, UpdateProject,
 };
 use hoody::client::{Client, ClientError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -394,48 +393,6 @@ pub enum EnvCmd {
     },
 }
 
-/// `hoody snapshots ...` (container from -c / HOODY_CONTAINER)
-#[derive(Subcommand, Debug)]
-pub enum SnapshotsCmd {
-    /// List the container's snapshots, newest first.
-    #[command(visible_alias = "ls")]
-    List,
-    /// Take a snapshot of the container's files.
-    Create {
-        /// A second name.
-        #[arg(long)]
-        alias: Option<String>,
-        /// Delete it after this many days (1-3650).
-        #[arg(long, value_name = "DAYS")]
-        expiry: Option<u64>,
-    },
-    /// Roll the container's files back to a snapshot (its processes restart).
-    Restore {
-        /// The snapshot's name or alias.
-        #[arg(long)]
-        name: String,
-    },
-    /// Set or (with --clear) remove a snapshot's alias.
-    UpdateAlias {
-        /// The snapshot's name.
-        #[arg(long)]
-        name: String,
-        /// The alias.
-        #[arg(long, required_unless_present = "clear")]
-        alias: Option<String>,
-        /// Remove the alias.
-        #[arg(long, conflicts_with = "alias")]
-        clear: bool,
-    },
-    /// Delete a snapshot.
-    #[command(visible_aliases = ["rm", "remove"])]
-    Delete {
-        /// The snapshot's name or alias.
-        #[arg(long)]
-        name: String,
-    },
-}
-
 /// `hoody projects ...`
 #[derive(Subcommand, Debug)]
 pub enum ProjectsCmd {
@@ -722,7 +679,7 @@ fn spinner(msg: String) -> ProgressBar {
 }
 
 /// Runs `f` under a spinner saying `msg`.
-fn with_spinner<T>(msg: String, f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_spinner<T>(msg: String, f: impl FnOnce() -> T) -> T {
     let pb = spinner(msg);
     let r = f();
     pb.finish_and_clear();
@@ -1149,87 +1106,7 @@ fn container_details(c: &Container) {
     details(&rows);
 }
 
-// ---- snapshots, projects, tokens, servers, events --------------------------------------------
-
-/// Runs `hoody snapshots`.
-pub fn snapshots(top: &TopApiOpt, sub: &ApiOpt, cmd: &SnapshotsCmd) -> ExitCode {
-    run(top, sub, |ctx| {
-        let id = ctx.container(None)?;
-        let c = &ctx.client;
-        match cmd {
-            SnapshotsCmd::List => {
-                let list = c.list_snapshots(&id).map_err(naming("container", &id))?;
-                ctx.print(&list, || {
-                    let rows: Vec<Vec<String>> = list
-                        .snapshots
-                        .iter()
-                        .map(|s| {
-                            vec![
-                                s.name.clone(),
-                                s.alias.clone().unwrap_or_else(|| "-".into()),
-                                short_time(&s.created_at),
-                                s.expires_at.as_deref().map_or("never".into(), short_time),
-                                s.size.map_or("-".into(), bytes),
-                            ]
-                        })
-                        .collect();
-                    table(&["NAME", "ALIAS", "CREATED", "EXPIRES", "SIZE"], &rows);
-                })?;
-            }
-            SnapshotsCmd::Create { alias, expiry } => {
-                let req = CreateSnapshot {
-                    alias: alias.clone(),
-                    expiry: *expiry,
-                };
-                let s = with_spinner(format!("snapshotting container {id}"), || {
-                    c.create_snapshot(&id, &req)
-                })
-                .map_err(naming("container", &id))?;
-                ctx.print(&s, || snapshot_details(&s))?;
-            }
-            SnapshotsCmd::Restore { name } => {
-                let after = with_spinner(format!("restoring container {id} to {name}"), || {
-                    c.restore_snapshot(&id, name)
-                })
-                .map_err(naming("container", &id))?;
-                ctx.print(&after, || {
-                    println!(
-                        "restored container {id} to snapshot {name} (now {})",
-                        after.status
-                    )
-                })?;
-            }
-            SnapshotsCmd::UpdateAlias { name, alias, clear } => {
-                let alias = if *clear { None } else { alias.clone() };
-                let s = c
-                    .set_snapshot_alias(&id, name, &SnapshotAlias { alias })
-                    .map_err(naming("container", &id))?;
-                ctx.print(&s, || snapshot_details(&s))?;
-            }
-            SnapshotsCmd::Delete { name } => {
-                c.delete_snapshot(&id, name)
-                    .map_err(naming("container", &id))?;
-                ctx.print(&(), || {
-                    println!("deleted snapshot {name} of container {id}")
-                })?;
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-fn snapshot_details(s: &Snapshot) {
-    details(&[
-        ("NAME", s.name.clone()),
-        ("ALIAS", s.alias.clone().unwrap_or_else(|| "-".into())),
-        ("CREATED", short_time(&s.created_at)),
-        (
-            "EXPIRES",
-            s.expires_at.as_deref().map_or("never".into(), short_time),
-        ),
-        ("SIZE", s.size.map_or("-".into(), bytes)),
-    ]);
-}
+// ---- projects, tokens, servers, events (snapshots: snapshots_cli.rs) --------------------------------------------
 
 /// Runs `hoody projects`.
 pub fn projects(top: &TopApiOpt, sub: &ApiOpt, cmd: &ProjectsCmd) -> ExitCode {
@@ -1513,7 +1390,7 @@ pub(crate) fn details(rows: &[(&str, String)]) {
 }
 
 /// Tells on stderr that more pages exist.
-fn pagination_note(p: &hoody::api::Pagination, what: &str) {
+pub(crate) fn pagination_note(p: &hoody::api::Pagination, what: &str) {
     if p.total_pages > 1 {
         eprintln!(
             "page {} of {} ({} {what}s; --page N for more)",
@@ -1531,7 +1408,7 @@ pub(crate) fn short_time(t: &str) -> String {
 }
 
 /// Bytes for people (binary units).
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if n < 1024 {
         return format!("{n} B");
@@ -1546,26 +1423,4 @@ fn bytes(n: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helpers() {
-        assert_eq!(
-            short_time("2026-01-02T03:04:05.678Z"),
-            "2026-01-02 03:04:05"
-        );
-        assert_eq!(short_time("soon"), "soon");
-        assert_eq!(bytes(10), "10 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(3 << 30), "3.0 GiB");
-        assert_eq!(parse_limit("none"), Ok(Limit(None)));
-        assert_eq!(parse_limit("5"), Ok(Limit(Some(5))));
-        assert!(parse_limit("x").is_err());
-        assert_eq!(
-            parse_key_value("A=b=c"),
-            Ok(("A".to_string(), "b=c".to_string()))
-        );
-        assert!(parse_key_value("=x").is_err());
-    }
-}
+mod tests;

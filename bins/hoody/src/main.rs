@@ -6,6 +6,7 @@ mod machine;
 mod net;
 mod permissions_cli;
 mod proxy_cli;
+mod snapshots_cli;
 mod storage;
 
 use std::path::PathBuf;
@@ -107,7 +108,7 @@ enum Command {
         #[command(flatten)]
         api: api_cli::ApiOpt,
         #[command(subcommand)]
-        cmd: api_cli::SnapshotsCmd,
+        cmd: snapshots_cli::SnapshotsCmd,
     },
     /// Projects (groups of containers) on hoodyd.
     #[command(visible_aliases = ["project", "proj"])]
@@ -372,7 +373,7 @@ fn main() -> ExitCode {
         Command::Send { opt, args } => storage::send(opt, args),
         Command::Receive { opt, args } => storage::receive(opt, args),
         Command::Containers { api, cmd } => return api_cli::containers(&cli.api, api, cmd),
-        Command::Snapshots { api, cmd } => return api_cli::snapshots(&cli.api, api, cmd),
+        Command::Snapshots { api, cmd } => return snapshots_cli::snapshots(&cli.api, api, cmd),
         Command::Projects { api, cmd } => return api_cli::projects(&cli.api, api, cmd),
         Command::Tokens { api, cmd } => return api_cli::tokens(&cli.api, api, cmd),
         Command::Proxy { api, cmd } => return proxy_cli::proxy(&cli.api, api, cmd),
