@@ -25,10 +25,15 @@ pub mod error;
 pub mod id;
 pub mod kit;
 pub mod permissions;
+pub mod tokens;
 pub mod types;
 pub mod url;
 
 pub use error::{ApiError, ValidationIssue};
+pub use tokens::{
+    CopyToken, CreateToken, CreatedToken, CurrentToken, Expiry, IpList, Permissions, PublicProfile,
+    Token, TokenRealm, TokenRestrictions, TokenTemplate, UpdatePublicProfile, UpdateToken,
+};
 pub use types::*;
 
 /// Header hoody-proxy sets on requests it forwards from the network to hoodyd's unix socket

@@ -156,6 +156,8 @@ pub struct ListQuery {
     pub sort_order: Option<String>,
     /// Include containers being deleted (containers only).
     pub include_deleting: Option<bool>,
+    /// Only resources carrying this realm.
+    pub realm_id: Option<String>,
 }
 
 // ---- server ------------------------------------------------------------------------------
@@ -823,52 +825,6 @@ pub struct SnapshotAlias {
     pub alias: Option<String>,
 }
 
-// ---- tokens ------------------------------------------------------------------------------
-
-/// An API token as listed (the secret is never shown again after creation).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Token {
-    /// 24 hex digits.
-    pub id: String,
-    /// Its name.
-    pub alias: String,
-    /// The first characters of the secret, to recognise it.
-    pub prefix: String,
-    /// RFC 3339.
-    pub created_at: String,
-    /// RFC 3339 (`null`: never).
-    pub expires_at: Option<String>,
-    /// Last accepted use (RFC 3339).
-    pub last_used_at: Option<String>,
-}
-
-/// `POST /api/v1/auth/tokens`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct CreateToken {
-    /// 1–254 of `[A-Za-z0-9 _-]`.
-    pub alias: String,
-    /// Days until it expires (absent: never).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_in_days: Option<u64>,
-}
-
-/// A new token, with its secret (shown this once; stored only as a hash).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CreatedToken {
-    /// The secret: `hdy_` and 48 hex digits.
-    pub token: String,
-    /// The token's record.
-    #[serde(flatten)]
-    pub info: Token,
-}
-
-/// `GET /api/v1/auth/tokens`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenList {
-    /// The tokens.
-    pub tokens: Vec<Token>,
-}
-
 // ---- events ------------------------------------------------------------------------------
 
 /// A state change, as streamed by `GET /api/v1/events/stream` (server-sent events; the SSE
@@ -894,7 +850,7 @@ pub struct Event {
 }
 
 /// Deserializes a field that distinguishes absent (`None`) from `null` (`Some(None)`).
-fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: Deserialize<'de>,
     D: Deserializer<'de>,

@@ -20,6 +20,16 @@ impl Host {
         project: Option<&str>,
         q: &api::ListQuery,
     ) -> Result<api::ContainerList> {
+        self.list_containers_for(&Caller::root(), project, q)
+    }
+
+    /// The containers `caller` sees (those of its realm, through a realm-scoped host).
+    pub fn list_containers_for(
+        &self,
+        caller: &Caller,
+        project: Option<&str>,
+        q: &api::ListQuery,
+    ) -> Result<api::ContainerList> {
         let p = paging(
             q,
             20,
@@ -27,17 +37,21 @@ impl Host {
             "created_at",
             Order::Desc,
         )?;
+        let realms = realm_filter(caller, q)?;
         let store = self.store();
         let r = store.read();
         if let Some(pid) = project {
             api::id::check("project", pid)?;
-            if r.project(pid)?.is_none() {
+            if r.project(pid)?.is_none_or(|p| !caller.sees(&p.realm_ids)) {
                 return Err(ApiError::not_found("project", pid).into());
             }
         }
         let (containers, total) = r.containers(
-            project,
-            q.include_deleting.unwrap_or(false),
+            &crate::store::ContainerFilter {
+                project,
+                include_deleting: q.include_deleting.unwrap_or(false),
+                realms: &realms,
+            },
             p.sort,
             p.order,
             p.limit,

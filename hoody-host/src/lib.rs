@@ -48,6 +48,8 @@ use crate::api::{ApiError, Container, ContainerStatus, Event, Operation};
 use crate::machine::{CreateOptions, MachineError, Machines, Source};
 use crate::store::{Journal, Order, Store};
 
+pub mod access;
+pub mod authz;
 pub mod claims;
 mod containers;
 mod error;
@@ -64,6 +66,7 @@ mod snapshots;
 pub mod store;
 mod tokens;
 mod validate;
+pub use access::Caller;
 pub use front_door::FrontDoor;
 
 pub use error::HostError;

@@ -44,6 +44,15 @@ impl Host {
 
     /// A page of projects (sorted by `id|alias|created_at|updated_at`, newest first by default).
     pub fn list_projects(&self, q: &api::ListQuery) -> Result<api::ProjectList> {
+        self.list_projects_for(&Caller::root(), q)
+    }
+
+    /// The projects `caller` sees (those of its realm, through a realm-scoped host).
+    pub fn list_projects_for(
+        &self,
+        caller: &Caller,
+        q: &api::ListQuery,
+    ) -> Result<api::ProjectList> {
         let p = paging(
             q,
             10,
@@ -51,10 +60,14 @@ impl Host {
             "created_at",
             Order::Desc,
         )?;
-        let (projects, total) =
-            self.store()
-                .read()
-                .projects(p.sort, p.order, p.limit, (p.page - 1) * p.limit)?;
+        let realms = realm_filter(caller, q)?;
+        let (projects, total) = self.store().read().projects(
+            &realms,
+            p.sort,
+            p.order,
+            p.limit,
+            (p.page - 1) * p.limit,
+        )?;
         Ok(api::ProjectList {
             projects,
             pagination: pagination(&p, total),
@@ -111,8 +124,10 @@ impl Host {
             .store()
             .read()
             .containers(
-                Some(id),
-                false,
+                &crate::store::ContainerFilter {
+                    project: Some(id),
+                    ..Default::default()
+                },
                 "created_at",
                 crate::store::Order::Asc,
                 u64::MAX >> 1,

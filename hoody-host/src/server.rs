@@ -10,15 +10,19 @@
 //! are the authentication, except for requests hoody-proxy forwards from the network, marked
 //! with [`PROXIED_HEADER`]) and optionally TCP, where every request needs
 //! `Authorization: Bearer <token>` (tokens from `POST /api/v1/auth/tokens`, stored hashed).
+//! One middleware (`authenticate`) turns the request into a [`Caller`] (root or a verified
+//! token, through a realm when the `Host` is `{realm}.api.{domain}`) and applies the route's
+//! rule from [`crate::authz`] before any handler runs.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +31,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{self, ApiError, Envelope, Operation};
-use crate::{Host, HostError, Scope, with_etag};
+use crate::{Caller, Host, HostError, Scope, with_etag};
 
 /// Largest request body accepted (413 above).
 pub const MAX_BODY: usize = 1 << 20;
@@ -88,9 +92,18 @@ endpoints! {
     "PUT" "/api/v1/containers/{id}/snapshots/{name}/alias" "Set or remove a snapshot's alias";
     "PATCH" "/api/v1/containers/{id}/snapshots/{name}/alias" "Set or remove a snapshot's alias";
     "POST" "/api/v1/containers/{id}/copy" "Copy a container into a project (returns with status copying)";
-    "GET" "/api/v1/auth/tokens" "List API tokens";
+    "GET" "/api/v1/auth/tokens" "List the tokens the caller may manage";
     "POST" "/api/v1/auth/tokens" "Create an API token (its secret is shown once)";
+    "GET" "/api/v1/auth/tokens/templates" "The permission templates";
+    "GET" "/api/v1/auth/tokens/me" "The calling token and its realm restrictions";
+    "PUT" "/api/v1/auth/tokens/me/public-profile" "Set the calling token's public key and storage";
+    "GET" "/api/v1/auth/tokens/public-profiles/{public_key}" "A token's public profile by its key";
+    "GET" "/api/v1/auth/tokens/{id}" "Get an API token";
+    "PUT" "/api/v1/auth/tokens/{id}" "Update an API token";
     "DELETE" "/api/v1/auth/tokens/{id}" "Revoke an API token";
+    "POST" "/api/v1/auth/tokens/{id}/copy" "A new token with the same settings";
+    "POST" "/api/v1/auth/tokens/{id}/add-realm" "Add a realm to a token";
+    "POST" "/api/v1/auth/tokens/{id}/remove-realm" "Remove a realm from a token";
     "GET" "/api/v1/events/stream" "Server-sent events of state changes";
     "GET" "/api/v1/proxy/aliases" "List proxy aliases";
     "POST" "/api/v1/proxy/aliases" "Create a proxy alias";
@@ -406,11 +419,14 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/projects",
-            get(|State(h): State<Host>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Projects", move |q| h.list_projects(&q)).await
+            get(|State(h): State<Host>, Extension(c): Extension<Caller>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                run_query(q, 200, "Projects", move |q| h.list_projects_for(&c, &q)).await
             })
-            .post(|State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 201, "Project created successfully", move |req| h.create_project(req)).await
+            .post(|State(h): State<Host>, Extension(c): Extension<Caller>, b: Result<Bytes, BytesRejection>| async move {
+                run_with(b, 201, "Project created successfully", move |mut req: api::CreateProject| {
+                    c.tag(&mut req.realm_ids);
+                    h.create_project(req)
+                }).await
             }),
         )
         .route(
@@ -426,17 +442,21 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/projects/{id}/containers",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Containers", move |q| h.list_containers(Some(&id), &q)).await
+            get(|State(h): State<Host>, Extension(c): Extension<Caller>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                run_query(q, 200, "Containers", move |q| h.list_containers_for(&c, Some(&id), &q)).await
             })
-            .post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 201, "Container created successfully", move |req| h.create_container(&id, req)).await
+            .post(|State(h): State<Host>, Extension(c): Extension<Caller>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
+                run_with(b, 201, "Container created successfully", move |mut req: api::CreateContainer| {
+                    c.check_features(&mut req)?;
+                    c.tag(&mut req.realm_ids);
+                    h.create_container(&id, req)
+                }).await
             }),
         )
         .route(
             "/api/v1/containers",
-            get(|State(h): State<Host>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Containers", move |q| h.list_containers(None, &q)).await
+            get(|State(h): State<Host>, Extension(c): Extension<Caller>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                run_query(q, 200, "Containers", move |q| h.list_containers_for(&c, None, &q)).await
             }),
         )
         .route(
@@ -503,24 +523,14 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/containers/{id}/copy",
-            post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 202, "Container copy started", move |req| h.copy_container(&id, req)).await
+            post(|State(h): State<Host>, Extension(c): Extension<Caller>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
+                run_with(b, 202, "Container copy started", move |req: api::CopyContainer| {
+                    h.authorize(&c, "POST", "/api/v1/projects/{id}/containers", Some(&req.target_project_id))?;
+                    h.copy_container(&id, req)
+                }).await
             }),
         )
-        .route(
-            "/api/v1/auth/tokens",
-            get(|State(h): State<Host>| run(200, "Tokens", move || h.list_tokens())).post(
-                |State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
-                    run_with(b, 201, "Token created: store its secret now, it is not shown again", move |req| h.create_token(req)).await
-                },
-            ),
-        )
-        .route(
-            "/api/v1/auth/tokens/{id}",
-            axum::routing::delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Token revoked", move || h.delete_token(&id))
-            }),
-        )
+        .merge(token_routes())
         .route("/api/v1/events/stream", get(events))
         .route(
             "/api/v1/proxy/aliases",
@@ -677,11 +687,10 @@ pub fn router(host: Host, require_token: bool) -> Router {
             ))
         })
         .layer(DefaultBodyLimit::max(MAX_BODY));
-    r = if require_token {
-        r.layer(middleware::from_fn_with_state(host.clone(), bearer_auth))
-    } else {
-        r.layer(middleware::from_fn_with_state(host.clone(), proxied_auth))
-    };
+    r = r.layer(middleware::from_fn_with_state(
+        (host.clone(), require_token),
+        authenticate,
+    ));
     // Outermost: every request is counted, refused ones too.
     let r = r.layer(middleware::from_fn_with_state(metrics, track));
     // Hoody's clients write some paths with a trailing slash (`GET /api/v1/containers/`) and
@@ -1045,33 +1054,228 @@ async fn events(State(h): State<Host>) -> Response {
 
 pub use hoody_api::PROXIED_HEADER;
 
-async fn proxied_auth(State(h): State<Host>, req: Request, next: Next) -> Response {
-    if req.headers().contains_key(PROXIED_HEADER) {
-        bearer_auth(State(h), req, next).await
+/// Who a request runs as, and whether it may: the unix socket's own requests are root (their
+/// realm from the `Host` header); TCP requests and those hoody-proxy forwards
+/// ([`PROXIED_HEADER`]) need a token, checked with the client's address (the peer, or the
+/// proxy's `X-Forwarded-For`). Then the route's rule ([`crate::authz`]) is applied before any
+/// handler runs, and the [`Caller`] is left in the request's extensions for the handlers that
+/// filter or tag by realm.
+async fn authenticate(
+    State((h, require_token)): State<(Host, bool)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let realm = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::access::realm_of_host);
+    let proxied = req.headers().contains_key(PROXIED_HEADER);
+    let caller = if require_token || proxied {
+        let Some(secret) = bearer(req.headers()) else {
+            return error_response(ApiError::new(
+                401,
+                "MISSING_TOKEN",
+                "this listener needs Authorization: Bearer <token> (create one with `hoody tokens create`)",
+            ));
+        };
+        let ip = if proxied {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        } else {
+            req.extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip())
+        };
+        let h = h.clone();
+        match tokio::task::spawn_blocking(move || h.verify_token(&secret, realm, ip)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return error_response(e.into()),
+            Err(e) => {
+                return error_response(ApiError::internal(format!("token check panicked: {e}")));
+            }
+        }
     } else {
-        next.run(req).await
+        Caller::root_in(realm)
+    };
+    if let Some(route) = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        && !(caller.is_root() && caller.realm.is_none())
+    {
+        let (mut parts, body) = req.into_parts();
+        let id = match axum::extract::RawPathParams::from_request_parts(&mut parts, &()).await {
+            Ok(p) => p
+                .iter()
+                .find(|(k, _)| *k == "id")
+                .map(|(_, v)| v.to_string()),
+            Err(_) => None,
+        };
+        let method = parts.method.to_string();
+        let (h2, c2) = (h.clone(), caller.clone());
+        let verdict =
+            tokio::task::spawn_blocking(move || h2.authorize(&c2, &method, &route, id.as_deref()))
+                .await;
+        match verdict {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return error_response(e.into()),
+            Err(e) => {
+                return error_response(ApiError::internal(format!("authorization panicked: {e}")));
+            }
+        }
+        req = Request::from_parts(parts, body);
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// The secret of `Authorization: Bearer <secret>` (exactly one space), or a bare `hdy_`
+/// token (reference §5.8).
+fn bearer(h: &HeaderMap) -> Option<String> {
+    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    match v.strip_prefix("Bearer ") {
+        Some(s) => Some(s.to_string()),
+        None if v.starts_with("hdy_") => Some(v.to_string()),
+        None => None,
     }
 }
 
-async fn bearer_auth(State(h): State<Host>, req: Request, next: Next) -> Response {
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let Some(auth) = auth else {
-        return error_response(ApiError::new(
-            401,
-            "MISSING_TOKEN",
-            "this listener needs Authorization: Bearer <token> (create one with `hoody tokens create`)",
-        ));
-    };
-    let secret = auth.strip_prefix("Bearer ").unwrap_or(&auth).to_string();
-    match tokio::task::spawn_blocking(move || h.verify_token(&secret)).await {
-        Ok(Ok(_)) => next.run(req).await,
-        Ok(Err(e)) => error_response(e.into()),
-        Err(e) => error_response(ApiError::internal(format!("token check panicked: {e}"))),
-    }
+/// `/api/v1/auth/tokens…` (reference §5.8): every call runs as the request's [`Caller`].
+fn token_routes() -> Router<Host> {
+    Router::new()
+        .route(
+            "/api/v1/auth/tokens",
+            get(|State(h): State<Host>, Extension(c): Extension<Caller>| {
+                run(200, "Tokens", move || h.list_tokens(&c))
+            })
+            .post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(
+                        b,
+                        201,
+                        "Token created: store its secret now, it is not shown again",
+                        move |req| h.create_token(req, &c),
+                    )
+                    .await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/auth/tokens/templates",
+            get(|State(h): State<Host>| async move {
+                envelope(200, "Permission templates", h.token_templates())
+            }),
+        )
+        .route(
+            "/api/v1/auth/tokens/me",
+            get(|State(h): State<Host>, Extension(c): Extension<Caller>| {
+                run(200, "Current token", move || h.current_token(&c))
+            }),
+        )
+        .route(
+            "/api/v1/auth/tokens/me/public-profile",
+            put(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(b, 200, "Public profile updated", move |req| {
+                        h.update_public_profile(req, &c)
+                    })
+                    .await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/auth/tokens/public-profiles/{public_key}",
+            get(|State(h): State<Host>, UrlPath(key): UrlPath<String>| {
+                run(200, "Public profile", move || h.public_profile(&key))
+            }),
+        )
+        .route(
+            "/api/v1/auth/tokens/{id}",
+            get(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>| {
+                    run(200, "Token", move || h.get_token(&id, &c))
+                },
+            )
+            .put(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(b, 200, "Token updated", move |req| {
+                        h.update_token(&id, req, &c)
+                    })
+                    .await
+                },
+            )
+            .delete(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>| {
+                    run(200, "Token revoked", move || {
+                        h.delete_token(&id, &c).map(|()| serde_json::Value::Null)
+                    })
+                },
+            ),
+        )
+        .route(
+            "/api/v1/auth/tokens/{id}/copy",
+            post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    match body::<api::CopyToken>(b, true) {
+                        Ok(req) => {
+                            run(
+                                201,
+                                "Token copied: store its secret now, it is not shown again",
+                                move || h.copy_token(&id, req, &c),
+                            )
+                            .await
+                        }
+                        Err(e) => error_response(e),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/api/v1/auth/tokens/{id}/add-realm",
+            post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(b, 200, "Realm added", move |req: api::TokenRealm| {
+                        h.token_realm(&id, &req.realm_id, true, &c)
+                    })
+                    .await
+                },
+            ),
+        )
+        .route(
+            "/api/v1/auth/tokens/{id}/remove-realm",
+            post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(b, 200, "Realm removed", move |req: api::TokenRealm| {
+                        h.token_realm(&id, &req.realm_id, false, &c)
+                    })
+                    .await
+                },
+            ),
+        )
 }
 
 /// Binds the API's unix socket at `path` (mode 0600: root only), replacing a stale one.
@@ -1109,7 +1313,9 @@ pub async fn serve_tcp(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(host, true))
+    // The peer's address reaches `authenticate` for tokens' `ip_whitelist`.
+    let app = router(host, true).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

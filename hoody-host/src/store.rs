@@ -129,6 +129,29 @@ fn to_json<T: Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
 }
 
+/// Which containers a page of [`Tx::containers`] holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContainerFilter<'a> {
+    /// Only this project's.
+    pub project: Option<&'a str>,
+    /// Also those being deleted.
+    pub include_deleting: bool,
+    /// Only those carrying every one of these realms.
+    pub realms: &'a [&'a str],
+}
+
+/// ` AND <doc's realm_ids hold ?first> AND …`: one condition per realm, numbered from `first`.
+fn realm_filter(realms: &[&str], first: usize) -> String {
+    (0..realms.len())
+        .map(|i| {
+            format!(
+                " AND EXISTS (SELECT 1 FROM json_each(doc, '$.realm_ids') WHERE value = ?{})",
+                first + i
+            )
+        })
+        .collect()
+}
+
 fn from_json<T: for<'de> Deserialize<'de>>(s: &str) -> rusqlite::Result<T> {
     serde_json::from_str(s).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -259,21 +282,32 @@ impl Tx<'_> {
     /// A page of projects; `sort` is a column name already validated by the caller.
     pub fn projects(
         &self,
+        realms: &[&str],
         sort: &str,
         order: Order,
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<Project>, u64)> {
-        let total: u64 = self
-            .tx
-            .query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0))?;
+        let filter = realm_filter(realms, 1).replacen("AND", "WHERE", 1);
+        let mut args: Vec<rusqlite::types::Value> =
+            realms.iter().map(|r| r.to_string().into()).collect();
+        let total: u64 = self.tx.query_row(
+            &format!("SELECT COUNT(*) FROM projects p {filter}"),
+            rusqlite::params_from_iter(&args),
+            |r| r.get(0),
+        )?;
+        let n = args.len();
         let sql = format!(
             "SELECT p.doc, (SELECT COUNT(*) FROM containers c WHERE c.project_id = p.id)
-             FROM projects p ORDER BY p.{sort} {}, p.id LIMIT ?1 OFFSET ?2",
-            order.sql()
+             FROM projects p {filter} ORDER BY p.{sort} {}, p.id LIMIT ?{} OFFSET ?{}",
+            order.sql(),
+            n + 1,
+            n + 2
         );
+        args.push((limit as i64).into());
+        args.push((offset as i64).into());
         let mut st = self.tx.prepare_cached(&sql)?;
-        let rows = st.query_map(params![limit, offset], |r| {
+        let rows = st.query_map(rusqlite::params_from_iter(&args), |r| {
             let mut p: Project = from_json(&r.get::<_, String>(0)?)?;
             p.container_count = r.get(1)?;
             Ok(p)
@@ -359,32 +393,44 @@ impl Tx<'_> {
     /// A page of containers; `sort` is a column name already validated by the caller.
     pub fn containers(
         &self,
-        project: Option<&str>,
-        include_deleting: bool,
+        which: &ContainerFilter<'_>,
         sort: &str,
         order: Order,
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<Container>, u64)> {
+        let ContainerFilter {
+            project,
+            include_deleting,
+            realms,
+        } = *which;
         let filter = format!(
-            "WHERE (?1 IS NULL OR project_id = ?1) {}",
+            "WHERE (?1 IS NULL OR project_id = ?1) {}{}",
             if include_deleting {
                 ""
             } else {
                 "AND status <> 'deleting'"
-            }
+            },
+            realm_filter(realms, 2)
         );
+        let mut args: Vec<rusqlite::types::Value> = vec![project.map(str::to_string).into()];
+        args.extend(realms.iter().map(|r| r.to_string().into()));
         let total: u64 = self.tx.query_row(
             &format!("SELECT COUNT(*) FROM containers {filter}"),
-            params![project],
+            rusqlite::params_from_iter(&args),
             |r| r.get(0),
         )?;
+        let n = args.len();
         let sql = format!(
-            "SELECT doc FROM containers {filter} ORDER BY {sort} {}, id LIMIT ?2 OFFSET ?3",
-            order.sql()
+            "SELECT doc FROM containers {filter} ORDER BY {sort} {}, id LIMIT ?{} OFFSET ?{}",
+            order.sql(),
+            n + 1,
+            n + 2
         );
+        args.push((limit as i64).into());
+        args.push((offset as i64).into());
         let mut st = self.tx.prepare_cached(&sql)?;
-        let rows = st.query_map(params![project, limit, offset], |r| {
+        let rows = st.query_map(rusqlite::params_from_iter(&args), |r| {
             from_json::<Container>(&r.get::<_, String>(0)?)
         })?;
         Ok((rows.collect::<rusqlite::Result<_>>()?, total))
@@ -480,6 +526,17 @@ impl Tx<'_> {
             })
             .optional()?;
         Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// A token by id, with the hash of its secret.
+    pub fn token(&self, id: &str) -> Result<Option<(Token, String)>> {
+        let row: Option<(String, String)> = self
+            .tx
+            .query_row("SELECT doc, hash FROM tokens WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        row.map(|(d, h)| Ok((from_json(&d)?, h))).transpose()
     }
 
     /// Every token.

@@ -49,6 +49,28 @@ pub(crate) fn check_name(field: &str, name: &str, min: usize) -> Result<()> {
     Ok(())
 }
 
+/// The realms a list keeps to: the caller's (through a realm-scoped host) and the query's
+/// `realm_id`.
+pub(crate) fn realm_filter<'a>(caller: &'a Caller, q: &'a api::ListQuery) -> Result<Vec<&'a str>> {
+    let mut realms = Vec::new();
+    if let Some(r) = &q.realm_id {
+        if !api::id::is_valid(r) {
+            return Err(ApiError::validation(
+                "realm_id",
+                format!("{r:?} is not a realm id (24 lowercase hex digits)"),
+            )
+            .into());
+        }
+        realms.push(r.as_str());
+    }
+    if let Some(r) = &caller.realm
+        && !realms.contains(&r.as_str())
+    {
+        realms.push(r.as_str());
+    }
+    Ok(realms)
+}
+
 pub(crate) fn check_realms(ids: &[String]) -> Result<()> {
     for r in ids {
         if !api::id::is_valid(r) {

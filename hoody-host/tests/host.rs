@@ -11,7 +11,7 @@ use hoody_api::{
     ApiError, Container, ContainerStatus, CreateContainer, CreateProject, CreateSnapshot,
     CreateToken, Operation,
 };
-use hoody_host::{Host, HostConfig, HostError};
+use hoody_host::{Caller, Host, HostConfig, HostError};
 use hoody_testkit::daemon::bin;
 use hoody_testkit::{require_root, unique_name};
 
@@ -253,15 +253,19 @@ fn host_checks_input_and_keeps_tokens_in_process() {
     assert!(e.message.contains("0123456789abcdef01234567"), "{e:?}");
 
     let t = h
-        .create_token(CreateToken {
-            alias: "ci".into(),
-            ..Default::default()
-        })
+        .create_token(
+            CreateToken {
+                alias: Some("ci".into()),
+                ..Default::default()
+            },
+            &Caller::root(),
+        )
         .unwrap();
     assert!(t.token.starts_with("hdy_"));
-    assert_eq!(h.verify_token(&t.token).unwrap().id, t.info.id);
-    assert_eq!(refused(h.verify_token("hdy_wrong")).status, 401);
-    h.delete_token(&t.info.id).unwrap();
-    assert_eq!(refused(h.verify_token(&t.token)).status, 401);
-    assert!(h.list_tokens().unwrap().tokens.is_empty());
+    let verify = |s: &str| h.verify_token(s, None, None);
+    assert_eq!(verify(&t.token).unwrap().token.unwrap().id, t.info.id);
+    assert_eq!(refused(verify("hdy_wrong")).status, 401);
+    h.delete_token(&t.info.id, &Caller::root()).unwrap();
+    assert_eq!(refused(verify(&t.token)).status, 401);
+    assert!(h.list_tokens(&Caller::root()).unwrap().is_empty());
 }

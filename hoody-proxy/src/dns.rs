@@ -62,7 +62,17 @@ impl Resolver {
 
     /// Whether `name` (lowercase, no trailing dot) is one of the platform's.
     pub fn in_zone(&self, name: &str) -> bool {
-        name == self.api || name.ends_with(&self.containers_suffix)
+        name == self.api
+            || name.ends_with(&self.containers_suffix)
+            || name
+                .strip_suffix(&self.api)
+                .and_then(|r| r.strip_suffix('.'))
+                .is_some_and(|realm| {
+                    realm.len() == 24
+                        && realm
+                            .bytes()
+                            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                })
     }
 
     /// The response to the DNS message `query`; `None` for something not to answer at all
@@ -275,7 +285,11 @@ mod tests {
         assert_eq!(&a[a.len() - 4..], &[169, 254, 1, 1]);
         assert_eq!(&a[12..q.len()], &q[12..], "the question is echoed");
         // api.{apex}, another server's host and an alias are the platform's too.
-        for n in ["api.example.com", "x.node-2.containers.example.com"] {
+        for n in [
+            "api.example.com",
+            "507f1f77bcf86cd799439011.api.example.com",
+            "x.node-2.containers.example.com",
+        ] {
             let a = r.respond(&query(n, TYPE_A)).unwrap();
             assert_eq!(&a[a.len() - 4..], &[169, 254, 1, 1], "{n}");
         }

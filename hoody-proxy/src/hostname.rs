@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! api.hoody.test                                         -> Target::Api
+//! {realm}.api.hoody.test (24 hex digits)                  -> Target::Api (hoodyd reads the realm)
 //! {P}-{C}-{slug}[-{index}].node-1.containers.hoody.test        -> Target::Service { sub: None, .. }
 //! {sub}.{P}-{C}-{slug}[-{index}].node-1.containers.hoody.test  -> Target::Service { sub: Some(..), .. }
 //! {alias}.node-1.containers.hoody.test                   -> Target::Alias
@@ -320,6 +321,18 @@ pub fn parse_host(host: &str, d: &Domains) -> Result<Target, HostError> {
     if under_apex == API_LABEL {
         return Ok(Target::Api);
     }
+    // `{realm}.api.{apex}`: the API seen through a realm (24 lowercase hex digits; hoodyd
+    // reads the realm from the Host header, which is forwarded as sent).
+    if let Some(realm) = under_apex
+        .strip_suffix(API_LABEL)
+        .and_then(|r| r.strip_suffix('.'))
+        && realm.len() == 24
+        && realm
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Ok(Target::Api);
+    }
     let front = strip_parent(under_apex, CONTAINERS_LABEL)
         .and_then(|under_containers| strip_parent(under_containers, &d.server))
         .ok_or_else(not_ours)?;
@@ -616,6 +629,11 @@ mod tests {
     #[test]
     fn api_host() {
         assert_eq!(parse("api.hoody.test"), Ok(Target::Api));
+        assert_eq!(
+            parse("507f1f77bcf86cd799439011.api.hoody.test"),
+            Ok(Target::Api)
+        );
+        assert!(parse("507f1f77bcf86cd79943901.api.hoody.test").is_err());
         assert_eq!(Target::Api.to_host(&d()), "api.hoody.test");
     }
 

@@ -40,6 +40,85 @@ pub fn rfc3339(secs: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// Seconds since the epoch for a civil date (Howard Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Seconds since the epoch for an RFC 3339 / ISO 8601 time: `2026-12-31`,
+/// `2026-12-31T00:00:00Z`, with fractions (dropped) and `±HH:MM` offsets. `None` when it is
+/// not one (or names a day that does not exist).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let num = |t: &str| -> Option<u32> {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (date, time) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let mut dp = date.split('-');
+    let (y, m, d) = (dp.next()?, dp.next()?, dp.next()?);
+    if dp.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d) = (i64::from(num(y)?), num(m)?, num(d)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d == 0 || d > month_days[(m - 1) as usize] {
+        return None;
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if let Some(t) = time {
+        let (clock, offset) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
+            (c, 0)
+        } else if let Some(i) = t.rfind(['+', '-']) {
+            let (c, o) = t.split_at(i);
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = o[1..].split_once(':')?;
+            let (oh, om) = (num(oh)?, num(om)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            (c, sign * i64::from(oh * 3600 + om * 60))
+        } else {
+            (t, 0)
+        };
+        let clock = clock.split('.').next()?;
+        let mut cp = clock.split(':');
+        let (h, mi, sec) = (
+            num(cp.next()?)?,
+            num(cp.next()?)?,
+            num(cp.next().unwrap_or("0"))?,
+        );
+        if cp.next().is_some() || h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        secs += i64::from(h * 3600 + mi * 60 + sec) - offset;
+    }
+    Some(secs)
+}
+
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for `secs`: HTTP's date format (RFC 9110 §5.6.7).
 pub fn http_date(secs: i64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -71,5 +150,31 @@ mod tests {
         assert_eq!(snapshot_name(1_795_867_200), "snap-20261128-120000");
         assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(http_date(1_795_867_200), "Sat, 28 Nov 2026 12:00:00 GMT");
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        for secs in [0, 951_782_400, 1_795_867_200, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&rfc3339(secs)), Some(secs));
+        }
+        assert_eq!(parse_rfc3339("2026-11-28"), Some(1_795_824_000));
+        assert_eq!(
+            parse_rfc3339("2026-11-28T13:00:00.250+01:00"),
+            Some(1_795_867_200)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-28T07:00:00-05:00"),
+            Some(1_795_867_200)
+        );
+        for bad in [
+            "",
+            "2026-02-29",
+            "2026-13-01",
+            "26-11-28",
+            "2026-11-28T25:00:00Z",
+            "soon",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

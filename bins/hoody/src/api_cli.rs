@@ -20,8 +20,8 @@ use anyhow::anyhow;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand, ValueEnum};
 use hoody::api::{
-    Container, ContainerStatus, CopyContainer, CreateContainer, CreateProject, CreateToken,
-    EnvVars, Limits, ListQuery, Operation, Project, RamdiskScope, UpdateContainer, UpdateProject,
+    Container, ContainerStatus, CopyContainer, CreateContainer, CreateProject, EnvVars, Limits,
+    ListQuery, Operation, Project, RamdiskScope, UpdateContainer, UpdateProject,
 };
 use hoody::client::{Client, ClientError};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -359,6 +359,7 @@ impl PageArgs {
             sort_by: self.sort_by.clone(),
             sort_order: self.sort_order.clone(),
             include_deleting: None,
+            realm_id: None,
         }
     }
 }
@@ -455,30 +456,6 @@ pub enum ProjectsCmd {
 /// A limit or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(Option<u64>);
-
-/// `hoody tokens ...`
-#[derive(Subcommand, Debug)]
-pub enum TokensCmd {
-    /// List API tokens (their secrets are never shown again).
-    #[command(visible_alias = "ls")]
-    List,
-    /// Create an API token for hoodyd's TCP listener; its secret is printed once.
-    #[command(visible_aliases = ["new", "add"])]
-    Create {
-        /// Its name.
-        #[arg(long)]
-        alias: String,
-        /// Expire after this many days (default: never).
-        #[arg(long, value_name = "DAYS")]
-        expires_in_days: Option<u64>,
-    },
-    /// Revoke a token.
-    #[command(visible_aliases = ["rm", "remove"])]
-    Delete {
-        /// The token's id.
-        id: String,
-    },
-}
 
 /// `hoody servers ...`
 #[derive(Subcommand, Debug)]
@@ -1204,68 +1181,6 @@ fn project_details(p: &Project) {
         ("CREATED", short_time(&p.created_at)),
         ("UPDATED", short_time(&p.updated_at)),
     ]);
-}
-
-/// Runs `hoody tokens`.
-pub fn tokens(top: &TopApiOpt, sub: &ApiOpt, cmd: &TokensCmd) -> ExitCode {
-    run(top, sub, |ctx| {
-        let c = &ctx.client;
-        match cmd {
-            TokensCmd::List => {
-                let list = c.list_tokens()?;
-                ctx.print(&list, || {
-                    let rows: Vec<Vec<String>> = list
-                        .tokens
-                        .iter()
-                        .map(|t| {
-                            vec![
-                                t.id.clone(),
-                                t.alias.clone(),
-                                format!("{}…", t.prefix),
-                                short_time(&t.created_at),
-                                t.expires_at.as_deref().map_or("never".into(), short_time),
-                                t.last_used_at.as_deref().map_or("-".into(), short_time),
-                            ]
-                        })
-                        .collect();
-                    table(
-                        &["ID", "ALIAS", "PREFIX", "CREATED", "EXPIRES", "LAST USED"],
-                        &rows,
-                    );
-                })?;
-            }
-            TokensCmd::Create {
-                alias,
-                expires_in_days,
-            } => {
-                let t = c.create_token(&CreateToken {
-                    alias: alias.clone(),
-                    expires_in_days: *expires_in_days,
-                })?;
-                ctx.print(&t, || {
-                    // The secret alone on stdout: `TOKEN=$(hoody tokens create --alias ci)`.
-                    eprintln!(
-                        "created token {} ({}), expires {}",
-                        t.info.alias,
-                        t.info.id,
-                        t.info
-                            .expires_at
-                            .as_deref()
-                            .map_or("never".into(), short_time)
-                    );
-                    println!("{}", t.token);
-                })?;
-                eprintln!(
-                    "note: the secret is shown only this once (hoodyd keeps only a hash); store it now"
-                );
-            }
-            TokensCmd::Delete { id } => {
-                c.delete_token(id).map_err(naming("token", id))?;
-                ctx.print(&(), || println!("revoked token {id}"))?;
-            }
-        }
-        Ok(ExitCode::SUCCESS)
-    })
 }
 
 /// Runs `hoody servers`.

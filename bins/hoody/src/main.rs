@@ -8,6 +8,7 @@ mod permissions_cli;
 mod proxy_cli;
 mod snapshots_cli;
 mod storage;
+mod tokens_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -149,13 +150,14 @@ enum Command {
         #[command(subcommand)]
         cmd: proxy_cli::ProxyCmd,
     },
-    /// API tokens for hoodyd's TCP listener.
-    #[command(visible_alias = "token")]
+    /// API tokens for hoodyd's TCP listener and hoody-proxy's `api.{domain}`: scoped by
+    /// permissions, realms, addresses and expiry (`hoody auth …` in Hoody's spelling).
+    #[command(visible_aliases = ["token", "auth"])]
     Tokens {
         #[command(flatten)]
         api: api_cli::ApiOpt,
         #[command(subcommand)]
-        cmd: api_cli::TokensCmd,
+        cmd: tokens_cli::TokensCmd,
     },
     /// The servers hoodyd manages (this one).
     #[command(visible_aliases = ["server", "srv"])]
@@ -375,7 +377,7 @@ fn main() -> ExitCode {
         Command::Containers { api, cmd } => return api_cli::containers(&cli.api, api, cmd),
         Command::Snapshots { api, cmd } => return snapshots_cli::snapshots(&cli.api, api, cmd),
         Command::Projects { api, cmd } => return api_cli::projects(&cli.api, api, cmd),
-        Command::Tokens { api, cmd } => return api_cli::tokens(&cli.api, api, cmd),
+        Command::Tokens { api, cmd } => return tokens_cli::tokens(&cli.api, api, cmd),
         Command::Proxy { api, cmd } => return proxy_cli::proxy(&cli.api, api, cmd),
         Command::Terminal { api, cmd } => return kit_cli::terminal(&cli.api, api, cmd),
         Command::Files { api, cmd } => return kit_cli::files(&cli.api, api, cmd),

@@ -20,15 +20,6 @@ use hoody_testkit::daemon::Daemon;
 const NOT_YET: &[(&str, &str)] = &[
     // Hoody's marketing counters.
     ("GET", "/api/v1/meta/social-stats"),
-    ("POST", "/api/v1/auth/tokens/{id}/copy"),
-    ("GET", "/api/v1/auth/tokens/templates"),
-    ("GET", "/api/v1/auth/tokens/me"),
-    ("PUT", "/api/v1/auth/tokens/me/public-profile"),
-    ("GET", "/api/v1/auth/tokens/public-profiles/{public_key}"),
-    ("GET", "/api/v1/auth/tokens/{id}"),
-    ("PUT", "/api/v1/auth/tokens/{id}"),
-    ("POST", "/api/v1/auth/tokens/{id}/add-realm"),
-    ("POST", "/api/v1/auth/tokens/{id}/remove-realm"),
     ("PUT", "/api/v1/containers/{id}/kvm"),
     ("POST", "/api/v1/containers/{id}/sync"),
     ("GET", "/api/v1/containers/{id}/network"),

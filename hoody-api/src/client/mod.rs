@@ -50,10 +50,11 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     AccessLog, Alias, AliasList, AliasQuery, AliasState, ApiError, Container, ContainerList,
-    ContainerStats, CopyContainer, CreateAlias, CreateContainer, CreateProject, CreateSnapshot,
-    CreateToken, CreatedToken, EnvValue, EnvVars, Envelope, Event, ListQuery, Operation,
-    OperationResult, Project, ProjectList, ProxyState, Server, ServerList, Snapshot, SnapshotAlias,
-    SnapshotList, StatusLogList, TokenList, UpdateAlias, UpdateContainer, UpdateProject,
+    ContainerStats, CopyContainer, CopyToken, CreateAlias, CreateContainer, CreateProject,
+    CreateSnapshot, CreateToken, CreatedToken, CurrentToken, EnvValue, EnvVars, Envelope, Event,
+    ListQuery, Operation, OperationResult, Project, ProjectList, ProxyState, Server, ServerList,
+    Snapshot, SnapshotAlias, SnapshotList, StatusLogList, Token, TokenRealm, TokenTemplate,
+    UpdateAlias, UpdateContainer, UpdateProject, UpdateToken,
 };
 
 mod events;
@@ -648,8 +649,8 @@ impl Client {
         self.send_json("POST", &container_path(id, "/copy")?, req)
     }
 
-    /// `GET /api/v1/auth/tokens`.
-    pub fn list_tokens(&self) -> Result<TokenList> {
+    /// `GET /api/v1/auth/tokens`: every token the caller may see (never their secrets).
+    pub fn list_tokens(&self) -> Result<Vec<Token>> {
         self.get("/api/v1/auth/tokens")
     }
 
@@ -658,13 +659,44 @@ impl Client {
         self.send_json("POST", "/api/v1/auth/tokens", req)
     }
 
+    /// `GET /api/v1/auth/tokens/{id}`.
+    pub fn get_token(&self, id: &str) -> Result<Token> {
+        self.get(&token_path(id, "")?)
+    }
+
+    /// `PUT /api/v1/auth/tokens/{id}`.
+    pub fn update_token(&self, id: &str, req: &UpdateToken) -> Result<Token> {
+        self.send_json("PUT", &token_path(id, "")?, req)
+    }
+
+    /// `POST /api/v1/auth/tokens/{id}/copy`: a new secret with the source's settings.
+    pub fn copy_token(&self, id: &str, req: &CopyToken) -> Result<CreatedToken> {
+        self.send_json("POST", &token_path(id, "/copy")?, req)
+    }
+
+    /// `POST /api/v1/auth/tokens/{id}/add-realm` (or `remove-realm` when `add` is false).
+    pub fn token_realm(&self, id: &str, realm_id: &str, add: bool) -> Result<Token> {
+        let verb = if add { "/add-realm" } else { "/remove-realm" };
+        let req = TokenRealm {
+            realm_id: realm_id.to_string(),
+            otp_code: None,
+        };
+        self.send_json("POST", &token_path(id, verb)?, &req)
+    }
+
+    /// `GET /api/v1/auth/tokens/me`: the calling token and its restrictions.
+    pub fn current_token(&self) -> Result<CurrentToken> {
+        self.get("/api/v1/auth/tokens/me")
+    }
+
+    /// `GET /api/v1/auth/tokens/templates`.
+    pub fn token_templates(&self) -> Result<Vec<TokenTemplate>> {
+        self.get("/api/v1/auth/tokens/templates")
+    }
+
     /// `DELETE /api/v1/auth/tokens/{id}`: revokes the token.
     pub fn delete_token(&self, id: &str) -> Result<()> {
-        self.call(
-            "DELETE",
-            &format!("/api/v1/auth/tokens/{}", segment("token", id)?),
-            None,
-        )
+        self.call("DELETE", &token_path(id, "")?, None)
     }
 
     /// `GET /api/v1/proxy/aliases` (filters as given).
@@ -1096,6 +1128,14 @@ fn container_path(id: &str, rest: &str) -> Result<String> {
     ))
 }
 
+/// `/api/v1/auth/tokens/{id}{rest}`.
+fn token_path(id: &str, rest: &str) -> Result<String> {
+    Ok(format!(
+        "/api/v1/auth/tokens/{}{rest}",
+        segment("token", id)?
+    ))
+}
+
 fn snapshot_path(id: &str, name: &str, rest: &str) -> Result<String> {
     container_path(
         id,
@@ -1120,6 +1160,9 @@ fn query_string(q: &ListQuery) -> String {
     }
     if let Some(d) = q.include_deleting {
         parts.push(format!("include_deleting={d}"));
+    }
+    if let Some(r) = &q.realm_id {
+        parts.push(format!("realm_id={}", encode(r)));
     }
     if parts.is_empty() {
         String::new()
