@@ -158,6 +158,8 @@ pub struct ListQuery {
     pub include_deleting: Option<bool>,
     /// Only resources carrying this realm.
     pub realm_id: Option<String>,
+    /// Embed each container's and its project's permission documents (containers only).
+    pub include_proxy_permissions: Option<bool>,
 }
 
 // ---- server ------------------------------------------------------------------------------
@@ -270,6 +272,62 @@ pub struct ProjectList {
     pub pagination: Pagination,
 }
 
+/// How far a project permission reaches (`permission_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PermissionLevel {
+    /// See the project and its containers, their stats and logs.
+    Read,
+    /// Also change them: create, update, start/stop/restart, exec, snapshots, firewalls.
+    Edit,
+    /// Also delete its containers.
+    Delete,
+}
+
+/// One grant of a project to a user (reference §5.5). On a hoody server the users are its
+/// API tokens: `user_id` is a token's id, and the grant adds to what the token's own
+/// permissions allow, for this project only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectPermission {
+    /// 24 hex digits.
+    pub id: String,
+    /// The project.
+    pub project_id: String,
+    /// The token granted.
+    pub user_id: String,
+    /// What it may do there.
+    pub permission_level: PermissionLevel,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// `POST /api/v1/projects/{id}/permissions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantProjectPermission {
+    /// The token to grant (24 hex digits).
+    pub user_id: String,
+    /// What it may do.
+    pub permission_level: PermissionLevel,
+}
+
+/// `PUT /api/v1/projects/{id}/permissions/{permissionId}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpdateProjectPermission {
+    /// The new level.
+    pub permission_level: PermissionLevel,
+}
+
+/// `GET /api/v1/projects/{id}/permissions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectPermissionList {
+    /// This page.
+    pub permissions: Vec<ProjectPermission>,
+    /// Paging.
+    pub pagination: Pagination,
+}
+
 // ---- containers --------------------------------------------------------------------------
 
 /// A container (reference §1.3's container object; fields hoody does not have yet, such as
@@ -331,6 +389,29 @@ pub struct Container {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+    /// Whether a proxy permission document applies to it (its own or its project's). Filled
+    /// in by gets and lists.
+    #[serde(default)]
+    pub has_proxy_permissions: bool,
+    /// `none`, `container`, `project` or `both`: whose documents apply.
+    #[serde(default = "no_scope")]
+    pub proxy_permissions_scope: String,
+    /// The documents themselves, with `include_proxy_permissions=true` on a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_permissions: Option<ProxyPermissions>,
+}
+
+fn no_scope() -> String {
+    "none".to_string()
+}
+
+/// `proxy_permissions` of a [`Container`]: the documents hoody-proxy applies to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyPermissions {
+    /// The container's own document (`null`: none).
+    pub container: Option<serde_json::Value>,
+    /// Its project's (`null`: none).
+    pub project: Option<serde_json::Value>,
 }
 
 /// A container's resource limits (beyond Hoody's API: it has no way to limit a container).

@@ -28,6 +28,9 @@ pub struct Caller {
     pub token: Option<Arc<api::Token>>,
     /// The realm of the request's host, if it is realm-scoped.
     pub realm: Option<String>,
+    /// Projects granted to the token (project permissions, reference §5.5): they add to its
+    /// own permissions, for those projects only.
+    pub grants: Vec<(String, api::PermissionLevel)>,
 }
 
 impl Caller {
@@ -38,7 +41,10 @@ impl Caller {
 
     /// Root seen through `realm` (requests to `{realm}.api.{domain}` on the unix socket).
     pub fn root_in(realm: Option<String>) -> Self {
-        Caller { token: None, realm }
+        Caller {
+            realm,
+            ..Caller::default()
+        }
     }
 
     /// Whether this is root.
@@ -66,6 +72,28 @@ impl Caller {
                 ),
             ))
         }
+    }
+
+    /// Whether its grant on `project` (if any) allows `p`.
+    pub fn granted_on(&self, project: &str, p: Perm) -> bool {
+        self.grants
+            .iter()
+            .any(|(id, level)| id == project && level_covers(*level, p))
+    }
+
+    /// The projects a list needing `p` keeps to: `None` when its own permissions allow `p`
+    /// everywhere, else those its grants allow `p` in.
+    pub fn list_limit(&self, p: Perm) -> Option<Vec<&str>> {
+        if p.granted(self.permissions()) {
+            return None;
+        }
+        Some(
+            self.grants
+                .iter()
+                .filter(|(_, l)| level_covers(*l, p))
+                .map(|(id, _)| id.as_str())
+                .collect(),
+        )
     }
 
     /// Whether a resource carrying `realm_ids` exists for it.
@@ -104,6 +132,34 @@ impl Caller {
             self.require(perm::FEATURE_KVM)?;
         }
         Ok(())
+    }
+}
+
+/// Whether a project permission of `level` allows `p` in its project.
+pub fn level_covers(level: api::PermissionLevel, p: Perm) -> bool {
+    use hoody_api::tokens::perm;
+    const READ: &[Perm] = &[
+        perm::CONTAINERS_READ,
+        perm::PROJECTS_READ,
+        perm::CONTAINERS_LOGS,
+    ];
+    const EDIT: &[Perm] = &[
+        perm::CONTAINERS_CREATE,
+        perm::CONTAINERS_UPDATE,
+        perm::CONTAINERS_START,
+        perm::CONTAINERS_STOP,
+        perm::CONTAINERS_RESTART,
+        perm::CONTAINERS_EXEC,
+        perm::FEATURE_SNAPSHOTS,
+        perm::PROJECTS_UPDATE,
+        perm::FIREWALLS,
+    ];
+    const DELETE: &[Perm] = &[perm::CONTAINERS_DELETE];
+    let within = |set: &[Perm]| set.iter().any(|q| q.name == p.name);
+    match level {
+        api::PermissionLevel::Read => within(READ),
+        api::PermissionLevel::Edit => within(READ) || within(EDIT),
+        api::PermissionLevel::Delete => within(READ) || within(EDIT) || within(DELETE),
     }
 }
 
@@ -270,9 +326,16 @@ impl Host {
             t.last_used_ip = ip_text;
             store.tx(|tx| Ok(tx.put_token(&t, &hash)?))?;
         }
+        let grants = store
+            .read()
+            .project_permissions(None, Some(&t.id))?
+            .into_iter()
+            .map(|g| (g.project_id, g.permission_level))
+            .collect();
         Ok(Caller {
             token: Some(Arc::new(t)),
             realm,
+            grants,
         })
     }
 }

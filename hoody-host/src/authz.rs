@@ -115,6 +115,10 @@ pub fn rule(method: &str, route: &str) -> Option<Need> {
             "/containers" if read => perm::CONTAINERS_READ,
             "/containers" => perm::CONTAINERS_CREATE,
             "/stats" => perm::PROJECTS_READ,
+            "/permissions" if read => perm::PROJECTS_READ,
+            "/permissions" => perm::MEMBERS_INVITE,
+            "/permissions/{permissionId}" if method == "DELETE" => perm::MEMBERS_REMOVE,
+            "/permissions/{permissionId}" => perm::MEMBERS_CHANGE_ROLES,
             r if r.starts_with("/proxy/permissions") => {
                 if read {
                     perm::PROJECTS_READ
@@ -181,7 +185,10 @@ impl Host {
             )
             .into());
         };
-        if let Some(p) = need.perm {
+        if let Some(p) = need.perm
+            && !p.granted(caller.permissions())
+            && !self.granted_by_project(caller, p, need.target, route, id)?
+        {
             caller.require(p)?;
         }
         if route == "/api/v1/events/stream"
@@ -223,6 +230,36 @@ impl Host {
                 _ => Ok(()),
             },
         }
+    }
+}
+
+impl Host {
+    /// Whether a project permission of `caller` allows `p` on what `id` names (for lists:
+    /// whether any does; the list then keeps to those projects).
+    fn granted_by_project(
+        &self,
+        caller: &Caller,
+        p: Perm,
+        target: Target,
+        route: &str,
+        id: Option<&str>,
+    ) -> Result<bool> {
+        if caller.grants.is_empty() {
+            return Ok(false);
+        }
+        Ok(match (target, id) {
+            (Target::None, _) => {
+                matches!(route, "/api/v1/containers" | "/api/v1/projects")
+                    && caller.list_limit(p).is_some_and(|l| !l.is_empty())
+            }
+            (Target::Project, Some(id)) => caller.granted_on(id, p),
+            (Target::Container, Some(id)) => self
+                .store()
+                .read()
+                .container(id)?
+                .is_some_and(|c| caller.granted_on(&c.project_id, p)),
+            _ => false,
+        })
     }
 }
 

@@ -7,10 +7,13 @@ impl Host {
     /// A container.
     pub fn get_container(&self, id: &str) -> Result<Container> {
         api::id::check("container", id)?;
-        self.store()
-            .read()
+        let store = self.store();
+        let r = store.read();
+        let mut c = r
             .container(id)?
-            .ok_or_else(|| ApiError::not_found("container", id).into())
+            .ok_or_else(|| ApiError::not_found("container", id))?;
+        r.decorate_permissions(std::slice::from_mut(&mut c), false)?;
+        Ok(c)
     }
 
     /// A page of containers, of one project or all (state only: no machine is asked).
@@ -46,16 +49,22 @@ impl Host {
                 return Err(ApiError::not_found("project", pid).into());
             }
         }
-        let (containers, total) = r.containers(
+        let limit = caller.list_limit(hoody_api::tokens::perm::CONTAINERS_READ);
+        let (mut containers, total) = r.containers(
             &crate::store::ContainerFilter {
                 project,
                 include_deleting: q.include_deleting.unwrap_or(false),
                 realms: &realms,
+                projects_in: limit.as_deref(),
             },
             p.sort,
             p.order,
             p.limit,
             (p.page - 1) * p.limit,
+        )?;
+        r.decorate_permissions(
+            &mut containers,
+            q.include_proxy_permissions.unwrap_or(false),
         )?;
         Ok(api::ContainerList {
             containers,
@@ -311,6 +320,9 @@ impl Host {
             error: None,
             created_at: t.clone(),
             updated_at: t,
+            has_proxy_permissions: false,
+            proxy_permissions_scope: "none".into(),
+            proxy_permissions: None,
         };
         let busy = self.claim(&c.id)?;
         let (c, op) = self.insert_new(
@@ -571,6 +583,9 @@ impl Host {
             error: None,
             created_at: t.clone(),
             updated_at: t,
+            has_proxy_permissions: false,
+            proxy_permissions_scope: "none".into(),
+            proxy_permissions: None,
             ..src.clone()
         };
         let busy = self.claim(&c.id)?;

@@ -57,6 +57,7 @@ mod fault;
 pub mod firewall;
 pub mod front_door;
 mod lifecycle;
+mod members;
 pub mod metrics;
 mod projects;
 pub mod ramdisk;

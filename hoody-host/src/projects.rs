@@ -61,7 +61,9 @@ impl Host {
             Order::Desc,
         )?;
         let realms = realm_filter(caller, q)?;
+        let limit = caller.list_limit(hoody_api::tokens::perm::PROJECTS_READ);
         let (projects, total) = self.store().read().projects(
+            limit.as_deref(),
             &realms,
             p.sort,
             p.order,

@@ -139,6 +139,10 @@ endpoints! {
     "GET" "/api/v1/containers/{id}/proxy/services" "Discovery: the services rules and hooks name";
     "GET" "/api/v1/containers/{id}/proxy/services/{service}" "Discovery: one service's rules, hooks and effective default";
     "GET" "/api/v1/projects/{id}/stats" "Containers by state and the live counters of the running ones";
+    "GET" "/api/v1/projects/{id}/permissions" "Who the project is granted to (users are API tokens)";
+    "POST" "/api/v1/projects/{id}/permissions" "Grant the project to a token: read|edit|delete";
+    "PUT" "/api/v1/projects/{id}/permissions/{permissionId}" "Change a grant's level";
+    "DELETE" "/api/v1/projects/{id}/permissions/{permissionId}" "Revoke a grant";
     "POST" "/api/v1/containers/{id}/authorize" "A signed one-hour container claim";
     "GET" "/api/v1/containers/{id}/firewall/rules" "The container's ingress and egress rules";
     "POST" "/api/v1/containers/{id}/firewall/reset" "Remove every firewall rule";
@@ -647,6 +651,50 @@ pub fn router(host: Host, require_token: bool) -> Router {
                 get(|State(h): State<Host>| async move {
                     envelope(200, "Public keys", h.public_keys())
                 }),
+            )
+            .route(
+                "/api/v1/projects/{id}/permissions",
+                get(
+                    |State(h): State<Host>,
+                     UrlPath(id): UrlPath<String>,
+                     q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                        run_query(q, 200, "Project permissions", move |q| {
+                            h.list_project_permissions(&id, &q)
+                        })
+                        .await
+                    },
+                )
+                .post(
+                    |State(h): State<Host>,
+                     UrlPath(id): UrlPath<String>,
+                     b: Result<Bytes, BytesRejection>| async move {
+                        run_with(b, 201, "Permission granted", move |req| {
+                            h.add_project_permission(&id, req)
+                        })
+                        .await
+                    },
+                ),
+            )
+            .route(
+                "/api/v1/projects/{id}/permissions/{permissionId}",
+                put(
+                    |State(h): State<Host>,
+                     UrlPath((id, pid)): UrlPath<(String, String)>,
+                     b: Result<Bytes, BytesRejection>| async move {
+                        run_with(b, 200, "Permission updated", move |req| {
+                            h.update_project_permission(&id, &pid, req)
+                        })
+                        .await
+                    },
+                )
+                .delete(
+                    |State(h): State<Host>, UrlPath((id, pid)): UrlPath<(String, String)>| {
+                        run(200, "Permission revoked", move || {
+                            h.remove_project_permission(&id, &pid)
+                                .map(|()| serde_json::Value::Null)
+                        })
+                    },
+                ),
             )
             .route(
                 "/api/v1/projects/{id}/stats",

@@ -17,7 +17,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::HostError;
-use crate::api::{Alias, ApiError, Container, ContainerStatus, Project, StatusLog, Token};
+use crate::api::{
+    Alias, ApiError, Container, ContainerStatus, Project, ProjectPermission, StatusLog, Token,
+};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -119,6 +121,10 @@ CREATE TABLE IF NOT EXISTS aliases (
 CREATE INDEX IF NOT EXISTS aliases_container ON aliases(container_id);
 CREATE TABLE IF NOT EXISTS proxy_docs (
     scope TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (scope, id));
+CREATE TABLE IF NOT EXISTS project_permissions (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, user_id TEXT NOT NULL, doc TEXT NOT NULL,
+    UNIQUE (project_id, user_id));
+CREATE INDEX IF NOT EXISTS project_permissions_user ON project_permissions(user_id);
 CREATE TABLE IF NOT EXISTS firewalls (container_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operations (
     id INTEGER PRIMARY KEY AUTOINCREMENT, container_id TEXT NOT NULL, doc TEXT NOT NULL,
@@ -138,6 +144,8 @@ pub struct ContainerFilter<'a> {
     pub include_deleting: bool,
     /// Only those carrying every one of these realms.
     pub realms: &'a [&'a str],
+    /// Only those in one of these projects (`None`: any).
+    pub projects_in: Option<&'a [&'a str]>,
 }
 
 /// ` AND <doc's realm_ids hold ?first> AND …`: one condition per realm, numbered from `first`.
@@ -282,15 +290,20 @@ impl Tx<'_> {
     /// A page of projects; `sort` is a column name already validated by the caller.
     pub fn projects(
         &self,
+        ids_in: Option<&[&str]>,
         realms: &[&str],
         sort: &str,
         order: Order,
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<Project>, u64)> {
-        let filter = realm_filter(realms, 1).replacen("AND", "WHERE", 1);
+        let filter = format!(
+            "WHERE (?1 IS NULL OR p.id IN (SELECT value FROM json_each(?1))){}",
+            realm_filter(realms, 2)
+        );
         let mut args: Vec<rusqlite::types::Value> =
-            realms.iter().map(|r| r.to_string().into()).collect();
+            vec![ids_in.map(|v| to_json(&v)).transpose()?.into()];
+        args.extend(realms.iter().map(|r| r.to_string().into()));
         let total: u64 = self.tx.query_row(
             &format!("SELECT COUNT(*) FROM projects p {filter}"),
             rusqlite::params_from_iter(&args),
@@ -317,6 +330,10 @@ impl Tx<'_> {
 
     /// Deletes a project.
     pub fn delete_project(&self, id: &str) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM project_permissions WHERE project_id = ?1",
+            [id],
+        )?;
         self.tx
             .execute("DELETE FROM projects WHERE id = ?1", [id])?;
         Ok(())
@@ -403,17 +420,22 @@ impl Tx<'_> {
             project,
             include_deleting,
             realms,
+            projects_in,
         } = *which;
         let filter = format!(
-            "WHERE (?1 IS NULL OR project_id = ?1) {}{}",
+            "WHERE (?1 IS NULL OR project_id = ?1)
+             AND (?2 IS NULL OR project_id IN (SELECT value FROM json_each(?2))) {}{}",
             if include_deleting {
                 ""
             } else {
                 "AND status <> 'deleting'"
             },
-            realm_filter(realms, 2)
+            realm_filter(realms, 3)
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![project.map(str::to_string).into()];
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            project.map(str::to_string).into(),
+            projects_in.map(|v| to_json(&v)).transpose()?.into(),
+        ];
         args.extend(realms.iter().map(|r| r.to_string().into()));
         let total: u64 = self.tx.query_row(
             &format!("SELECT COUNT(*) FROM containers {filter}"),
@@ -505,6 +527,43 @@ impl Tx<'_> {
         Ok((rows.collect::<rusqlite::Result<_>>()?, total))
     }
 
+    // ---- project permissions ----
+
+    /// Stores a project permission (new or changed).
+    pub fn put_project_permission(&self, p: &ProjectPermission) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO project_permissions(id, project_id, user_id, doc) VALUES (?1,?2,?3,?4)
+             ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
+            params![p.id, p.project_id, p.user_id, to_json(p)?],
+        )?;
+        Ok(())
+    }
+
+    /// The permissions of a project (`project`), or held by a token (`user`), oldest first.
+    pub fn project_permissions(
+        &self,
+        project: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<Vec<ProjectPermission>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT doc FROM project_permissions
+             WHERE (?1 IS NULL OR project_id = ?1) AND (?2 IS NULL OR user_id = ?2)
+             ORDER BY json_extract(doc, '$.created_at'), id",
+        )?;
+        let rows = st.query_map(params![project, user], |r| {
+            from_json::<ProjectPermission>(&r.get::<_, String>(0)?)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes a project permission; whether it existed.
+    pub fn delete_project_permission(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .tx
+            .execute("DELETE FROM project_permissions WHERE id = ?1", [id])?
+            > 0)
+    }
+
     // ---- tokens ----
 
     /// Stores a token under the hash of its secret.
@@ -548,8 +607,10 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Deletes a token; whether it existed.
+    /// Deletes a token (and the project permissions it held); whether it existed.
     pub fn delete_token(&self, id: &str) -> Result<bool> {
+        self.tx
+            .execute("DELETE FROM project_permissions WHERE user_id = ?1", [id])?;
         Ok(self.tx.execute("DELETE FROM tokens WHERE id = ?1", [id])? > 0)
     }
 
@@ -609,6 +670,57 @@ impl Tx<'_> {
             )
             .optional()?;
         Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// Fills in whose permission documents apply to each container (and, with `embed`, the
+    /// documents): one query for the whole page.
+    pub fn decorate_permissions(&self, containers: &mut [Container], embed: bool) -> Result<()> {
+        if containers.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = containers
+            .iter()
+            .flat_map(|c| [c.id.as_str(), c.project_id.as_str()])
+            .collect();
+        let mut st = self.tx.prepare_cached(
+            "SELECT scope, id, CASE WHEN ?2 THEN doc END FROM proxy_docs
+             WHERE id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let mut docs: std::collections::HashMap<(String, String), Option<String>> =
+            std::collections::HashMap::new();
+        let rows = st.query_map(params![to_json(&ids)?, embed], |r| {
+            Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get(2)?))
+        })?;
+        for row in rows {
+            let (k, v) = row?;
+            docs.insert(k, v);
+        }
+        let parse = |d: Option<&Option<String>>| -> Result<Option<serde_json::Value>> {
+            Ok(d.and_then(Option::as_deref)
+                .map(from_json::<serde_json::Value>)
+                .transpose()?)
+        };
+        for c in containers {
+            let own = docs.get(&("container".to_string(), c.id.clone()));
+            let parent = docs.get(&("project".to_string(), c.project_id.clone()));
+            c.has_proxy_permissions = own.is_some() || parent.is_some();
+            c.proxy_permissions_scope = match (own.is_some(), parent.is_some()) {
+                (true, true) => "both",
+                (true, false) => "container",
+                (false, true) => "project",
+                (false, false) => "none",
+            }
+            .to_string();
+            c.proxy_permissions = if embed {
+                Some(crate::api::ProxyPermissions {
+                    container: parse(own)?,
+                    project: parse(parent)?,
+                })
+            } else {
+                None
+            };
+        }
+        Ok(())
     }
 
     /// A container's firewall (empty when it has none).

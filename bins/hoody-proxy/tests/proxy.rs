@@ -216,6 +216,36 @@ fn proxy_end_to_end() {
             .unwrap()
             .with_resolve("127.0.0.1".parse().unwrap());
     assert_eq!(client.servers().unwrap().servers[0].name, "node-1");
+    // A realm-scoped host reaches hoodyd with its realm: a token limited to the realm works
+    // there (and sees no container: none carries the realm), and is refused on the bare host
+    // with the client's address as the proxy forwarded it.
+    const REALM: &str = "7c7c7c7c7c7c7c7c7c7c7c7c";
+    let scoped = s.d.api(
+        "POST",
+        "/api/v1/auth/tokens",
+        Some(
+            serde_json::json!({"alias": "proxy-realm", "realm_ids": [REALM],
+                                "allow_no_realm": false, "ip_whitelist": "127.0.0.0/8"}),
+        ),
+        201,
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scoped_bearer = format!("Authorization: Bearer {scoped}");
+    let list = format!("http://127.0.0.1:{}/api/v1/containers/", s.http);
+    let (st, body) = s.curl(&[
+        "-H",
+        &format!("Host: {REALM}.api.{APEX}"),
+        "-H",
+        &scoped_bearer,
+        &list,
+    ]);
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("\"total\":0"), "{body}");
+    let (st, body) = s.curl(&["-H", &api_host, "-H", &scoped_bearer, &list]);
+    assert_eq!(st, 403, "{body}");
+    assert!(body.contains("REALM_SCOPE_REQUIRED"), "{body}");
 
     // Unknown hosts 404; a missing container 503; a kit port nothing listens on 502.
     let (st, _) = s.curl(&[

@@ -42,8 +42,14 @@ pub enum OutputFormat {
     /// Aligned columns for people.
     #[default]
     Table,
+    /// The same columns (hoody's tables already show every column).
+    Wide,
     /// The API's `data`, as pretty JSON.
     Json,
+    /// The API's `data`, as YAML.
+    Yaml,
+    /// A string result verbatim (for pipes); anything else as one line of JSON.
+    Raw,
 }
 
 /// Defines the API options twice: before the command (`TopApiOpt`, on `hoody` itself) and
@@ -360,6 +366,7 @@ impl PageArgs {
             sort_order: self.sort_order.clone(),
             include_deleting: None,
             realm_id: None,
+            include_proxy_permissions: None,
         }
     }
 }
@@ -450,6 +457,16 @@ pub enum ProjectsCmd {
         project: String,
         #[command(subcommand)]
         cmd: crate::permissions_cli::ProxyPermCmd,
+    },
+    /// Who the project is granted to (users are API tokens): read, edit or delete.
+    Permissions {
+        #[command(subcommand)]
+        cmd: crate::tokens_cli::MembersCmd,
+    },
+    /// Containers by state and the live counters of the running ones.
+    Stats {
+        /// The project.
+        id: String,
     },
 }
 
@@ -589,8 +606,11 @@ impl Ctx {
         } else if let Some(o) = sub.output.or(top.output) {
             o
         } else if let Some(v) = env_var("HOODY_OUTPUT") {
-            OutputFormat::from_str(&v, true)
-                .map_err(|_| usage(format!("HOODY_OUTPUT={v:?}: expected table or json")))?
+            OutputFormat::from_str(&v, true).map_err(|_| {
+                usage(format!(
+                    "HOODY_OUTPUT={v:?}: expected table, wide, json, yaml or raw"
+                ))
+            })?
         } else {
             OutputFormat::Table
         };
@@ -619,14 +639,24 @@ impl Ctx {
             })
     }
 
+    /// Whether the output is for programs (json, yaml, raw): no notes for people on stdout.
     pub(crate) fn json(&self) -> bool {
-        self.output == OutputFormat::Json
+        matches!(
+            self.output,
+            OutputFormat::Json | OutputFormat::Yaml | OutputFormat::Raw
+        )
     }
 
-    /// Prints `data` as JSON, or runs `table`.
+    /// Prints `data` as JSON, YAML or raw, or runs `table`.
     pub(crate) fn print<T: Serialize>(&self, data: &T, table: impl FnOnce()) -> anyhow::Result<()> {
         if self.json() {
-            println!("{}", serde_json::to_string_pretty(data)?);
+            let v = serde_json::to_value(data)?;
+            match (self.output, &v) {
+                (OutputFormat::Yaml, _) => print!("{}", crate::yaml::to_yaml(&v)),
+                (OutputFormat::Raw, serde_json::Value::String(s)) => println!("{s}"),
+                (OutputFormat::Raw, _) => println!("{v}"),
+                _ => println!("{}", serde_json::to_string_pretty(&v)?),
+            }
         } else {
             table();
         }
@@ -1154,6 +1184,13 @@ pub fn projects(top: &TopApiOpt, sub: &ApiOpt, cmd: &ProjectsCmd) -> ExitCode {
             ProjectsCmd::Delete { id } => {
                 c.delete_project(id).map_err(naming("project", id))?;
                 ctx.print(&(), || println!("deleted project {id}"))?;
+            }
+            ProjectsCmd::Permissions { cmd } => crate::tokens_cli::members(ctx, cmd)?,
+            ProjectsCmd::Stats { id } => {
+                let s = c.project_stats(id).map_err(naming("project", id))?;
+                ctx.print(&s, || {
+                    println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+                })?;
             }
             ProjectsCmd::Proxy { project, cmd } => {
                 crate::permissions_cli::run_perm(

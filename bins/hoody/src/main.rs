@@ -9,6 +9,7 @@ mod proxy_cli;
 mod snapshots_cli;
 mod storage;
 mod tokens_cli;
+mod yaml;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

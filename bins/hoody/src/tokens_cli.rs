@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use hoody::api::{CopyToken, CreateToken, Expiry, IpList, Permissions, Token, UpdateToken};
+use hoody::api::{
+    CopyToken, CreateToken, Expiry, GrantProjectPermission, IpList, PermissionLevel, Permissions,
+    ProjectPermission, Token, UpdateToken,
+};
 
 use crate::api_cli::*;
 
@@ -55,6 +58,120 @@ pub enum TokensCmd {
         /// The token's id.
         id: String,
     },
+}
+
+/// `hoody projects permissions ...`
+#[derive(Subcommand, Debug)]
+pub enum MembersCmd {
+    /// Who the project is granted to.
+    #[command(visible_alias = "ls")]
+    List {
+        /// The project.
+        id: String,
+    },
+    /// Grant the project to a token.
+    #[command(visible_aliases = ["add", "new"])]
+    Create {
+        /// The project.
+        id: String,
+        /// The token's id.
+        #[arg(long)]
+        user_id: String,
+        /// read, edit or delete.
+        #[arg(long, value_parser = parse_level)]
+        permission_level: PermissionLevel,
+    },
+    /// Change a grant's level.
+    #[command(visible_alias = "edit")]
+    Update {
+        /// The project.
+        id: String,
+        /// The grant.
+        permission_id: String,
+        /// read, edit or delete.
+        #[arg(long, value_parser = parse_level)]
+        permission_level: PermissionLevel,
+    },
+    /// Revoke a grant.
+    #[command(visible_aliases = ["rm", "remove"])]
+    Delete {
+        /// The project.
+        id: String,
+        /// The grant.
+        permission_id: String,
+    },
+}
+
+fn parse_level(s: &str) -> Result<PermissionLevel, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("{s:?}: expected read, edit or delete"))
+}
+
+/// Runs `hoody projects permissions`.
+pub fn members(ctx: &Ctx, cmd: &MembersCmd) -> anyhow::Result<()> {
+    let c = &ctx.client;
+    let show = |g: &ProjectPermission| {
+        details(&[
+            ("ID", g.id.clone()),
+            ("PROJECT", g.project_id.clone()),
+            ("USER (TOKEN)", g.user_id.clone()),
+            ("LEVEL", format!("{:?}", g.permission_level).to_lowercase()),
+        ]);
+    };
+    match cmd {
+        MembersCmd::List { id } => {
+            let l = c
+                .project_permissions(id, &Default::default())
+                .map_err(naming("project", id))?;
+            ctx.print(&l, || {
+                let rows: Vec<Vec<String>> = l
+                    .permissions
+                    .iter()
+                    .map(|g| {
+                        vec![
+                            g.id.clone(),
+                            g.user_id.clone(),
+                            format!("{:?}", g.permission_level).to_lowercase(),
+                            short_time(&g.created_at),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "USER (TOKEN)", "LEVEL", "CREATED"], &rows);
+            })?;
+        }
+        MembersCmd::Create {
+            id,
+            user_id,
+            permission_level,
+        } => {
+            let g = c
+                .add_project_permission(
+                    id,
+                    &GrantProjectPermission {
+                        user_id: user_id.clone(),
+                        permission_level: *permission_level,
+                    },
+                )
+                .map_err(naming("project", id))?;
+            ctx.print(&g, || show(&g))?;
+        }
+        MembersCmd::Update {
+            id,
+            permission_id,
+            permission_level,
+        } => {
+            let g = c
+                .update_project_permission(id, permission_id, *permission_level)
+                .map_err(naming("permission", permission_id))?;
+            ctx.print(&g, || show(&g))?;
+        }
+        MembersCmd::Delete { id, permission_id } => {
+            c.remove_project_permission(id, permission_id)
+                .map_err(naming("permission", permission_id))?;
+            ctx.print(&(), || println!("revoked permission {permission_id}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// `hoody tokens realms ...`

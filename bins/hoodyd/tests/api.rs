@@ -612,7 +612,9 @@ fn openapi_lists_every_served_endpoint() {
                 .replace("{id}", "0123456789abcdef01234567")
                 .replace("{key}", "K")
                 .replace("{name}", "n")
-                .replace("{direction}", "ingress");
+                .replace("{direction}", "ingress")
+                .replace("{permissionId}", "0123456789abcdef01234567")
+                .replace("{public_key}", &"ab".repeat(32));
             if concrete.ends_with("/events/stream") {
                 continue;
             }

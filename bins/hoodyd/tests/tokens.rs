@@ -133,6 +133,34 @@ fn scoped_tokens_on_every_route() {
     d.settle(&a1);
     d.settle(&b1);
 
+    // Whose permission documents apply, on gets and lists; the documents on request.
+    let (st, v) = d.try_api_with(
+        "PATCH",
+        &format!("/api/v1/projects/{pa}/proxy/permissions/default"),
+        Some(r#"{"default":"deny"}"#),
+        &["If-Match: file:v0"],
+    );
+    assert_eq!(st, 200, "{v}");
+    let c = d.get(&a1);
+    assert_eq!(
+        (&c["has_proxy_permissions"], &c["proxy_permissions_scope"]),
+        (&json!(true), &json!("project"))
+    );
+    assert!(
+        c.get("proxy_permissions").is_none(),
+        "documents only on request"
+    );
+    assert_eq!(d.get(&b1)["proxy_permissions_scope"], "none");
+    let l = d.api(
+        "GET",
+        &format!("/api/v1/projects/{pa}/containers?include_proxy_permissions=true"),
+        None,
+        200,
+    );
+    let embedded = &l["containers"][0]["proxy_permissions"];
+    assert_eq!(embedded["project"]["default"], "deny", "{embedded}");
+    assert_eq!(embedded["container"], Value::Null);
+
     // A customer's token: its realm only, never the bare host.
     let (cust, cust_id) = token(
         &d,
@@ -415,6 +443,129 @@ fn scoped_tokens_on_every_route() {
     assert_eq!(v["data"]["pagination"]["total"], 2);
     let templates = d.api("GET", "/api/v1/auth/tokens/templates", None, 200);
     assert_eq!(templates.as_array().unwrap().len(), 5);
+
+    // Project permissions: a token with no permissions of its own, granted project B.
+    let (member, member_id) = token(&d, json!({"alias": "hoodytest member", "permissions": {}}));
+    tcp.want(403, &member, None, "GET", "/api/v1/containers", None);
+    let grant = d.api(
+        "POST",
+        &format!("/api/v1/projects/{pb}/permissions/"),
+        Some(json!({"user_id": member_id, "permission_level": "read"})),
+        201,
+    );
+    let gid = grant["id"].as_str().unwrap().to_string();
+    let (st, v) = d.try_api(
+        "POST",
+        &format!("/api/v1/projects/{pb}/permissions"),
+        Some(&json!({"user_id": member_id, "permission_level": "edit"}).to_string()),
+    );
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (409, Some("PERMISSION_EXISTS")),
+        "{v}"
+    );
+    let (st, v) = d.try_api(
+        "POST",
+        &format!("/api/v1/projects/{pb}/permissions"),
+        Some(r#"{"user_id":"0123456789abcdef01234567","permission_level":"read"}"#),
+    );
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (404, Some("USER_NOT_FOUND")),
+        "{v}"
+    );
+    let listed = d.api(
+        "GET",
+        &format!("/api/v1/projects/{pb}/permissions"),
+        None,
+        200,
+    );
+    assert_eq!(listed["pagination"]["total"], 1);
+    // The CLI in Hoody's spelling, as JSON and as YAML.
+    let by_cli: Value =
+        serde_json::from_str(&d.hoody(&["projects", "permissions", "list", &pb, "--json"]))
+            .unwrap();
+    assert_eq!(by_cli["permissions"][0]["user_id"], member_id.as_str());
+    let yaml = d.hoody(&["auth", "get", &member_id, "-o", "yaml"]);
+    assert!(yaml.contains(&format!("id: {member_id}\n")), "{yaml}");
+    assert!(yaml.contains("alias: \"hoodytest member\"\n"), "{yaml}");
+    let v = tcp.want(200, &member, None, "GET", "/api/v1/containers", None);
+    assert_eq!(
+        ids(&v, "containers"),
+        std::slice::from_ref(&b1),
+        "only the granted project's"
+    );
+    let v = tcp.want(200, &member, None, "GET", "/api/v1/projects", None);
+    assert_eq!(ids(&v, "projects"), std::slice::from_ref(&pb));
+    tcp.want(
+        200,
+        &member,
+        None,
+        "GET",
+        &format!("/api/v1/containers/{b1}"),
+        None,
+    );
+    tcp.want(
+        403,
+        &member,
+        None,
+        "GET",
+        &format!("/api/v1/containers/{a1}"),
+        None,
+    );
+    let note = Some(json!({"comment": "hoodytest member"}));
+    tcp.want(
+        403,
+        &member,
+        None,
+        "PUT",
+        &format!("/api/v1/containers/{b1}"),
+        note.clone(),
+    );
+    d.api(
+        "PUT",
+        &format!("/api/v1/projects/{pb}/permissions/{gid}"),
+        Some(json!({"permission_level": "edit"})),
+        200,
+    );
+    tcp.want(
+        200,
+        &member,
+        None,
+        "PUT",
+        &format!("/api/v1/containers/{b1}"),
+        note,
+    );
+    tcp.want(
+        403,
+        &member,
+        None,
+        "DELETE",
+        &format!("/api/v1/containers/{b1}"),
+        None,
+    );
+    tcp.want(
+        403,
+        &member,
+        None,
+        "POST",
+        &format!("/api/v1/projects/{pb}/permissions"),
+        Some(json!({})),
+    );
+    d.api(
+        "DELETE",
+        &format!("/api/v1/projects/{pb}/permissions/{gid}"),
+        None,
+        200,
+    );
+    tcp.want(
+        403,
+        &member,
+        None,
+        "GET",
+        &format!("/api/v1/containers/{b1}"),
+        None,
+    );
 
     // Revocation.
     d.api(

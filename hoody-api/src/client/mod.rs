@@ -52,9 +52,10 @@ use crate::{
     AccessLog, Alias, AliasList, AliasQuery, AliasState, ApiError, Container, ContainerList,
     ContainerStats, CopyContainer, CopyToken, CreateAlias, CreateContainer, CreateProject,
     CreateSnapshot, CreateToken, CreatedToken, CurrentToken, EnvValue, EnvVars, Envelope, Event,
-    ListQuery, Operation, OperationResult, Project, ProjectList, ProxyState, Server, ServerList,
+    GrantProjectPermission, ListQuery, Operation, OperationResult, PermissionLevel, Project,
+    ProjectList, ProjectPermission, ProjectPermissionList, ProxyState, Server, ServerList,
     Snapshot, SnapshotAlias, SnapshotList, StatusLogList, Token, TokenRealm, TokenTemplate,
-    UpdateAlias, UpdateContainer, UpdateProject, UpdateToken,
+    UpdateAlias, UpdateContainer, UpdateProject, UpdateProjectPermission, UpdateToken,
 };
 
 mod events;
@@ -516,6 +517,63 @@ impl Client {
     /// `DELETE /api/v1/projects/{id}` (the project must be empty).
     pub fn delete_project(&self, id: &str) -> Result<()> {
         self.call("DELETE", &project_path(id)?, None)
+    }
+
+    /// `GET /api/v1/projects/{id}/stats`: containers by state and the live counters of the
+    /// running ones.
+    pub fn project_stats(&self, id: &str) -> Result<serde_json::Value> {
+        self.get(&format!("{}/stats", project_path(id)?))
+    }
+
+    /// `GET /api/v1/projects/{id}/permissions`: who the project is granted to.
+    pub fn project_permissions(&self, id: &str, q: &ListQuery) -> Result<ProjectPermissionList> {
+        self.get(&format!(
+            "{}/permissions{}",
+            project_path(id)?,
+            query_string(q)
+        ))
+    }
+
+    /// `POST /api/v1/projects/{id}/permissions`: grants the project to a token.
+    pub fn add_project_permission(
+        &self,
+        id: &str,
+        req: &GrantProjectPermission,
+    ) -> Result<ProjectPermission> {
+        self.send_json("POST", &format!("{}/permissions", project_path(id)?), req)
+    }
+
+    /// `PUT /api/v1/projects/{id}/permissions/{permissionId}`.
+    pub fn update_project_permission(
+        &self,
+        id: &str,
+        permission: &str,
+        level: PermissionLevel,
+    ) -> Result<ProjectPermission> {
+        self.send_json(
+            "PUT",
+            &format!(
+                "{}/permissions/{}",
+                project_path(id)?,
+                segment("permission", permission)?
+            ),
+            &UpdateProjectPermission {
+                permission_level: level,
+            },
+        )
+    }
+
+    /// `DELETE /api/v1/projects/{id}/permissions/{permissionId}`.
+    pub fn remove_project_permission(&self, id: &str, permission: &str) -> Result<()> {
+        self.call(
+            "DELETE",
+            &format!(
+                "{}/permissions/{}",
+                project_path(id)?,
+                segment("permission", permission)?
+            ),
+            None,
+        )
     }
 
     /// `GET /api/v1/projects/{project}/containers`, or `GET /api/v1/containers` (every
@@ -1163,6 +1221,9 @@ fn query_string(q: &ListQuery) -> String {
     }
     if let Some(r) = &q.realm_id {
         parts.push(format!("realm_id={}", encode(r)));
+    }
+    if let Some(p) = q.include_proxy_permissions {
+        parts.push(format!("include_proxy_permissions={p}"));
     }
     if parts.is_empty() {
         String::new()

@@ -189,6 +189,7 @@ fn bodies_queries_and_encoded_segments() {
         sort_order: Some("a&b".into()),
         include_deleting: Some(true),
         realm_id: None,
+        include_proxy_permissions: None,
     };
     c.list_containers(Some("p1"), &q).unwrap();
     let req = rx.recv().unwrap();
