@@ -389,6 +389,9 @@ pub struct Container {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+    /// `/dev/kvm` passed through (run VMs inside); change it with `PUT …/kvm` while stopped.
+    #[serde(default)]
+    pub kvm: bool,
     /// Whether a proxy permission document applies to it (its own or its project's). Filled
     /// in by gets and lists.
     #[serde(default)]
@@ -571,7 +574,7 @@ pub struct CreateContainer {
     /// Realm labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realm_ids: Option<Vec<String>>,
-    /// `/dev/kvm` passthrough: not supported yet (only `false` accepted).
+    /// `/dev/kvm` passthrough (403 `KVM_UNAVAILABLE` on a server without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kvm: Option<bool>,
     /// Alias of `kvm`.
@@ -648,6 +651,13 @@ pub struct UpdateContainer {
     /// New realm labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realm_ids: Option<Vec<String>>,
+}
+
+/// `PUT /api/v1/containers/{id}/kvm`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetKvm {
+    /// Pass `/dev/kvm` through.
+    pub kvm: bool,
 }
 
 /// A container list.

@@ -434,6 +434,15 @@ pub(crate) fn plan(
             );
         }
     }
+    for (source, name) in &spec.devices {
+        step(
+            FsOp::BindDevice {
+                source: cstr(source)?,
+                target: dev(name)?,
+            },
+            format!("bind {} on /dev/{name}", source.display()),
+        );
+    }
     step(
         FsOp::Mkdir {
             path: dev("pts")?,

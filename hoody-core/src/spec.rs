@@ -22,6 +22,9 @@ pub enum SpecError {
     /// The hostname is not a valid host name.
     #[error("invalid hostname {0:?}: 1-64 characters, letters, digits, '-' and '.'")]
     InvalidHostname(String),
+    /// A device name is not one file name under `/dev`.
+    #[error("invalid device name {0:?}: one file name under /dev")]
+    InvalidDevice(String),
     /// An environment variable is malformed.
     #[error("invalid environment variable {0:?}: expected KEY=VALUE with a non-empty KEY")]
     InvalidEnv(String),
@@ -327,7 +330,17 @@ pub struct ContainerSpec {
     /// (`prctl(PR_SET_MEMORY_MERGE)`, Linux 6.4+; inherited by children, kept across exec).
     /// Takes effect when the host runs KSM (`/sys/kernel/mm/ksm/run` = 1).
     pub ksm: bool,
+    /// Device nodes of the host bound into the container's `/dev` beside the standard ones:
+    /// (node on the host, name under `/dev`). The node's owner and mode on the host decide
+    /// who inside may open it (make one owned by the container's root for a user namespace).
+    pub devices: Vec<(PathBuf, String)>,
 }
+
+/// Names under `/dev` the standard setup uses (not available to [`ContainerSpec::devices`]).
+const DEVICE_NAMES_TAKEN: &[&str] = &[
+    "null", "zero", "full", "random", "urandom", "tty", "console", "pts", "ptmx", "shm", "mqueue",
+    "fd", "stdin", "stdout", "stderr",
+];
 
 /// Paths masked by default (the OCI runtime-spec defaults, with /proc/sysrq-trigger masked
 /// rather than read-only).
@@ -408,6 +421,7 @@ impl ContainerSpecBuilder {
                 files: Vec::new(),
                 readwrite_paths: Vec::new(),
                 ksm: false,
+                devices: Vec::new(),
             },
         }
     }
@@ -527,6 +541,13 @@ impl ContainerSpecBuilder {
     /// Opts the container into KSM page merging (see [`ContainerSpec::ksm`]).
     pub fn ksm(mut self, on: bool) -> Self {
         self.spec.ksm = on;
+        self
+    }
+
+    /// Binds the host's device node `source` at `/dev/{name}` (see
+    /// [`ContainerSpec::devices`]).
+    pub fn device(mut self, source: impl Into<PathBuf>, name: impl Into<String>) -> Self {
+        self.spec.devices.push((source.into(), name.into()));
         self
     }
 
@@ -676,6 +697,15 @@ impl ContainerSpecBuilder {
         validate_id(&spec.id)?;
         if let Some(h) = &spec.hostname {
             validate_hostname(h)?;
+        }
+        for (_, name) in &spec.devices {
+            if name.is_empty()
+                || name.contains('/')
+                || name.starts_with('.')
+                || DEVICE_NAMES_TAKEN.contains(&name.as_str())
+            {
+                return Err(SpecError::InvalidDevice(name.clone()));
+            }
         }
         for kv in &spec.env {
             match kv.split_once('=') {

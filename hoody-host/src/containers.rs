@@ -72,6 +72,38 @@ impl Host {
         })
     }
 
+    /// `PUT /api/v1/containers/{id}/kvm`: turns `/dev/kvm` passthrough on or off for a stopped
+    /// container (applied at its next start).
+    pub fn set_kvm(&self, id: &str, on: bool) -> Result<Container> {
+        let c = self.get_container(id)?;
+        if on {
+            check_kvm_host()?;
+        }
+        let _busy = self.claim(id)?;
+        if !matches!(c.status, ContainerStatus::Stopped | ContainerStatus::Failed) {
+            return Err(ApiError::conflict(
+                "CONTAINER_NOT_STOPPED",
+                format!(
+                    "container {id} is {}: stop it before changing kvm",
+                    c.status
+                ),
+            )
+            .into());
+        }
+        self.inner.machines.set_kvm(id, on)?;
+        let c = self.store().tx(|tx| {
+            let mut c = tx
+                .container(id)?
+                .ok_or_else(|| ApiError::not_found("container", id))?;
+            c.kvm = on;
+            c.updated_at = now();
+            tx.put_container(&c)?;
+            Ok(c)
+        })?;
+        self.emit("container.updated", Some(&c), None);
+        self.get_container(&c.id)
+    }
+
     /// A page of a container's state transitions.
     pub fn status_logs(&self, id: &str, q: &api::ListQuery) -> Result<api::StatusLogList> {
         self.get_container(id)?;
@@ -243,14 +275,9 @@ impl Host {
     ) -> Result<Container> {
         api::id::check("project", project_id)?;
         self.check_server("server_id", &req.server_id)?;
-        for (field, v) in [("kvm", req.kvm), ("dev_kvm", req.dev_kvm)] {
-            if v == Some(true) {
-                return Err(ApiError::validation(
-                    field,
-                    "not supported by hoody yet; send false or leave it out",
-                )
-                .into());
-            }
+        let kvm = req.kvm == Some(true) || req.dev_kvm == Some(true);
+        if kvm {
+            check_kvm_host()?;
         }
         if req.prespawn == Some(true) {
             return Err(ApiError::new(
@@ -295,6 +322,7 @@ impl Host {
         let hoody_kit = req.hoody_kit.unwrap_or(true);
         let t = now();
         let c = Container {
+            kvm,
             id: new_id()?,
             project_id: project_id.to_string(),
             project_alias: String::new(),
@@ -451,6 +479,7 @@ impl Host {
             memory: c.limits.memory,
             cpus: c.limits.cpus,
             pids: c.limits.pids,
+            kvm: c.kvm,
             ..Default::default()
         };
         let made = match source {
@@ -831,5 +860,19 @@ pub(crate) fn unless_unmade(r: std::result::Result<(), MachineError>) -> Result<
     match r {
         Ok(()) | Err(MachineError::NotFound(_)) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// 403 `KVM_UNAVAILABLE` unless this server has `/dev/kvm` to pass through.
+fn check_kvm_host() -> Result<()> {
+    if machine::devices::host_has_kvm() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "KVM_UNAVAILABLE",
+            "this server has no /dev/kvm (no hardware virtualisation, or the kvm module is not loaded)",
+        )
+        .into())
     }
 }

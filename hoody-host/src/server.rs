@@ -144,6 +144,7 @@ endpoints! {
     "PUT" "/api/v1/projects/{id}/permissions/{permissionId}" "Change a grant's level";
     "DELETE" "/api/v1/projects/{id}/permissions/{permissionId}" "Revoke a grant";
     "POST" "/api/v1/containers/{id}/authorize" "A signed one-hour container claim";
+    "PUT" "/api/v1/containers/{id}/kvm" "Pass /dev/kvm through (or not) on a stopped container";
     "GET" "/api/v1/containers/{id}/firewall/rules" "The container's ingress and egress rules";
     "POST" "/api/v1/containers/{id}/firewall/reset" "Remove every firewall rule";
     "POST" "/api/v1/containers/{id}/firewall/{direction}" "Append an ingress|egress rule";
@@ -637,6 +638,19 @@ pub fn router(host: Host, require_token: bool) -> Router {
                 post(firewall_add)
                     .patch(firewall_toggle)
                     .delete(firewall_remove),
+            )
+            .route(
+                "/api/v1/containers/{id}/kvm",
+                put(
+                    |State(h): State<Host>,
+                     UrlPath(id): UrlPath<String>,
+                     b: Result<Bytes, BytesRejection>| async move {
+                        run_with(b, 200, "KVM setting updated", move |req: api::SetKvm| {
+                            h.set_kvm(&id, req.kvm)
+                        })
+                        .await
+                    },
+                ),
             )
             .route(
                 "/api/v1/containers/{id}/authorize",

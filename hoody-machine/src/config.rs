@@ -66,6 +66,9 @@ pub struct MachineConfig {
     /// network, before the machine boots (its firewall, kept by its manager).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<String>,
+    /// `/dev/kvm` passed through (see [`crate::devices`]); the boot fails on a host without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kvm: bool,
 }
 
 /// Where a machine's ramdisk appears inside.
@@ -180,6 +183,7 @@ pub fn boot_spec(
     paths: &MachinePaths,
     net: Option<&NetPlan>,
     kit_exe: Option<&Path>,
+    kvm_node: Option<&Path>,
 ) -> Result<ContainerSpec, MachineError> {
     let uuid = &cfg.machine_id;
     let container_uuid = format!(
@@ -243,6 +247,9 @@ pub fn boot_spec(
                 }
             }
         }
+    }
+    if let Some(node) = kvm_node {
+        b = b.device(node, "kvm");
     }
     if let Some(dir) = &cfg.ramdisk {
         b = b.bind(dir, RAMDISK_PATH, false);

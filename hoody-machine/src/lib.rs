@@ -17,6 +17,7 @@
 //! isolated from the host's root and should be used only for trusted images.
 
 pub mod config;
+pub mod devices;
 pub mod monitor;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -130,6 +131,8 @@ pub struct CreateOptions {
     pub ramdisk_project: Option<PathBuf>,
     /// Its firewall (see [`MachineConfig::firewall`]).
     pub firewall: Option<String>,
+    /// `/dev/kvm` passed through (see [`MachineConfig::kvm`]).
+    pub kvm: bool,
 }
 
 /// Where a new machine's root file system comes from.
@@ -355,6 +358,7 @@ impl Machines {
             ramdisk: opts.ramdisk.clone(),
             ramdisk_project: opts.ramdisk_project.clone(),
             firewall: opts.firewall.clone(),
+            kvm: opts.kvm,
         };
         let made = (|| -> Result<()> {
             match source {
@@ -430,6 +434,14 @@ impl Machines {
         let mut cfg = self.load(name)?;
         cfg.ramdisk = ramdisk;
         cfg.ramdisk_project = project;
+        self.save(&cfg)
+    }
+
+    /// Turns `/dev/kvm` passthrough of machine `name` on or off; applied at its next start.
+    pub fn set_kvm(&self, name: &str, on: bool) -> Result<()> {
+        self.pool.check_writable()?;
+        let mut cfg = self.load(name)?;
+        cfg.kvm = on;
         self.save(&cfg)
     }
 
@@ -753,6 +765,7 @@ impl Machines {
             &self.paths(name),
             None,
             Some(&self.kit_exe),
+            None,
         )?;
         let mut exec = exec.clone();
         if !exec.env.iter().any(|e| e.starts_with("TERM=")) {

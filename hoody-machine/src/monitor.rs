@@ -607,9 +607,27 @@ fn start(
         .open(paths.console_log())
         .map_err(|e| format!("open {}: {e}", paths.console_log().display()))?;
     crate::config::prepare_ramdisk(cfg).map_err(|e| e.to_string())?;
-    let spec = boot_spec(cfg, rootfs, paths, network.map(|n| &n.plan), kit_exe)
-        .map_err(|e| e.to_string())?;
-    let mut container = spawn(&spec).map_err(|e| e.to_string())?;
+    let dev_dir = paths.run.join("dev");
+    let kvm = if cfg.kvm {
+        Some(crate::devices::prepare_kvm(cfg, &dev_dir).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let spawned = boot_spec(
+        cfg,
+        rootfs,
+        paths,
+        network.map(|n| &n.plan),
+        kit_exe,
+        kvm.as_deref(),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|spec| spawn(&spec).map_err(|e| e.to_string()));
+    // The machine has bound its devices (or failed): the host keeps no node.
+    if kvm.is_some() {
+        crate::devices::release(&dev_dir);
+    }
+    let mut container = spawned?;
     let master = container
         .io()
         .pty

@@ -127,6 +127,14 @@ pub enum ContainersCmd {
         /// The container (default: -c / HOODY_CONTAINER).
         id: Option<String>,
     },
+    /// Pass /dev/kvm through (`--kvm`) or not (`--kvm=false`); the container must be stopped.
+    Kvm {
+        /// The container (default: -c / HOODY_CONTAINER).
+        id: Option<String>,
+        /// On or off.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        kvm: bool,
+    },
     /// A signed one-hour claim for the container (verify it with GET /api/v1/meta/public-key).
     Authorize {
         /// The container (default: -c / HOODY_CONTAINER).
@@ -733,6 +741,15 @@ pub fn containers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ContainersCmd) -> ExitCod
             })
             .map_err(naming("container", &id))?;
             ctx.print(&(), || println!("deleted container {id}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ContainersCmd::Kvm { id, kvm } => {
+            let id = ctx.container(id.as_deref())?;
+            let c = ctx
+                .client
+                .set_kvm(&id, *kvm)
+                .map_err(naming("container", &id))?;
+            ctx.print(&c, || container_details(&c))?;
             Ok(ExitCode::SUCCESS)
         }
         ContainersCmd::Authorize { id } => {

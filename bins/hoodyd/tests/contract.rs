@@ -20,7 +20,6 @@ use hoody_testkit::daemon::Daemon;
 const NOT_YET: &[(&str, &str)] = &[
     // Hoody's marketing counters.
     ("GET", "/api/v1/meta/social-stats"),
-    ("PUT", "/api/v1/containers/{id}/kvm"),
     ("POST", "/api/v1/containers/{id}/sync"),
     ("GET", "/api/v1/containers/{id}/network"),
     ("PUT", "/api/v1/containers/{id}/network"),

@@ -53,7 +53,7 @@ use crate::{
     ContainerStats, CopyContainer, CopyToken, CreateAlias, CreateContainer, CreateProject,
     CreateSnapshot, CreateToken, CreatedToken, CurrentToken, EnvValue, EnvVars, Envelope, Event,
     GrantProjectPermission, ListQuery, Operation, OperationResult, PermissionLevel, Project,
-    ProjectList, ProjectPermission, ProjectPermissionList, ProxyState, Server, ServerList,
+    ProjectList, ProjectPermission, ProjectPermissionList, ProxyState, Server, ServerList, SetKvm,
     Snapshot, SnapshotAlias, SnapshotList, StatusLogList, Token, TokenRealm, TokenTemplate,
     UpdateAlias, UpdateContainer, UpdateProject, UpdateProjectPermission, UpdateToken,
 };
@@ -625,6 +625,11 @@ impl Client {
     /// project_id}`).
     pub fn authorize_container(&self, id: &str) -> Result<serde_json::Value> {
         self.call("POST", &container_path(id, "/authorize")?, Some(b"{}"))
+    }
+
+    /// `PUT /api/v1/containers/{id}/kvm`: `/dev/kvm` passthrough of a stopped container.
+    pub fn set_kvm(&self, id: &str, on: bool) -> Result<Container> {
+        self.send_json("PUT", &container_path(id, "/kvm")?, &SetKvm { kvm: on })
     }
 
     /// `GET /api/v1/containers/{id}/stats`.
