@@ -4,6 +4,7 @@
   benches/proxy.py [--duration 10] [--connections 64] [--websockets 10000]
                    [--workers N] [--threads N] [--rounds N]
   benches/proxy.py --ab-shapes 1x2,2x1 [--rounds 16]
+  benches/proxy.py --hooks 8 [--rounds 8]
 
 A pool, a network and a hoodyd of their own; one Debian 13 container running `hoody-echo` on
 port 8080 (the upstream). Then, with wrk on loopback (2 threads):
@@ -22,6 +23,11 @@ defaults.
 
 With --ab-shapes, instead of all that: one hoody-proxy per shape (--workers x --threads) at once
 in front of the same upstream, wrk rounds alternating between them (see compare_shapes).
+
+With --hooks N, instead: wrk rounds (plain HTTP) through hoody-proxy alternating between the
+container's `http-8080` with no proxy hooks and with N hooks that do not match the benchmarked
+path (what every request pays to be checked), then one run with a hook that matches every request
+(its script runs on the container's exec service per request) (see compare_hooks).
 
 Installs nginx and wrk with apt when missing. docs/PERFORMANCE.md records a run.
 """
@@ -176,6 +182,47 @@ def compare_shapes(a, tmp, sock, host, procs):
             print(line)
 
 
+HOOK_SCRIPT = """const call = await req.json();
+return {action: "continue", set_headers: {"x-hooked": call.hook.id}};
+"""
+
+
+def set_hooks(sock, cid, hooks):
+    """Replaces the hooks of http-8080 with `hooks` (hook bodies)."""
+    api(sock, "DELETE", f"/api/v1/containers/{cid}/proxy/hooks/http-8080")
+    for h in hooks:
+        api(sock, "POST", f"/api/v1/containers/{cid}/proxy/hooks/http-8080", h)
+    time.sleep(1)  # the proxy learns it from hoodyd's event stream
+
+
+def compare_hooks(a, tmp, sock, cid, hp, host):
+    """--hooks N: wrk rounds alternating between no hooks and N non-matching hooks on the
+    service; then one run with a matching hook."""
+    d = f"{tmp}/pool/containers/{cid}/hoody/storage/hoody-exec/scripts/1/hooks"
+    os.makedirs(d, exist_ok=True)
+    open(f"{d}/pass.js", "w").write(HOOK_SCRIPT)
+    miss = [{"match": {"path": f"/nomatch-{i}/*", "headers": {"x-never": "*"}},
+             "script": {"path": "/hooks/pass.js"}} for i in range(a.hooks)]
+    url = f"http://127.0.0.1:{hp}/"
+    res = {"none": [], "hooks": []}
+    for r in range(a.rounds):
+        order = ["none", "hooks"] if r % 2 == 0 else ["hooks", "none"]
+        for k in order:
+            set_hooks(sock, cid, [] if k == "none" else miss)
+            res[k].append(wrk(url, host, 6, a.connections))
+        print(f"round {r + 1}: no hooks {res['none'][-1][0]:.0f} req/s, "
+              f"{a.hooks} hooks {res['hooks'][-1][0]:.0f} req/s", flush=True)
+    ratios = [h[0] / n[0] for n, h in zip(res["none"], res["hooks"])]
+    med = lambda xs, i: statistics.median(x[i] for x in xs)
+    print(f"no hooks:           {med(res['none'], 0):8.0f} req/s  p50 {med(res['none'], 1):.2f} ms  p99 {med(res['none'], 2):.2f} ms")
+    print(f"{a.hooks} hooks (no match): {med(res['hooks'], 0):8.0f} req/s  p50 {med(res['hooks'], 1):.2f} ms  p99 {med(res['hooks'], 2):.2f} ms")
+    print(f"{a.hooks} hooks / none, wrk -t2 -c{a.connections} -d6s: {ratio_summary(ratios)}")
+    set_hooks(sock, cid, [{"match": {"path": "/*"}, "script": {"path": "/hooks/pass.js"}}])
+    rps, p50, p99 = wrk(url, host, a.duration, a.connections)
+    print(f"1 matching hook (the script runs per request): {rps:.0f} req/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms")
+    set_hooks(sock, cid, [])
+
+
 def ratio_summary(ratios):
     """Per-round ratios, their median and their geometric mean with a 95% interval."""
     logs = [math.log(x) for x in ratios]
@@ -216,11 +263,13 @@ def main():
     ap.add_argument("--nginx-bare", action="store_true",
                     help="nginx sets only Host and X-Forwarded-For (default: also "
                          "X-Forwarded-Proto and Forwarded, as hoody-proxy)")
+    ap.add_argument("--hooks", type=int, help="instead: N non-matching proxy hooks vs none, "
+                    "alternating rounds (then one matching hook)")
     ap.add_argument("--rounds", type=int, help="alternating nginx/hoody-proxy rounds after the "
                     "table (default 0), or --ab-shapes rounds (default 16)")
     a = ap.parse_args()
     if a.rounds is None:
-        a.rounds = 16 if a.ab_shapes else 0
+        a.rounds = 16 if a.ab_shapes else 8 if a.hooks else 0
     if os.geteuid() != 0:
         sys.exit("benches/proxy.py: run as root")
     missing = [p for p, b in (("nginx", "nginx"), ("wrk", "wrk")) if not shutil.which(b)
@@ -282,6 +331,9 @@ def main():
             return
         proxy, hp, hps = start_proxy(tmp, sock, host, "proxy", a.workers, a.threads)
         procs.append(proxy)
+        if a.hooks:
+            compare_hooks(a, tmp, sock, cid, hp, host)
+            return
         np_, nps = free_port(), free_port()
         os.makedirs(f"{tmp}/nginx", exist_ok=True)
         # The same job as hoody-proxy's: it sends the upstream X-Forwarded-Proto and Forwarded

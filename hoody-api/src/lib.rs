@@ -22,6 +22,7 @@
 
 pub mod client;
 pub mod error;
+pub mod hooks;
 pub mod id;
 pub mod kit;
 pub mod permissions;

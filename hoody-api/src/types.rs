@@ -653,6 +653,13 @@ pub struct UpdateContainer {
     pub realm_ids: Option<Vec<String>>,
 }
 
+/// `PATCH /api/v1/containers/{id}/proxy/hooks/{service}/{hookId}/position`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookPosition {
+    /// The new place, from 0 (past the end: last).
+    pub position: usize,
+}
+
 /// `PUT /api/v1/containers/{id}/kvm`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetKvm {

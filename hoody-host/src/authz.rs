@@ -94,7 +94,7 @@ pub fn rule(method: &str, route: &str) -> Option<Need> {
                     perm::CONTAINERS_UPDATE
                 }
             }
-            r if r.starts_with("/proxy/permissions") => {
+            r if r.starts_with("/proxy/permissions") || r.starts_with("/proxy/hooks") => {
                 if read {
                     perm::CONTAINERS_READ
                 } else {

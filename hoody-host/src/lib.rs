@@ -56,6 +56,7 @@ mod error;
 mod fault;
 pub mod firewall;
 pub mod front_door;
+mod hooks;
 mod lifecycle;
 mod members;
 pub mod metrics;

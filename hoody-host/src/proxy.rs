@@ -561,17 +561,35 @@ impl Host {
         if_match: Option<&str>,
         f: impl FnOnce(&mut Document, bool) -> Result<()>,
     ) -> Result<Document> {
+        self.edit_document(scope, id, if_match, true, f)
+    }
+
+    /// [`Host::edit_permissions`]; without `require_match`, a write without `If-Match` goes
+    /// through (one with a stale one still gets 412).
+    pub(crate) fn edit_document(
+        &self,
+        scope: Scope,
+        id: &str,
+        if_match: Option<&str>,
+        require_match: bool,
+        f: impl FnOnce(&mut Document, bool) -> Result<()>,
+    ) -> Result<Document> {
         let current = self.get_permissions(scope, id)?;
-        let Some(tag) = if_match else {
-            return Err(ApiError::new(
-                428,
-                "PRECONDITION_REQUIRED",
-                format!(
-                    "send If-Match: file:v{} (the document's current version)",
-                    current.file_version
-                ),
-            )
-            .into());
+        let current_tag = format!("file:v{}", current.file_version);
+        let tag = match if_match {
+            Some(t) => t,
+            None if !require_match => current_tag.as_str(),
+            None => {
+                return Err(ApiError::new(
+                    428,
+                    "PRECONDITION_REQUIRED",
+                    format!(
+                        "send If-Match: file:v{} (the document's current version)",
+                        current.file_version
+                    ),
+                )
+                .into());
+            }
         };
         if tag.trim().trim_matches('"') != format!("file:v{}", current.file_version) {
             return Err(ApiError::new(

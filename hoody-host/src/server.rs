@@ -145,6 +145,14 @@ endpoints! {
     "DELETE" "/api/v1/projects/{id}/permissions/{permissionId}" "Revoke a grant";
     "POST" "/api/v1/containers/{id}/authorize" "A signed one-hour container claim";
     "PUT" "/api/v1/containers/{id}/kvm" "Pass /dev/kvm through (or not) on a stopped container";
+    "GET" "/api/v1/containers/{id}/proxy/hooks" "The container's proxy hooks by service";
+    "GET" "/api/v1/containers/{id}/proxy/hooks/{service}" "One service's hooks, in order";
+    "POST" "/api/v1/containers/{id}/proxy/hooks/{service}" "Add a hook (at position, default last)";
+    "DELETE" "/api/v1/containers/{id}/proxy/hooks/{service}" "Remove every hook of a service";
+    "GET" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}" "One hook";
+    "PUT" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}" "Replace a hook in place";
+    "DELETE" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}" "Remove a hook";
+    "PATCH" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}/position" "Move a hook";
     "GET" "/api/v1/containers/{id}/firewall/rules" "The container's ingress and egress rules";
     "POST" "/api/v1/containers/{id}/firewall/reset" "Remove every firewall rule";
     "POST" "/api/v1/containers/{id}/firewall/{direction}" "Append an ingress|egress rule";
@@ -639,6 +647,7 @@ pub fn router(host: Host, require_token: bool) -> Router {
                     .patch(firewall_toggle)
                     .delete(firewall_remove),
             )
+            .merge(hook_routes())
             .route(
                 "/api/v1/containers/{id}/kvm",
                 put(
@@ -1204,6 +1213,88 @@ fn bearer(h: &HeaderMap) -> Option<String> {
         None if v.starts_with("hdy_") => Some(v.to_string()),
         None => None,
     }
+}
+
+/// `/api/v1/containers/{id}/proxy/hooks…` (reference §2.6).
+fn hook_routes() -> Router<Host> {
+    type P2 = UrlPath<(String, String)>;
+    type P3 = UrlPath<(String, String, String)>;
+    Router::new()
+        .route(
+            "/api/v1/containers/{id}/proxy/hooks",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Proxy hooks", move || h.list_hooks(&id))
+            }),
+        )
+        .route(
+            "/api/v1/containers/{id}/proxy/hooks/{service}",
+            get(|State(h): State<Host>, UrlPath((id, svc)): P2| {
+                run(200, "Service hooks", move || h.service_hooks(&id, &svc))
+            })
+            .post(
+                |State(h): State<Host>,
+                 UrlPath((id, svc)): P2,
+                 hd: HeaderMap,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    let tag = if_match(&hd);
+                    run_with(b, 201, "Hook added", move |v: serde_json::Value| {
+                        h.add_hook(&id, &svc, tag.as_deref(), v)
+                    })
+                    .await
+                },
+            )
+            .delete(
+                |State(h): State<Host>, UrlPath((id, svc)): P2, hd: HeaderMap| {
+                    let tag = if_match(&hd);
+                    run(200, "Service hooks cleared", move || {
+                        h.clear_service_hooks(&id, &svc, tag.as_deref())
+                            .map(|()| serde_json::Value::Null)
+                    })
+                },
+            ),
+        )
+        .route(
+            "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}",
+            get(|State(h): State<Host>, UrlPath((id, svc, hook)): P3| {
+                run(200, "Hook", move || h.get_hook(&id, &svc, &hook))
+            })
+            .put(
+                |State(h): State<Host>,
+                 UrlPath((id, svc, hook)): P3,
+                 hd: HeaderMap,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    let tag = if_match(&hd);
+                    run_with(b, 200, "Hook replaced", move |v: serde_json::Value| {
+                        h.replace_hook(&id, &svc, &hook, tag.as_deref(), v)
+                    })
+                    .await
+                },
+            )
+            .delete(
+                |State(h): State<Host>, UrlPath((id, svc, hook)): P3, hd: HeaderMap| {
+                    let tag = if_match(&hd);
+                    run(200, "Hook removed", move || {
+                        h.remove_hook(&id, &svc, &hook, tag.as_deref())
+                            .map(|()| serde_json::Value::Null)
+                    })
+                },
+            ),
+        )
+        .route(
+            "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}/position",
+            axum::routing::patch(
+                |State(h): State<Host>,
+                 UrlPath((id, svc, hook)): P3,
+                 hd: HeaderMap,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    let tag = if_match(&hd);
+                    run_with(b, 200, "Hook moved", move |req: api::HookPosition| {
+                        h.move_hook(&id, &svc, &hook, tag.as_deref(), req.position)
+                    })
+                    .await
+                },
+            ),
+        )
 }
 
 /// `/api/v1/auth/tokens…` (reference §5.8): every call runs as the request's [`Caller`].

@@ -6,7 +6,8 @@
 //! at its reserved port ([`ports`]). HTTP/1.1 and HTTP/2, WebSocket upgrades, streamed bodies,
 //! keep-alive pools, TLS with rustls ([`tls`]). `api.{apex}` reaches hoodyd's API, so one base
 //! URL serves the API and every Kit host. Permission documents and aliases come with the route
-//! map; every request to a container is written to its access log ([`accesslog`]).
+//! map; every request to a container is written to its access log ([`accesslog`]). A container's
+//! proxy hooks run on its exec service before the service sees a request (`hooks`).
 //!
 //! [`server`] runs it: listening sockets shared with `SO_REUSEPORT`, one single-threaded
 //! runtime per serving thread, and worker processes under a supervisor (so that one server
@@ -30,6 +31,7 @@ pub mod dns;
 mod downstream;
 mod framing;
 mod guard;
+mod hooks;
 pub mod hostname;
 /// Permission documents and their evaluation (shared with hoodyd, which validates them).
 pub use hoody_api::permissions;

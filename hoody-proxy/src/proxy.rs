@@ -553,7 +553,10 @@ impl Proxy {
         let resp = match self.inner.routes.get(container) {
             Some(route) if route.project_id == project => match route.upstream() {
                 None => unavailable(format!("container {container} is {}", route.status)),
-                Some(ip) => match self.authorize(&req, client.peer, project, container, service) {
+                Some(ip) => match self
+                    .gate(&mut req, client.peer, project, container, service, ip)
+                    .await
+                {
                     Some(refused) => refused,
                     None => match service {
                         Service::Http(p) => {
@@ -588,16 +591,18 @@ impl Proxy {
         (resp, log)
     }
 
-    /// Applies the project's and the container's permission documents: `None` to forward,
-    /// else the refusal (403, or 401 with a Basic challenge). Without documents this costs two
-    /// hash lookups.
-    fn authorize(
+    /// Applies the project's and the container's permission documents, then the container's
+    /// hooks ([`crate::hooks`]): `None` to forward (as a hook changed it), else the answer
+    /// (403, 401 with a Basic challenge, or a hook's). Without documents this costs two hash
+    /// lookups.
+    async fn gate(
         &self,
-        req: &Request<ReqBody>,
+        req: &mut Request<ReqBody>,
         peer: SocketAddr,
         project: &str,
         container: &str,
         service: Service,
+        ip: std::net::Ipv4Addr,
     ) -> Option<Response<Body>> {
         let tables = self.inner.routes.tables();
         let (pdoc, cdoc) = (
@@ -607,21 +612,22 @@ impl Proxy {
         if pdoc.is_none() && cdoc.is_none() {
             return None;
         }
-        let (program, instance) = match service {
-            Service::Http(p) => ("http", u64::from(p)),
-            Service::Https(p) => ("https", u64::from(p)),
-            Service::Ssh => ("ssh", 22),
-            Service::Kit { kit, index } => (kit.slug(), u64::from(index)),
+        let (program, instance, port) = match service {
+            Service::Http(p) => ("http", u64::from(p), p),
+            Service::Https(p) => ("https", u64::from(p), p),
+            Service::Ssh => ("ssh", 22, 22),
+            Service::Kit { kit, index } => (kit.slug(), u64::from(index), kit_port(kit)),
         };
         let headers: Vec<(String, String)> = req
             .headers()
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
+        let query = req.uri().query().unwrap_or("").to_string();
         let info = permissions::RequestInfo {
             client_ip: peer.ip(),
             headers: &headers,
-            query: req.uri().query().unwrap_or(""),
+            query: &query,
             program,
             instance,
             now_unix: std::time::SystemTime::now()
@@ -629,7 +635,28 @@ impl Proxy {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         };
-        match permissions::evaluate(pdoc, cdoc, &info) {
+        if let Some(refused) = Self::authorize(pdoc, cdoc, &info) {
+            return Some(refused);
+        }
+        crate::hooks::apply(
+            req,
+            (pdoc, cdoc),
+            service,
+            ip,
+            port,
+            &info,
+            self.inner.cfg.connect_timeout,
+        )
+        .await
+    }
+
+    /// The permission documents' decision: `None` to go on, else the refusal.
+    fn authorize(
+        pdoc: Option<&permissions::Document>,
+        cdoc: Option<&permissions::Document>,
+        info: &permissions::RequestInfo<'_>,
+    ) -> Option<Response<Body>> {
+        match permissions::evaluate(pdoc, cdoc, info) {
             permissions::Decision::Allow => None,
             permissions::Decision::Deny { reason } => Some(error_response(
                 StatusCode::FORBIDDEN,

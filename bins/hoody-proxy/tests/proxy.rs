@@ -268,6 +268,7 @@ fn proxy_end_to_end() {
 
     websocket_echo(&s);
     https_upstream(&s);
+    hooks(&s);
     aliases_permissions_and_logs(&s);
     host_attacks(&s);
     big_transfers_stream(&s);
@@ -282,6 +283,118 @@ fn proxy_end_to_end() {
     s.d.op(&s.id, "start");
     s.start_echo();
     assert_eq!(s.get("http-8080", "/").0, 200);
+}
+
+/// Proxy hooks (reference §2.6): a script on the container's exec service sees requests of
+/// `http-8080` before the server does, rewrites their headers or answers them itself; the
+/// container's server (hoody-echo's `/headers`) shows what reached it.
+fn hooks(s: &Setup) {
+    let d = &s.d;
+    s.d.exec(
+        &s.id,
+        r#"mkdir -p /hoody/storage/hoody-exec/scripts/1/hooks && cat > /hoody/storage/hoody-exec/scripts/1/hooks/tag.js <<'EOF'
+const call = await req.json();
+const h = call.request.headers;
+if (h["x-block"]) {
+  return {action: "respond", status: 418, headers: {"x-hooked-by": call.hook.id}, body: "blocked by a hook"};
+}
+return {action: "continue",
+        set_headers: {"x-hooked": "yes", "x-upstream": call.hook.upstream.host + ":" + call.hook.upstream.port},
+        remove_headers: ["x-secret"]};
+EOF"#,
+    );
+    let base = format!("/api/v1/containers/{}/proxy/hooks", s.id);
+    let hook = d.api(
+        "POST",
+        &format!("{base}/http-8080"),
+        Some(
+            serde_json::json!({"match": {"method": "GET", "path": "/headers"},
+                                "script": {"path": "/hooks/tag.js", "execId": "exec_1"},
+                                "timeout": 5000}),
+        ),
+        201,
+    );
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    assert_eq!(hook["position"], 0);
+    let listed = d.api("GET", &base, None, 200);
+    assert_eq!(listed["hooks"]["http-8080"][0]["id"], hook_id.as_str());
+    let (st, v) = d.try_api(
+        "POST",
+        &format!("{base}/logs"),
+        Some(r#"{"script":{"path":"/hooks/tag.js"}}"#),
+    );
+    assert_eq!(st, 422, "logs takes no hooks: {v}");
+
+    let host = s.host("http-8080");
+    let url = format!("http://{host}:{}/headers", s.http);
+    let resolve = format!("{host}:{}:127.0.0.1", s.http);
+    let fetch = |extra: &[&str]| {
+        let mut args = vec!["--resolve", &resolve, "-H", "X-Secret: hoodytest"];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        s.curl(&args)
+    };
+    // The proxy learns the hook from hoodyd's event stream.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let seen = loop {
+        let (st, body) = fetch(&[]);
+        if st == 200 && body.to_ascii_lowercase().contains("x-hooked: yes") {
+            break body.to_ascii_lowercase();
+        }
+        assert!(Instant::now() < deadline, "the hook never ran: {st} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        !seen.contains("x-secret"),
+        "the hook removed x-secret: {seen}"
+    );
+    assert!(
+        seen.contains(":8080\n") && seen.contains("x-upstream: 10."),
+        "{seen}"
+    );
+    // Short-circuit: the server never sees it.
+    let (st, body) = fetch(&["-H", "X-Block: 1"]);
+    assert_eq!((st, body.as_str()), (418, "blocked by a hook"));
+    // Unmatched requests pass untouched.
+    let (st, body) = s.get("http-8080", "/");
+    assert_eq!((st, body.as_str()), (200, "hello from hoody-echo\n"));
+    // A hook whose script is missing fails closed.
+    let hook_url = format!("{base}/http-8080/{hook_id}");
+    d.api(
+        "PUT",
+        &hook_url,
+        Some(serde_json::json!({"match": {"path": "/headers"}, "script": {"path": "/hooks/missing.js"}})),
+        200,
+    );
+    eventually("a failing hook", 502, || fetch(&[]).0);
+    let (_, body) = fetch(&[]);
+    assert!(body.contains("HOOK_FAILED"), "{body}");
+    // A stale If-Match is refused; clearing the service lets requests through unhooked.
+    let (st, _) = d.try_api_with(
+        "DELETE",
+        &format!("{base}/http-8080"),
+        None,
+        &["If-Match: file:v0"],
+    );
+    assert_eq!(st, 412);
+    d.api("DELETE", &format!("{base}/http-8080"), None, 200);
+    eventually("no hook", 200, || fetch(&[]).0);
+    assert!(!fetch(&[]).1.to_ascii_lowercase().contains("x-hooked"));
+    // Leave no document behind for the permission tests that follow.
+    let doc = d.api(
+        "GET",
+        &format!("/api/v1/containers/{}/proxy/permissions", s.id),
+        None,
+        200,
+    );
+    let v = doc["file_version"].as_u64().unwrap();
+    let (st, _) = d.try_api_with(
+        "DELETE",
+        &format!("/api/v1/containers/{}/proxy/permissions", s.id),
+        None,
+        &[&format!("If-Match: file:v{v}")],
+    );
+    assert_eq!(st, 200);
 }
 
 /// An HS256 JWT with `claims`, signed with `secret`.

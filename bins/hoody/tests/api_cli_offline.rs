@@ -181,7 +181,7 @@ fn usage_errors_exit_2() {
             "https is not supported",
         ),
         (
-            &["containers", "list", "--output", "yaml"][..],
+            &["containers", "list", "--output", "xml"][..],
             "invalid value",
         ),
         (

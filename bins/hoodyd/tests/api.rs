@@ -662,7 +662,9 @@ fn autostart_containers_start_after_a_reboot() {
     while status(&d, &on) != "running" {
         assert!(
             std::time::Instant::now() < deadline,
-            "autostart did not start {on}"
+            "autostart did not start {on}: {}\nhoodyd log:\n{}",
+            d.get(&on),
+            d.log()
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
