@@ -3,15 +3,17 @@
 //! that sees it is asked, on the container's exec service, whether to forward it (changed or
 //! not) or to answer it.
 //!
-//! A container without hooks costs one hash lookup and a null check. The request's body is not
-//! read: the hook gets the head, and a forwarded request streams its body as it would without
+//! Hooks are parsed and ordered when hoody-proxy loads the documents
+//! ([`crate::routes::ProxyTables`]), not per request; a container without hooks costs one hash
+//! lookup. The request's body is not read: the hook gets the head, and a forwarded request streams its body as it would without
 //! a hook.
 
+use foldhash::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hoody_api::hooks::{self, CallHook, CallRequest, Hook, HookCall, HookVerdict, Upstream};
+use hoody_api::hooks::{CallHook, CallRequest, Hook, HookCall, HookVerdict, Upstream};
 use hoody_api::permissions::{Document, RequestInfo};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{self, HeaderName, HeaderValue};
@@ -38,31 +40,28 @@ fn services(service: Service) -> Vec<String> {
 
 /// The hook that sees `req`, and the service it is listed under.
 fn find(
-    cdoc: &Document,
-    pdoc: Option<&Document>,
+    by_service: &HashMap<String, Vec<Hook>>,
+    docs: (Option<&Document>, Option<&Document>),
     service: Service,
     req: &Request<ReqBody>,
     info: &RequestInfo<'_>,
 ) -> Option<(Hook, String)> {
-    if cdoc.hooks.is_null() {
-        return None;
-    }
+    let (pdoc, cdoc) = docs;
     for name in services(service) {
-        for h in hooks::of_service(&cdoc.hooks, &name) {
+        for h in by_service.get(&name).into_iter().flatten() {
             if !h.matches(req.method().as_str(), req.uri().path(), info.headers) {
                 continue;
             }
             let admitted = h.applies_to.as_ref().is_none_or(|a| {
                 a.groups.is_empty()
                     || a.groups.iter().any(|g| {
-                        cdoc.groups
-                            .get(g)
+                        cdoc.and_then(|c| c.groups.get(g))
                             .or_else(|| pdoc.and_then(|p| p.groups.get(g)))
                             .is_some_and(|grp| grp.authenticates(info))
                     })
             });
             if admitted {
-                return Some((h, name));
+                return Some((h.clone(), name));
             }
         }
     }
@@ -71,8 +70,10 @@ fn find(
 
 /// Applies the container's hooks to `req` on its way to `upstream`: `None` to forward it (as
 /// the hook changed it), or the response the client gets instead.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply(
     req: &mut Request<ReqBody>,
+    by_service: &HashMap<String, Vec<Hook>>,
     docs: (Option<&Document>, Option<&Document>),
     service: Service,
     container_ip: Ipv4Addr,
@@ -80,8 +81,7 @@ pub(crate) async fn apply(
     info: &RequestInfo<'_>,
     connect_timeout: Duration,
 ) -> Option<Response<Body>> {
-    let (pdoc, cdoc) = docs;
-    let (hook, name) = find(cdoc?, pdoc, service, req, info)?;
+    let (hook, name) = find(by_service, docs, service, req, info)?;
     let call = HookCall {
         hook: CallHook {
             id: hook.id.clone(),

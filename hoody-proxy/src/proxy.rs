@@ -638,8 +638,10 @@ impl Proxy {
         if let Some(refused) = Self::authorize(pdoc, cdoc, &info) {
             return Some(refused);
         }
+        let hooks = tables.container_hooks.get(container)?;
         crate::hooks::apply(
             req,
+            hooks,
             (pdoc, cdoc),
             service,
             ip,

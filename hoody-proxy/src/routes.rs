@@ -51,6 +51,9 @@ pub struct ProxyTables {
     pub project_docs: HashMap<String, Document>,
     /// Permission documents of containers, by container id.
     pub container_docs: HashMap<String, Document>,
+    /// Their hooks, parsed and in order: container id → service → hooks (containers with
+    /// hooks only).
+    pub container_hooks: HashMap<String, HashMap<String, Vec<hoody_api::hooks::Hook>>>,
 }
 
 impl ProxyTables {
@@ -73,6 +76,18 @@ impl ProxyTables {
                     ..Default::default()
                 }
             });
+            if d.scope != "project"
+                && let Some(by_service) = doc.hooks.as_object()
+            {
+                let parsed: HashMap<_, _> = by_service
+                    .keys()
+                    .map(|svc| (svc.clone(), hoody_api::hooks::of_service(&doc.hooks, svc)))
+                    .filter(|(_, l)| !l.is_empty())
+                    .collect();
+                if !parsed.is_empty() {
+                    t.container_hooks.insert(d.id.clone(), parsed);
+                }
+            }
             match d.scope.as_str() {
                 "project" => t.project_docs.insert(d.id, doc),
                 _ => t.container_docs.insert(d.id, doc),
