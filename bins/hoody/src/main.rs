@@ -1,6 +1,7 @@
 //! `hoody`: the command-line tool. It parses arguments, calls the `hoody` SDK and prints.
 
 mod api_cli;
+mod hooks_cli;
 mod kit_cli;
 mod machine;
 mod net;

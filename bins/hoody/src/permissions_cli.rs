@@ -41,6 +41,11 @@ pub enum ProxyPermCmd {
     },
     /// enable_proxy, default and version (containers).
     Settings,
+    /// Proxy hooks: the container's scripts that see a service's requests first (containers).
+    Hooks {
+        #[command(subcommand)]
+        cmd: crate::hooks_cli::HooksCmd,
+    },
 }
 
 /// `… proxy permissions ...`
@@ -207,6 +212,12 @@ pub fn run_perm(ctx: &Ctx, owner: DocOwner<'_>, cmd: &ProxyPermCmd) -> anyhow::R
             if_match,
         } => c.set_proxy_enabled(owner, *enable_proxy, &version(if_match)?)?,
         ProxyPermCmd::Settings => c.proxy_settings(owner)?,
+        ProxyPermCmd::Hooks { cmd } => {
+            let DocOwner::Container(id) = owner else {
+                anyhow::bail!("only containers have proxy hooks: `hoody containers proxy hooks …`");
+            };
+            return crate::hooks_cli::run(ctx, id, cmd);
+        }
         ProxyPermCmd::Groups { cmd } => {
             let group = |name: &str, kind: &str, body: Value, if_match: &Option<String>| {
                 anyhow::Ok(c.put_auth_group(owner, name, kind, &body, &version(if_match)?)?)

@@ -169,4 +169,99 @@ impl Client {
         }
         self.doc_call("DELETE", &owner.path(&rest)?, Some(if_match), None)
     }
+
+    /// `…/proxy/hooks[/{service}[/{hookId}[/position]]]` of container `id`.
+    fn hooks_path(id: &str, service: Option<&str>, hook: Option<&str>) -> Result<String> {
+        let mut rest = "/proxy/hooks".to_string();
+        if let Some(s) = service {
+            rest.push('/');
+            rest.push_str(&encode(s));
+        }
+        if let Some(h) = hook {
+            rest.push('/');
+            rest.push_str(&encode(h));
+        }
+        container_path(id, &rest)
+    }
+
+    /// `GET /api/v1/containers/{id}/proxy/hooks[/{service}]` (reference §2.6).
+    pub fn hooks(&self, id: &str, service: Option<&str>) -> Result<Value> {
+        self.doc_call("GET", &Self::hooks_path(id, service, None)?, None, None)
+    }
+
+    /// `GET …/proxy/hooks/{service}/{hookId}`.
+    pub fn hook(&self, id: &str, service: &str, hook: &str) -> Result<Value> {
+        self.doc_call(
+            "GET",
+            &Self::hooks_path(id, Some(service), Some(hook))?,
+            None,
+            None,
+        )
+    }
+
+    /// `POST …/proxy/hooks/{service}` (adds a hook; `position` in the body inserts it there).
+    pub fn add_hook(
+        &self,
+        id: &str,
+        service: &str,
+        hook: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value> {
+        self.doc_call(
+            "POST",
+            &Self::hooks_path(id, Some(service), None)?,
+            if_match,
+            Some(hook),
+        )
+    }
+
+    /// `PUT …/proxy/hooks/{service}/{hookId}` (replaces it in place).
+    pub fn replace_hook(
+        &self,
+        id: &str,
+        service: &str,
+        hook_id: &str,
+        hook: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Value> {
+        let path = Self::hooks_path(id, Some(service), Some(hook_id))?;
+        self.doc_call("PUT", &path, if_match, Some(hook))
+    }
+
+    /// `PATCH …/proxy/hooks/{service}/{hookId}/position`.
+    pub fn move_hook(
+        &self,
+        id: &str,
+        service: &str,
+        hook_id: &str,
+        position: u64,
+        if_match: Option<&str>,
+    ) -> Result<Value> {
+        let path = format!(
+            "{}/position",
+            Self::hooks_path(id, Some(service), Some(hook_id))?
+        );
+        self.doc_call(
+            "PATCH",
+            &path,
+            if_match,
+            Some(&json!({ "position": position })),
+        )
+    }
+
+    /// `DELETE …/proxy/hooks/{service}/{hookId}`, or every hook of the service without one.
+    pub fn delete_hooks(
+        &self,
+        id: &str,
+        service: &str,
+        hook_id: Option<&str>,
+        if_match: Option<&str>,
+    ) -> Result<Value> {
+        self.doc_call(
+            "DELETE",
+            &Self::hooks_path(id, Some(service), hook_id)?,
+            if_match,
+            None,
+        )
+    }
 }
