@@ -414,16 +414,25 @@ impl Drop for Daemon {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.start(&[])));
         }
         if self.child.is_some() {
-            let (_, v) = self.try_api(
-                "GET",
-                "/api/v1/containers?limit=100&include_deleting=true",
-                None,
-            );
-            if let Some(list) = v["data"]["containers"].as_array() {
+            // Until none is left: a test that failed while a container was still being made
+            // gets 409 CONTAINER_BUSY for it at first (a machine left running would keep the
+            // pool mounted after the test).
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < deadline {
+                let (_, v) = self.try_api(
+                    "GET",
+                    "/api/v1/containers?limit=100&include_deleting=true",
+                    None,
+                );
+                let Some(list) = v["data"]["containers"].as_array().filter(|l| !l.is_empty())
+                else {
+                    break;
+                };
                 for c in list {
                     let id = c["id"].as_str().unwrap_or_default();
                     let _ = self.try_api("DELETE", &format!("/api/v1/containers/{id}"), None);
                 }
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
         self.stop();

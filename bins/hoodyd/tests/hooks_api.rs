@@ -169,7 +169,10 @@ fn hooks_through_the_cli_and_the_api() {
         .unwrap()
         .to_string();
     cli(&["delete", "http-8080", &a, "--if-match", &version]);
-    assert_eq!(order(&cli(&["list-service", "http-8080"])), std::slice::from_ref(&b));
+    assert_eq!(
+        order(&cli(&["list-service", "http-8080"])),
+        std::slice::from_ref(&b)
+    );
     cli(&["clear-service", "terminal"]);
     cli(&["clear-service", "http-8080"]);
     assert_eq!(cli(&["list"])["hooks"], json!({}));
