@@ -24,6 +24,13 @@ impl Host {
             Some(a) => check_token_alias(&a).map(|()| a)?,
             None => random_alias()?,
         };
+        // Only a tree the request spells out grants explicitly (a template or the maker's
+        // permissions are stripped by deny_reauthorization, not refused).
+        let explicit_delegation = req.permission_template.is_none()
+            && req
+                .permissions
+                .as_ref()
+                .is_some_and(|p| p.resources.create_tokens || p.resources.vault);
         let mut permissions = match (&req.permission_template, req.permissions) {
             (Some(t), _) => Permissions::template(t).ok_or_else(|| {
                 ApiError::validation(
@@ -43,14 +50,16 @@ impl Host {
             (None, None) => None,
         };
         if req.deny_reauthorization == Some(true) {
-            if permissions.resources.create_tokens || permissions.resources.vault || vault_access {
+            if explicit_delegation || vault_access {
                 return Err(ApiError::new(
                     400,
                     "INVALID_PARAMETER_VALUE",
-                    "deny_reauthorization cannot be combined with create_tokens, resources.vault or vault_access",
+                    "deny_reauthorization cannot be combined with an explicit resources.create_tokens, resources.vault or vault_access grant",
                 )
                 .into());
             }
+            permissions.resources.create_tokens = false;
+            permissions.resources.vault = false;
             expires_at.get_or_insert(hoody_sys::time::now_secs() + LEAF_TOKEN_DAYS * 86_400);
         }
         permissions = permissions.meet(by.permissions());

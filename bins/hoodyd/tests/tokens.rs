@@ -567,6 +567,30 @@ fn scoped_tokens_on_every_route() {
         None,
     );
 
+    // A leaf token: no re-delegation, no vault, never permanent; an explicit grant of what
+    // it strips is refused.
+    let leaf = d.api(
+        "POST",
+        "/api/v1/auth/tokens",
+        Some(json!({"deny_reauthorization": true})),
+        201,
+    );
+    assert_eq!(leaf["permissions"]["resources"]["create_tokens"], false);
+    assert_eq!(
+        leaf["permissions"]["containers"]["create"], true,
+        "the rest kept"
+    );
+    assert!(
+        leaf["expires_at"].is_string(),
+        "a leaf token expires: {leaf}"
+    );
+    let (st, v) = d.try_api(
+        "POST",
+        "/api/v1/auth/tokens",
+        Some(r#"{"deny_reauthorization":true,"permissions":{"resources":{"create_tokens":true}}}"#),
+    );
+    assert_eq!(st, 400, "{v}");
+
     // Revocation.
     d.api(
         "DELETE",
