@@ -39,7 +39,7 @@ impl Host {
             match p.sort {
                 "id" => g.id.clone(),
                 "user_id" => g.user_id.clone(),
-                "permission_level" => format!("{:?}", g.permission_level),
+                "permission_level" => (g.permission_level as u8).to_string(),
                 "updated_at" => g.updated_at.clone(),
                 _ => g.created_at.clone(),
             }

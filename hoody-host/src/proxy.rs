@@ -591,14 +591,11 @@ impl Host {
                 .into());
             }
         };
-        if tag.trim().trim_matches('"') != format!("file:v{}", current.file_version) {
+        if tag.trim().trim_matches('"') != current_tag {
             return Err(ApiError::new(
                 412,
                 "PRECONDITION_FAILED",
-                format!(
-                    "If-Match {tag} is stale: the document is at file:v{}",
-                    current.file_version
-                ),
+                format!("If-Match {tag} is stale: the document is at {current_tag}"),
             )
             .into());
         }

@@ -246,12 +246,13 @@ impl Host {
 
     /// Adds (`add`) or removes a realm of a token.
     pub fn token_realm(&self, id: &str, realm: &str, add: bool, by: &Caller) -> Result<api::Token> {
-        check_realms(std::slice::from_ref(&realm.to_string())).map_err(|_| {
-            ApiError::validation(
+        if !api::id::is_valid(realm) {
+            return Err(ApiError::validation(
                 "realm_id",
                 format!("{realm:?} is not a realm id (24 lowercase hex digits)"),
             )
-        })?;
+            .into());
+        }
         let (t, _) = self.token_for(id, by)?;
         let mut realms = t.realm_ids;
         if add {
