@@ -131,17 +131,15 @@ pub(crate) fn acquire(root: &Path, serves: Option<String>) -> Result<Arc<WriteLo
                 .as_ref()
                 .map_or_else(|| "another process".into(), |h| h.to_string()),
         };
-        // A daemon does not queue behind a direct command: it says who is in the way.
-        if serves.is_some() {
-            return Err(busy());
-        }
         // Our own process: a handle it still holds (waiting would wait for itself), or one
         // it just dropped while a child forked by another thread had not yet exec'd (and so
-        // closed its inherited copy): worth a short wait, not a long one.
-        let limit = if other.as_ref().is_some_and(|h| h.pid == std::process::id()) {
-            SELF_WAIT
-        } else {
-            WRITER_WAIT
+        // closed its inherited copy): worth a short wait, not a long one. Otherwise a daemon
+        // does not queue behind a direct command: it says who is in the way.
+        let ours = other.as_ref().is_some_and(|h| h.pid == std::process::id());
+        let limit = match (ours, serves.is_some()) {
+            (true, _) => SELF_WAIT,
+            (false, true) => return Err(busy()),
+            (false, false) => WRITER_WAIT,
         };
         if started.elapsed() >= limit {
             return Err(busy());
