@@ -73,6 +73,7 @@
 
 pub mod config;
 pub mod dns;
+pub mod egress;
 mod error;
 pub mod ids;
 pub mod ipam;

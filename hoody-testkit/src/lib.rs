@@ -10,9 +10,11 @@
 //!   `/sys/fs/cgroup`; [`mounts_mentioning`] searches the host's mount table.
 //! * [`daemon::Daemon`]: a real hoodyd on a pool and network of its own, for end-to-end tests
 //!   of hoodyd, the CLI and the proxy.
+//! * [`proxy`]: SOCKS5, HTTP and HTTPS upstream proxies and a DNS server of the test's own.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod daemon;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
