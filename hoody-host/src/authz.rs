@@ -81,6 +81,13 @@ pub fn rule(method: &str, route: &str) -> Option<Need> {
                 }
             }
             r if r.starts_with("/firewall") => perm::FIREWALLS,
+            r if r.starts_with("/network") => {
+                if read {
+                    perm::CONTAINERS_READ
+                } else {
+                    perm::FEATURE_NETWORKING
+                }
+            }
             "/stats"
             | "/env"
             | "/env/{key}"

@@ -433,15 +433,13 @@ impl Host {
         Ok(r)
     }
 
-    /// The firewall script a new container's machine gets: a copy keeps its source's rules.
-    fn inherit_firewall(&self, id: &str, source: Option<&str>) -> Result<Option<String>> {
-        if let Some(src) = source {
-            let fw = self.store().read().firewall(src)?;
-            if fw != api::Firewall::default() {
-                self.store().tx(|tx| Ok(tx.put_firewall(id, &fw)?))?;
-            }
-        }
-        self.firewall_script(id)
+    /// The firewall script and egress network a new container's machine gets (a copy's were
+    /// copied from its source by [`Host::copy_container`] when asked to).
+    fn network_settings(
+        &self,
+        id: &str,
+    ) -> Result<(Option<String>, Option<hoody_net::egress::EgressConfig>)> {
+        Ok((self.firewall_script(id)?, self.egress_config(id)?))
     }
 
     /// Makes (or copies) the machine and starts it; records the outcome and ends the journal
@@ -454,7 +452,7 @@ impl Host {
             self.inner
                 .ramdisk
                 .dirs(&c.id, &c.project_id, c.ramdisk, c.ramdisk_scope);
-        let firewall = match self.inherit_firewall(&c.id, source.map(|s| s.0)) {
+        let (firewall, egress) = match self.network_settings(&c.id) {
             Ok(f) => f,
             Err(e) => {
                 let _ = self.record_outcome(
@@ -480,6 +478,7 @@ impl Host {
             cpus: c.limits.cpus,
             pids: c.limits.pids,
             kvm: c.kvm,
+            egress,
             ..Default::default()
         };
         let made = match source {
@@ -626,6 +625,22 @@ impl Host {
                 snapshot: req.source_snapshot.clone(),
             },
         )?;
+        // Firewall rules and the egress network go only when asked (reference §1.6).
+        let (copy_fw, copy_net) = (
+            req.copy_firewall_rules.unwrap_or(false),
+            req.copy_network_rules.unwrap_or(false),
+        );
+        if copy_fw || copy_net {
+            self.store().tx(|tx| {
+                if copy_fw {
+                    tx.put_firewall(&c.id, &tx.firewall(&src.id)?)?;
+                }
+                if let Some(rec) = tx.egress(&src.id)?.filter(|_| copy_net) {
+                    tx.put_egress(&c.id, &rec)?;
+                }
+                Ok(())
+            })?;
+        }
         let host = self.clone();
         let snapshot = req.source_snapshot;
         let c2 = c.clone();

@@ -52,6 +52,7 @@ pub mod access;
 pub mod authz;
 pub mod claims;
 mod containers;
+mod egress;
 mod error;
 mod fault;
 pub mod firewall;

@@ -153,6 +153,11 @@ endpoints! {
     "PUT" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}" "Replace a hook in place";
     "DELETE" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}" "Remove a hook";
     "PATCH" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}/position" "Move a hook";
+    "GET" "/api/v1/containers/{id}/network" "The container's egress network (never its credentials)";
+    "PUT" "/api/v1/containers/{id}/network" "Set and start the egress network (socks5|http|https|block)";
+    "DELETE" "/api/v1/containers/{id}/network" "Remove the egress network: egress is direct";
+    "POST" "/api/v1/containers/{id}/network/start" "Start the egress network";
+    "POST" "/api/v1/containers/{id}/network/stop" "Stop the egress network: egress is direct";
     "GET" "/api/v1/containers/{id}/firewall/rules" "The container's ingress and egress rules";
     "POST" "/api/v1/containers/{id}/firewall/reset" "Remove every firewall rule";
     "POST" "/api/v1/containers/{id}/firewall/{direction}" "Append an ingress|egress rule";
@@ -628,6 +633,43 @@ pub fn router(host: Host, require_token: bool) -> Router {
                         run(200, "Proxy service", move || h.proxy_service(&id, &service))
                     },
                 ),
+            )
+            .route(
+                "/api/v1/containers/{id}/network",
+                get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Network configuration", move || h.get_network(&id))
+                })
+                .put(
+                    |State(h): State<Host>,
+                     UrlPath(id): UrlPath<String>,
+                     b: Result<Bytes, BytesRejection>| async move {
+                        run_with(b, 200, "Network configuration updated", move |req| {
+                            h.update_network(&id, req)
+                        })
+                        .await
+                    },
+                )
+                .delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Network configuration removed", move || {
+                        h.delete_network(&id)
+                    })
+                }),
+            )
+            .route(
+                "/api/v1/containers/{id}/network/start",
+                post(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Network started", move || {
+                        h.set_network_running(&id, true)
+                    })
+                }),
+            )
+            .route(
+                "/api/v1/containers/{id}/network/stop",
+                post(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                    run(200, "Network stopped", move || {
+                        h.set_network_running(&id, false)
+                    })
+                }),
             )
             .route(
                 "/api/v1/containers/{id}/firewall/rules",

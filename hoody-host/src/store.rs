@@ -126,6 +126,7 @@ CREATE TABLE IF NOT EXISTS project_permissions (
     UNIQUE (project_id, user_id));
 CREATE INDEX IF NOT EXISTS project_permissions_user ON project_permissions(user_id);
 CREATE TABLE IF NOT EXISTS firewalls (container_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS egress_networks (container_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operations (
     id INTEGER PRIMARY KEY AUTOINCREMENT, container_id TEXT NOT NULL, doc TEXT NOT NULL,
     started_at TEXT NOT NULL);
@@ -471,6 +472,7 @@ impl Tx<'_> {
             .execute("DELETE FROM status_logs WHERE container_id = ?1", [id])?;
         self.tx
             .execute("DELETE FROM firewalls WHERE container_id = ?1", [id])?;
+        self.delete_egress(id)?;
         self.tx
             .execute("DELETE FROM aliases WHERE container_id = ?1", [id])?;
         self.tx.execute(
@@ -743,6 +745,36 @@ impl Tx<'_> {
              ON CONFLICT(container_id) DO UPDATE SET doc=excluded.doc",
             params![id, to_json(fw)?],
         )?;
+        Ok(())
+    }
+
+    /// A container's egress network, if it has one.
+    pub fn egress(&self, id: &str) -> Result<Option<crate::egress::EgressRecord>> {
+        let doc: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT doc FROM egress_networks WHERE container_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(doc.map(|d| from_json(&d)).transpose()?)
+    }
+
+    /// Stores a container's egress network.
+    pub fn put_egress(&self, id: &str, rec: &crate::egress::EgressRecord) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO egress_networks(container_id, doc) VALUES (?1,?2)
+             ON CONFLICT(container_id) DO UPDATE SET doc=excluded.doc",
+            params![id, to_json(rec)?],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a container's egress network.
+    pub fn delete_egress(&self, id: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM egress_networks WHERE container_id = ?1", [id])?;
         Ok(())
     }
 

@@ -69,6 +69,10 @@ pub struct MachineConfig {
     /// `/dev/kvm` passed through (see [`crate::devices`]); the boot fails on a host without it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub kvm: bool,
+    /// Its egress network (see [`crate::egress`]): started by the monitor with the network,
+    /// before the machine boots; `None`, egress is direct.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<hoody_net::egress::EgressConfig>,
 }
 
 /// Where a machine's ramdisk appears inside.

@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod devices;
+pub mod egress;
 pub mod monitor;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -133,6 +134,8 @@ pub struct CreateOptions {
     pub firewall: Option<String>,
     /// `/dev/kvm` passed through (see [`MachineConfig::kvm`]).
     pub kvm: bool,
+    /// Its egress network (see [`MachineConfig::egress`]).
+    pub egress: Option<hoody_net::egress::EgressConfig>,
 }
 
 /// Where a new machine's root file system comes from.
@@ -359,6 +362,7 @@ impl Machines {
             ramdisk_project: opts.ramdisk_project.clone(),
             firewall: opts.firewall.clone(),
             kvm: opts.kvm,
+            egress: opts.egress.clone(),
         };
         let made = (|| -> Result<()> {
             match source {
@@ -470,6 +474,36 @@ impl Machines {
             name: name.to_string(),
             message: format!("apply its firewall: {e}"),
         })
+    }
+
+    /// Sets machine `name`'s egress network (see [`MachineConfig::egress`]; `None`: direct),
+    /// kept for its next boots and applied at once by its monitor when it runs. A running
+    /// machine whose egress network cannot start is left with no egress at all (fail
+    /// closed) and this returns why.
+    pub fn set_egress(
+        &self,
+        name: &str,
+        egress: Option<hoody_net::egress::EgressConfig>,
+    ) -> Result<()> {
+        self.pool.check_writable()?;
+        let mut cfg = self.load(name)?;
+        cfg.egress = egress;
+        self.save(&cfg)?;
+        if !cfg.network || !self.running(name) {
+            return Ok(());
+        }
+        match self.request(name, "EGRESS", Duration::from_secs(30)) {
+            Ok(_) | Err(MachineError::NotRunning(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What machine `name`'s monitor says of its egress network: `None` when it is not
+    /// running or has none; else its type, `running`, `relayed`, `failed`, `last_error` or
+    /// `error` (see [`crate::egress::EgressSlot::status`]).
+    pub fn egress_status(&self, name: &str) -> Option<serde_json::Value> {
+        let v = self.request(name, "STATUS", Duration::from_secs(5)).ok()?;
+        v.get("egress").filter(|e| !e.is_null()).cloned()
     }
 
     /// The Kit's ports (every service's), which a machine with the Kit guards.

@@ -17,6 +17,7 @@
 //! | `STOP <ms>` | SIGRTMIN+3 to PID 1 (clean shutdown); after `<ms>` the cgroup is killed; answers `{"exit": ...}` when PID 1 is gone |
 //! | `KILL` | kills every process of the machine; answers `{"exit": ...}` |
 //! | `FREEZE`, `THAW` | `{"ok": true}` |
+//! | `EGRESS` | re-reads the egress network from the configuration and applies it: `{"ok": true}` |
 //! | `CONSOLE` | the buffered console output, then live output; what the client writes goes to the console |
 //!
 //! A PID 1 that exits with SIGHUP asked for a reboot (`reboot` inside a pid namespace); the
@@ -35,6 +36,13 @@ use hoody_core::{Container, ExitStatus, spawn};
 use serde_json::json;
 
 use crate::config::{MachineConfig, MachinePaths, NetPlan, boot_spec};
+use crate::egress::{EgressSlot, SharedEgress};
+
+/// The slot, even if a thread panicked holding it (its state is still consistent: each
+/// change is one assignment).
+fn lock(e: &SharedEgress) -> std::sync::MutexGuard<'_, EgressSlot> {
+    e.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 const RING: usize = 128 * 1024;
 
@@ -57,6 +65,7 @@ struct Client {
 struct Monitor {
     paths: MachinePaths,
     ip: Option<String>,
+    egress: Option<SharedEgress>,
     container: Container,
     master: File,
     log: File,
@@ -85,6 +94,7 @@ impl Monitor {
             "ready": self.ready,
             "monitor_pid": std::process::id(),
             "ip": self.ip,
+            "egress": self.egress.as_ref().map(|e| lock(e).status()),
         })
     }
 
@@ -169,6 +179,18 @@ impl Monitor {
                 let v = match r {
                     Ok(()) => json!({"ok": true}),
                     Err(e) => json!({"error": e.to_string()}),
+                };
+                reply(&mut self.clients[idx], v);
+                false
+            }
+            "EGRESS" => {
+                let v = match (&self.egress, load_config(&self.paths)) {
+                    (None, _) => json!({"error": "the machine has no network"}),
+                    (_, Err(e)) => json!({"error": e}),
+                    (Some(slot), Ok(cfg)) => match lock(slot).apply(cfg.egress.as_ref()) {
+                        Ok(()) => json!({"ok": true}),
+                        Err(e) => json!({"error": format!("egress network: {e}")}),
+                    },
                 };
                 reply(&mut self.clients[idx], v);
                 false
@@ -400,7 +422,7 @@ pub unsafe fn monitor_main(args: MonitorArgs) -> i32 {
     };
     // The network lives as long as the monitor (across reboots of the machine).
     let mut network = if cfg.network {
-        match MachineNetwork::create(&cfg.name, cfg.kit, cfg.firewall.as_deref()) {
+        match MachineNetwork::create(&cfg) {
             Ok(n) => Some(n),
             Err(e) => {
                 println!("ERR network: {e}");
@@ -526,10 +548,12 @@ struct MachineNetwork {
     id: String,
     plan: NetPlan,
     ip: String,
+    egress: SharedEgress,
 }
 
 impl MachineNetwork {
-    fn create(id: &str, kit: bool, firewall: Option<&str>) -> Result<Self, String> {
+    fn create(cfg: &MachineConfig) -> Result<Self, String> {
+        let (id, kit, firewall) = (cfg.name.as_str(), cfg.kit, cfg.firewall.as_deref());
         let mut nc = match std::env::var("HOODY_NET_NAME") {
             Ok(n) => hoody_net::NetConfig::named(n),
             Err(_) => hoody_net::NetConfig::new(),
@@ -554,6 +578,12 @@ impl MachineNetwork {
             let _ = net.destroy(id);
             return Err(format!("firewall: {e}"));
         }
+        let egress = EgressSlot::new(&att.netns);
+        if let Some(e) = &cfg.egress {
+            // Fails closed (the kill switch stays) and is reported by STATUS: the machine
+            // still boots.
+            let _ = lock(&egress).apply(Some(e));
+        }
         let resolv_conf = match net.write_resolv_conf(id) {
             Ok(p) => p,
             Err(e) => {
@@ -569,12 +599,15 @@ impl MachineNetwork {
             },
             net,
             id: id.to_string(),
+            egress,
         })
     }
 }
 
 impl Drop for MachineNetwork {
     fn drop(&mut self) {
+        // The forwarder's listeners hold the namespace: they go first.
+        lock(&self.egress).running_stop();
         let _ = self.net.destroy(&self.id);
     }
 }
@@ -636,6 +669,7 @@ fn start(
     Ok(Monitor {
         paths: paths.clone(),
         ip: network.map(|n| n.ip.clone()),
+        egress: network.map(|n| n.egress.clone()),
         container,
         master,
         log,

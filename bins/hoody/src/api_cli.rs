@@ -327,10 +327,10 @@ pub struct CopyArgs {
     /// Copy this snapshot's files instead of the current ones.
     #[arg(long, value_name = "NAME")]
     source_snapshot: Option<String>,
-    /// Copy firewall rules (none exist yet; accepted).
+    /// Copy the firewall rules too (default: the copy has none).
     #[arg(long)]
     copy_firewall_rules: bool,
-    /// Copy network rules (none exist yet; accepted).
+    /// Copy the egress network too (default: the copy has none).
     #[arg(long)]
     copy_network_rules: bool,
     #[command(flatten)]

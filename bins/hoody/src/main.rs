@@ -5,6 +5,7 @@ mod hooks_cli;
 mod kit_cli;
 mod machine;
 mod net;
+mod network_cli;
 mod permissions_cli;
 mod proxy_cli;
 mod snapshots_cli;
@@ -160,6 +161,22 @@ enum Command {
         api: api_cli::ApiOpt,
         #[command(subcommand)]
         cmd: tokens_cli::TokensCmd,
+    },
+    /// A container's egress network: everything it sends goes through an upstream proxy
+    /// (socks5, http, https) or nowhere (block).
+    Network {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: network_cli::NetworkCmd,
+    },
+    /// A container's firewall: ingress and egress rules, the first match decides.
+    #[command(visible_alias = "fw")]
+    Firewall {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: network_cli::FirewallCmd,
     },
     /// The servers hoodyd manages (this one).
     #[command(visible_aliases = ["server", "srv"])]
@@ -385,6 +402,8 @@ fn main() -> ExitCode {
         Command::Files { api, cmd } => return kit_cli::files(&cli.api, api, cmd),
         Command::Db { api, cmd } => return kit_cli::db(&cli.api, api, cmd),
         Command::Servers { api, cmd } => return api_cli::servers(&cli.api, api, cmd),
+        Command::Network { api, cmd } => return network_cli::network(&cli.api, api, cmd),
+        Command::Firewall { api, cmd } => return network_cli::firewall(&cli.api, api, cmd),
         Command::Events { api } => return api_cli::events(&cli.api, api),
         Command::Completions { shell } => {
             return api_cli::completions(*shell, &mut Cli::command());

@@ -21,11 +21,6 @@ const NOT_YET: &[(&str, &str)] = &[
     // Hoody's marketing counters.
     ("GET", "/api/v1/meta/social-stats"),
     ("POST", "/api/v1/containers/{id}/sync"),
-    ("GET", "/api/v1/containers/{id}/network"),
-    ("PUT", "/api/v1/containers/{id}/network"),
-    ("DELETE", "/api/v1/containers/{id}/network"),
-    ("POST", "/api/v1/containers/{id}/network/start"),
-    ("POST", "/api/v1/containers/{id}/network/stop"),
     ("POST", "/api/v1/servers/{id}/rent"),
     ("GET", "/api/v1/rentals/{id}/runtime"),
     ("GET", "/api/v1/servers/{id}/runtime"),

@@ -2,7 +2,8 @@
 //! network namespace: an egress `drop` to a test server's port blocks it, an `allow` above it
 //! wins, disabling the allow lets the drop decide, `reset` restores; an ingress `reject`
 //! refuses a connection from the host with a TCP reset; rules survive a restart and go with a
-//! copy; bad rules get the documented 422. As root.
+//! copy that asks for them (`copy_firewall_rules`), not with one that does not; bad rules get
+//! the documented 422. As root.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -143,11 +144,29 @@ fn rules_filter_in_order_survive_restarts_and_go_with_copies() {
     let copy = d.api(
         "POST",
         &format!("/api/v1/containers/{id}/copy"),
-        Some(json!({"target_project_id": project})),
+        Some(json!({"target_project_id": project, "copy_firewall_rules": true})),
         202,
     );
     let copy_id = copy["id"].as_str().unwrap().to_string();
     assert_eq!(d.settle(&copy_id)["status"], "running");
+    // Without the flag, a copy has no rules (reference §1.6).
+    let bare = d.api(
+        "POST",
+        &format!("/api/v1/containers/{id}/copy"),
+        Some(json!({"target_project_id": project})),
+        202,
+    );
+    let bare_id = bare["id"].as_str().unwrap().to_string();
+    assert_eq!(d.settle(&bare_id)["status"], "running");
+    assert_eq!(
+        rules(&d, &bare_id)["rule_count"],
+        json!({"ingress": 0, "egress": 0})
+    );
+    assert_eq!(
+        reach(&d, &bare_id, port),
+        "0",
+        "the plain copy has no firewall"
+    );
     let (mine, theirs) = (rules(&d, &id), rules(&d, &copy_id));
     assert_eq!(
         (&mine["ingress"], &mine["egress"]),

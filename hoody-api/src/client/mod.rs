@@ -60,6 +60,7 @@ use crate::{
 
 mod events;
 mod http;
+mod network;
 mod permissions;
 
 pub use events::Events;

@@ -44,6 +44,9 @@ use serde::{Deserialize, Serialize};
 pub use relay::{Egress, EgressStats};
 pub use upstream::{Upstream, tls_config};
 
+/// The TLS client configuration an `https` upstream is reached with ([`tls_config`]).
+pub type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
+
 /// The nftables table in the container's namespace.
 pub const TABLE: &str = "hoody_egress";
 /// The forwarder's address inside the container's namespace.
