@@ -206,4 +206,57 @@ fn rules_filter_in_order_survive_restarts_and_go_with_copies() {
     }
     let (st, _) = d.try_api("POST", &format!("{base}/sideways"), Some("{}"));
     assert_eq!(st, 404);
+
+    // The CLI, in Hoody's spelling: `firewall egress create|toggle|delete`, `fw list`, `reset`.
+    let p = port.to_string();
+    let rule = [
+        "--action",
+        "drop",
+        "--protocol",
+        "tcp",
+        "--destination-port",
+        p.as_str(),
+    ];
+    d.hoody(
+        &[
+            &["firewall", "egress", "create", id.as_str()][..],
+            &rule[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(reach(&d, &id, port), "28", "the CLI's rule holds");
+    d.hoody(
+        &[
+            &["fw", "egress", "toggle", id.as_str(), "--state", "disabled"][..],
+            &rule[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(reach(&d, &id, port), "0", "disabled from the CLI");
+    let listed: Value = serde_json::from_str(&d.hoody(&["fw", "list", &id, "-o", "json"])).unwrap();
+    assert_eq!(listed["egress"][0]["state"], "disabled", "{listed}");
+    let table = d.hoody(&["firewall", "list", &id]);
+    assert!(
+        table.contains("egress (1 rules)") && table.contains("(disabled)"),
+        "{table}"
+    );
+    d.hoody(&["firewall", "egress", "delete", &id, "--all"]);
+    assert_eq!(rules(&d, &id)["rule_count"]["egress"], 0);
+    d.hoody(&[
+        "firewall",
+        "ingress",
+        "create",
+        &id,
+        "--action",
+        "reject",
+        "--protocol",
+        "udp",
+        "--destination-port",
+        "9",
+    ]);
+    d.hoody(&["firewall", "reset", &id]);
+    assert_eq!(
+        rules(&d, &id)["rule_count"],
+        json!({"ingress": 0, "egress": 0})
+    );
 }
