@@ -33,6 +33,7 @@ mod framing;
 mod guard;
 mod hooks;
 pub mod hostname;
+pub mod metrics;
 /// Permission documents and their evaluation (shared with hoodyd, which validates them).
 pub use hoody_api::permissions;
 pub mod ports;

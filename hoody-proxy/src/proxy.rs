@@ -36,6 +36,7 @@ use crate::accesslog::AccessLogger;
 use crate::downstream::{ReqBody, UpstreamUpgrade, is_upgrade};
 use crate::guard::{ConnGuard, Ticket};
 use crate::hostname::{Domains, Kit, Service, Target, parse_host};
+use crate::metrics::{Label, UpstreamFailure};
 use crate::permissions;
 use crate::ports::{INSTANCE_HEADER, kit_port};
 use crate::routes::RouteMap;
@@ -87,6 +88,7 @@ struct Inner {
     routes: RouteMap,
     upstreams: upstream::Pool,
     log: Option<AccessLogger>,
+    metrics: Option<crate::metrics::Recorder>,
 }
 
 /// The service an alias's program names.
@@ -113,7 +115,18 @@ fn alias_service(program: &str, port: Option<u16>, index: u64) -> Option<Service
 struct Finished {
     inner: Body,
     log: Option<LogPending>,
+    metrics: Option<MetricsPending>,
+    bytes: u64,
     _ticket: Ticket,
+}
+
+/// What the metrics are to count of a request once its response is sent.
+struct MetricsPending {
+    recorder: crate::metrics::Recorder,
+    label: Label,
+    status: u16,
+    failure: Option<UpstreamFailure>,
+    started: std::time::Instant,
 }
 
 impl hyper::body::Body for Finished {
@@ -127,9 +140,8 @@ impl hyper::body::Body for Finished {
         let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
         if let std::task::Poll::Ready(Some(Ok(f))) = &polled
             && let Some(d) = f.data_ref()
-            && let Some(l) = self.log.as_mut()
         {
-            l.bytes += d.len() as u64;
+            self.bytes += d.len() as u64;
         }
         polled
     }
@@ -145,7 +157,13 @@ impl hyper::body::Body for Finished {
 
 impl Drop for Finished {
     fn drop(&mut self) {
-        if let Some(l) = self.log.take() {
+        if let Some(m) = self.metrics.take() {
+            let took = m.started.elapsed();
+            m.recorder
+                .record(m.label, m.status, self.bytes, took, m.failure);
+        }
+        if let Some(mut l) = self.log.take() {
+            l.bytes = self.bytes;
             l.log.record(&crate::accesslog::Request {
                 container: &l.container,
                 at: l.at,
@@ -200,15 +218,19 @@ fn bad_target() -> Response<Body> {
 }
 
 fn unreachable_upstream(why: String) -> Response<Body> {
-    error_response(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &why)
+    let mut r = error_response(StatusCode::BAD_GATEWAY, "UPSTREAM_UNREACHABLE", &why);
+    r.extensions_mut().insert(UpstreamFailure::Unreachable);
+    r
 }
 
 fn timed_out(upstream: &str) -> Response<Body> {
-    error_response(
+    let mut r = error_response(
         StatusCode::GATEWAY_TIMEOUT,
         "UPSTREAM_TIMEOUT",
         &format!("{upstream} did not answer in time"),
-    )
+    );
+    r.extensions_mut().insert(UpstreamFailure::Timeout);
+    r
 }
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1).
@@ -394,8 +416,18 @@ impl Proxy {
                 routes,
                 upstreams,
                 log,
+                metrics: None,
             }),
         }
+    }
+
+    /// Counts this proxy's requests in `recorder` ([`crate::metrics`]); for a proxy not yet
+    /// shared (`self` is the only handle).
+    pub fn with_metrics(mut self, recorder: crate::metrics::Recorder) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.metrics = Some(recorder);
+        }
+        self
     }
 
     /// The route map.
@@ -452,14 +484,18 @@ impl Proxy {
         &self,
         req: Request<ReqBody>,
         client: &Client,
-    ) -> (Response<Body>, Option<LogPending>) {
+    ) -> (Response<Body>, Option<LogPending>, Label) {
         let info = match self.host_of(&req, client) {
             Ok(i) => i,
-            Err(refused) => return (*refused, None),
+            Err(refused) => return (*refused, None, Label::UNKNOWN),
         };
         match &info.target {
             // Rare paths are boxed: every request's future is as big as its largest path.
-            Target::Api => (Box::pin(self.forward_api(req, client, &info)).await, None),
+            Target::Api => (
+                Box::pin(self.forward_api(req, client, &info)).await,
+                None,
+                Label::API,
+            ),
             Target::Alias(name) => {
                 let tables = self.inner.routes.tables();
                 let now = crate::accesslog::now_rfc3339();
@@ -473,6 +509,7 @@ impl Proxy {
                     return (
                         error_response(StatusCode::NOT_FOUND, "ALIAS_NOT_FOUND", &why),
                         None,
+                        Label::UNKNOWN,
                     );
                 };
                 let Some(service) = alias_service(&a.program, a.port, a.index) else {
@@ -483,6 +520,7 @@ impl Proxy {
                     return (
                         error_response(StatusCode::NOT_FOUND, "ALIAS_NOT_FOUND", &why),
                         None,
+                        Label::UNKNOWN,
                     );
                 };
                 let mut req = req;
@@ -497,7 +535,9 @@ impl Proxy {
                     Arc::from(service.to_string()),
                 );
                 let project = a.project_id.clone();
-                Box::pin(self.to_service(req, &project, service, client, &info, names)).await
+                let (resp, log) =
+                    Box::pin(self.to_service(req, &project, service, client, &info, names)).await;
+                (resp, log, Label::of(service))
             }
             Target::Service {
                 project, service, ..
@@ -506,8 +546,10 @@ impl Proxy {
                     .log_names
                     .clone()
                     .unwrap_or_else(|| (Arc::from(""), Arc::from("")));
-                self.to_service(req, project, *service, client, &info, names)
-                    .await
+                let (resp, log) = self
+                    .to_service(req, project, *service, client, &info, names)
+                    .await;
+                (resp, log, Label::of(*service))
             }
         }
     }
@@ -881,10 +923,20 @@ impl Proxy {
             let ticket = c.guard.ticket();
             let (this, c) = (self.clone(), c.clone());
             async move {
-                let (resp, log) = this.handle(req, &c).await;
+                let started = std::time::Instant::now();
+                let (resp, log, label) = this.handle(req, &c).await;
+                let metrics = this.inner.metrics.clone().map(|recorder| MetricsPending {
+                    recorder,
+                    label,
+                    status: resp.status().as_u16(),
+                    failure: resp.extensions().get::<UpstreamFailure>().copied(),
+                    started,
+                });
                 resp.map(|inner| Finished {
                     inner,
                     log,
+                    metrics,
+                    bytes: 0,
                     _ticket: ticket,
                 })
             }

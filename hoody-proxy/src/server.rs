@@ -67,6 +67,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
 
 use crate::accesslog::AccessLogger;
+use crate::metrics::{METRICS_FD_ENV, MetricsArea};
 use crate::routes::{RouteMap, spawn_feed};
 use crate::{Proxy, ProxyConfig, tls};
 
@@ -182,6 +183,9 @@ pub struct Options {
     /// Where the pool's resolver ([`crate::dns`]) listens, if anywhere (served by the
     /// process started, whatever the number of workers).
     pub dns: Option<SocketAddr>,
+    /// Where `GET /metrics` ([`crate::metrics`]) is served, if anywhere (by the process
+    /// started, for all workers).
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Which part of [`run`] this process plays.
@@ -265,15 +269,38 @@ pub fn run(opts: &Options, role: Role) -> Result<(), ServerError> {
         return Err(ServerError::NoListener);
     }
     announce(opts, &http, &https, workers, threads, open_files);
+    // Before the resolver's and the metrics' threads start: they inherit the mask, so the
+    // signals are left to the main thread's wait (serve's or supervise's).
+    block_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGCHLD])?;
     if let Some(at) = opts.dns {
         start_resolver(opts, at);
     }
+    let metrics = match opts.metrics {
+        Some(at) => Some(start_metrics(at, workers * threads)?),
+        None => None,
+    };
     if workers == 1 {
         let https = tls_config.map(|cfg| (https, cfg));
-        serve(opts, http, https)
+        serve(opts, http, https, metrics.map(|m| (m, 0)))
     } else {
-        supervise(opts, workers, threads, &http, &https)
+        supervise(opts, workers, threads, &http, &https, metrics.as_ref())
     }
+}
+
+/// The counters of `slots` serving threads, served at `at`. A listener that cannot bind is
+/// fatal (the operator asked for it), unlike the resolver's.
+fn start_metrics(at: SocketAddr, slots: usize) -> Result<Arc<MetricsArea>, ServerError> {
+    let area = MetricsArea::create(slots).map_err(system("making the metrics area"))?;
+    let listener = crate::metrics::bind(at).map_err(|e| ServerError::Listen {
+        addr: format!("{at} (metrics)"),
+        message: e.to_string(),
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(system("the metrics listener"))?;
+    crate::metrics::serve(listener, area.clone()).map_err(system("starting the metrics thread"))?;
+    eprintln!("hoody-proxy: metrics on http://{bound}/metrics");
+    Ok(area)
 }
 
 /// Starts the pool's resolver on `at`. A resolver that cannot listen is reported and left
@@ -430,10 +457,12 @@ pub fn serve_on_this_thread(
 }
 
 /// Serves on these listeners (one per thread) in this process until SIGTERM or SIGINT.
+/// `metrics`: the counters, and the slot of this process's first thread.
 fn serve(
     opts: &Options,
     mut http: Vec<TcpListener>,
     https: Option<(Vec<TcpListener>, Arc<rustls::ServerConfig>)>,
+    metrics: Option<(Arc<MetricsArea>, usize)>,
 ) -> Result<(), ServerError> {
     // Before any thread starts, so that every thread inherits the mask and the signals wait
     // for the main thread's sigwait.
@@ -454,7 +483,10 @@ fn serve(
     };
     let threads = http.len().max(https.len());
     for i in 0..threads {
-        let proxy = Proxy::new(opts.proxy.clone(), routes.clone(), Some(log.for_thread()));
+        let mut proxy = Proxy::new(opts.proxy.clone(), routes.clone(), Some(log.for_thread()));
+        if let Some((area, first)) = &metrics {
+            proxy = proxy.with_metrics(area.recorder(first + i));
+        }
         let http = http.pop();
         let https = https.pop().zip(tls.clone());
         std::thread::Builder::new()
@@ -512,7 +544,17 @@ fn run_worker(opts: &Options, index: usize) -> Result<(), ServerError> {
     } else {
         Some((https, certificate(opts, false)?))
     };
-    serve(opts, http, https)
+    let metrics = match std::env::var(METRICS_FD_ENV) {
+        Ok(spec) => {
+            let area = MetricsArea::inherited(&spec).map_err(|e| bad(e.to_string()))?;
+            Some((
+                area,
+                index * http.len().max(https.as_ref().map_or(0, |h| h.0.len())),
+            ))
+        }
+        Err(_) => None,
+    };
+    serve(opts, http, https, metrics)
 }
 
 /// Makes the kernel send this process SIGTERM when its parent dies, and exits if the parent
@@ -597,6 +639,8 @@ struct Slot {
     fds: String,
     /// The descriptors it inherits.
     inherit: Vec<RawFd>,
+    /// `METRICS_FD_ENV` for it.
+    metrics: Option<String>,
     child: Option<Child>,
     started: Instant,
     backoff: Duration,
@@ -612,6 +656,7 @@ fn supervise(
     threads: usize,
     http: &[TcpListener],
     https: &[TcpListener],
+    metrics: Option<&Arc<MetricsArea>>,
 ) -> Result<(), ServerError> {
     let signals = block_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGCHLD])?;
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -621,7 +666,13 @@ fn supervise(
         slots.push(Slot {
             index,
             fds: format_listen_fds(h, s),
-            inherit: h.iter().chain(s).map(|l| l.as_raw_fd()).collect(),
+            inherit: h
+                .iter()
+                .chain(s)
+                .map(|l| l.as_raw_fd())
+                .chain(metrics.map(|m| m.fd()))
+                .collect(),
+            metrics: metrics.map(|m| format!("{},{}", m.fd(), m.slots())),
             child: None,
             started: Instant::now(),
             backoff: FIRST_BACKOFF,
@@ -728,6 +779,9 @@ fn start_worker(args: &[OsString], server: &str, slot: &Slot) -> std::io::Result
         .env(LISTEN_FDS_ENV, &slot.fds)
         .env(SUPERVISOR_PID_ENV, supervisor.to_string())
         .stdin(Stdio::null());
+    if let Some(m) = &slot.metrics {
+        cmd.env(METRICS_FD_ENV, m);
+    }
     // SAFETY: the closure runs in the child between fork and exec and only makes
     // async-signal-safe system calls (sigprocmask, fcntl, prctl, getppid, _exit) on values
     // prepared before the fork; it allocates nothing.

@@ -62,6 +62,9 @@ struct Args {
     /// Serving threads per process (default: the CPUs shared among the workers).
     #[arg(long)]
     threads: Option<usize>,
+    /// `GET /metrics` (Prometheus text) for all workers, at ADDRESS:PORT ("none": off).
+    #[arg(long, env = "HOODY_PROXY_METRICS", default_value = "none")]
+    metrics: String,
     /// Where the local CA and certificate are kept (trust `ca.pem` in it).
     #[arg(long, default_value = "/var/lib/hoody/proxy/tls")]
     tls_dir: PathBuf,
@@ -92,6 +95,12 @@ fn main() -> anyhow::Result<()> {
             log_dir: a.log_dir,
             workers,
             threads,
+            metrics: match a.metrics.as_str() {
+                "none" => None,
+                m => Some(m.parse().map_err(|e| {
+                    anyhow::anyhow!("--metrics {m:?}: expected ADDRESS:PORT or none: {e}")
+                })?),
+            },
             dns: match a.dns.as_str() {
                 "none" => None,
                 d => Some(d.parse().map_err(|e| {
