@@ -4,6 +4,7 @@
   benches/proxy.py [--duration 10] [--connections 64] [--websockets 10000]
                    [--workers N] [--threads N] [--rounds N]
   benches/proxy.py --ab-shapes 1x2,2x1 [--rounds 16]
+  benches/proxy.py --ab-shapes 1x2,1x2m [--rounds 16]   (m: with --metrics)
   benches/proxy.py --hooks 8 [--rounds 8]
 
 A pool, a network and a hoodyd of their own; one Debian 13 container running `hoody-echo` on
@@ -21,8 +22,9 @@ hoody-proxy and its memory is read: the resident memory of all its processes (th
 the workers) added up. hoody-proxy runs with --workers and --threads when given, else with its
 defaults.
 
-With --ab-shapes, instead of all that: one hoody-proxy per shape (--workers x --threads) at once
-in front of the same upstream, wrk rounds alternating between them (see compare_shapes).
+With --ab-shapes, instead of all that: one hoody-proxy per shape (--workers x --threads, an `m`
+after it: with --metrics) at once in front of the same upstream, wrk rounds alternating between
+them (see compare_shapes).
 
 With --hooks N, instead: wrk rounds (plain HTTP) through hoody-proxy alternating between the
 container's `http-8080` with no proxy hooks and with N hooks that do not match the benchmarked
@@ -127,11 +129,14 @@ def open_websockets(port, host, n):
     return socks
 
 
-def start_proxy(tmp, sock, host, name, workers, threads):
-    """hoody-proxy on two new ports, once it serves `host`: (process, http port, https port)."""
+def start_proxy(tmp, sock, host, name, workers, threads, metrics=False):
+    """hoody-proxy on two new ports, once it serves `host`: (process, http port, https port).
+    With `metrics`, also with --metrics on a third port."""
     hp, hps = free_port(), free_port()
     shape = [f for flag, v in (("--workers", workers), ("--threads", threads))
              if v is not None for f in (flag, str(v))]
+    if metrics:
+        shape += ["--metrics", f"127.0.0.1:{free_port()}"]
     proxy = subprocess.Popen(
         [f"{BIN}/hoody-proxy", "--domain", APEX, "--dns", "none", "--hoodyd-socket", sock,
          "--http", f"127.0.0.1:{hp}", "--https", f"127.0.0.1:{hps}", "--tls-dir", f"{tmp}/tls",
@@ -152,12 +157,13 @@ def compare_shapes(a, tmp, sock, host, procs):
     flipped every round), so that the machine's changing load falls on all alike. Prints each
     round, then per shape the median req/s and, against the first shape, the ratio per round,
     its median and its geometric mean with a 95% interval."""
-    shapes = [tuple(int(x) for x in s.split("x")) for s in a.ab_shapes.split(",")]
     ports = {}
-    for w, t in shapes:
-        p, hp, hps = start_proxy(tmp, sock, host, f"proxy-{w}x{t}", w, t)
+    for spec in a.ab_shapes.split(","):
+        m = spec.endswith("m")
+        w, t = (int(x) for x in spec.rstrip("m").split("x"))
+        p, hp, hps = start_proxy(tmp, sock, host, f"proxy-{spec}", w, t, metrics=m)
         procs.append(p)
-        ports[f"{w}x{t}"] = (hp, hps)
+        ports[spec] = (hp, hps)
     for hp, hps in ports.values():  # warm-up: pools, TLS sessions
         wrk(f"http://127.0.0.1:{hp}/", host, 2, a.connections)
         wrk(f"https://127.0.0.1:{hps}/", host, 2, a.connections)
