@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::client::{Client, ClientError, RawResponse, StreamResponse};
 use crate::{ApiError, Container};
 
-pub use hoody_kit::ports::{INSTANCE_HEADER, Kit, kit_port};
+pub use hoody_kit::ports::{INSTANCE_HEADER, Kit, SERVED, kit_port};
 
 type Result<T> = std::result::Result<T, ClientError>;
 

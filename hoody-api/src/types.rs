@@ -160,6 +160,15 @@ pub struct ListQuery {
     pub realm_id: Option<String>,
     /// Embed each container's and its project's permission documents (containers only).
     pub include_proxy_permissions: Option<bool>,
+    /// Add `runtime_info` to running containers: `true`, or JSON naming the parts
+    /// (`{"displays":true}`; `{}` = everything) (containers only).
+    pub runtime: Option<String>,
+    /// Add `proxy_domains` (containers only).
+    pub include_proxy_domains: Option<bool>,
+    /// Include prespawned containers (none exist on this server yet; accepted).
+    pub include_prespawn: Option<bool>,
+    /// Include containers whose server's rental expired (no rentals here; accepted).
+    pub include_expired: Option<bool>,
 }
 
 // ---- server ------------------------------------------------------------------------------
@@ -402,6 +411,127 @@ pub struct Container {
     /// The documents themselves, with `include_proxy_permissions=true` on a list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_permissions: Option<ProxyPermissions>,
+    /// A slice label of the server (none here: servers are not sliced).
+    #[serde(default)]
+    pub subserver_name: Option<String>,
+    /// The SSH entry point's host (none until hoody has one).
+    #[serde(default)]
+    pub ssh_hostname: Option<String>,
+    /// Why `kvm` cannot be honoured, when it cannot.
+    #[serde(default)]
+    pub kvm_note: Option<String>,
+    /// Made from the prespawn pool (there is none yet: always false).
+    #[serde(default)]
+    pub prespawn: bool,
+    /// Storage shares mounted in it (none yet).
+    #[serde(default)]
+    pub volumes: Vec<serde_json::Value>,
+    /// Its server (as the API shows it: added on reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ContainerServer>,
+    /// Whether its server's rental ended (never, self-hosted).
+    #[serde(default)]
+    pub server_expired: bool,
+    /// Its snapshots (added on reading).
+    #[serde(default)]
+    pub snapshot_count: u64,
+    /// The snapshot it was last restored from.
+    #[serde(default)]
+    pub last_used_snapshot: Option<String>,
+    /// What a person should know about it (added on reading).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The storage pool it belongs to (pools are not built yet: none).
+    #[serde(default)]
+    pub pool_id: Option<String>,
+    /// Its URLs' host names, with `include_proxy_domains=true`: each Kit service's
+    /// (instance 1) and each alias's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_domains: Option<Vec<String>>,
+    /// What runs in it, with `runtime` (running containers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_info: Option<RuntimeInfo>,
+}
+
+/// A container's server, as its object shows it (reference §1.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerServer {
+    /// DNS label.
+    pub name: String,
+    /// Location labels (not configured on a self-hosted server: null).
+    pub country: Option<String>,
+    /// As `country`.
+    pub country_name: Option<String>,
+    /// As `country`.
+    pub city: Option<String>,
+    /// As `country`.
+    pub region: Option<String>,
+    /// As `country`.
+    pub datacenter: Option<String>,
+    /// Self-hosted: true.
+    pub is_free: bool,
+    /// What it has.
+    pub specs: ContainerServerSpecs,
+    /// When a rental ends (never, self-hosted).
+    pub expires_at: Option<String>,
+}
+
+/// [`ContainerServer::specs`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerServerSpecs {
+    /// CPUs.
+    pub cpu_cores: u64,
+    /// Memory, GB.
+    pub ram_gb: f64,
+    /// The pool's disk, GB.
+    pub disk_gb: f64,
+    /// Whether containers share the CPUs (they do).
+    pub shared_compute: bool,
+}
+
+/// What runs in a container (`runtime` on get and list); each part only when asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    /// Graphical displays (no display service yet: empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub displays: Option<Vec<serde_json::Value>>,
+    /// The Kit services it runs, with their host names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<RuntimeService>>,
+    /// TCP ports something listens on inside, with the `http-PORT` host name to reach them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_services: Option<Vec<NetworkService>>,
+    /// The terminal service's sessions, as it lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminals: Option<Vec<serde_json::Value>>,
+}
+
+/// A Kit service in [`RuntimeInfo::services`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeService {
+    /// Its slug (`terminal`).
+    pub name: String,
+    /// Its port inside.
+    pub port: u16,
+    /// Instance 1's host name.
+    pub domain: String,
+}
+
+/// A listening port in [`RuntimeInfo::network_services`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkService {
+    /// The port.
+    pub port: u16,
+    /// The address it listens on (`0.0.0.0`, `::`, `127.0.0.1`, ...).
+    pub address: String,
+    /// `tcp` or `tcp6`.
+    pub protocol: String,
+    /// The Kit service on that port, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kit: Option<String>,
+    /// The `http-PORT` host name that reaches it (only for ports on every address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 fn no_scope() -> String {

@@ -225,6 +225,21 @@ impl Pool {
         Ok(out)
     }
 
+    /// How many snapshots the container has (a directory listing: no snapshot is read).
+    pub fn snapshot_count(&self, container: &str) -> Result<usize> {
+        self.container_path(container)?;
+        let Ok(entries) = std::fs::read_dir(self.snapshots_dir(container)) else {
+            return Ok(0);
+        };
+        Ok(entries
+            .flatten()
+            .filter(|e| {
+                let p = e.path();
+                p.extension().is_some_and(|x| x == "json") && p.with_extension("").exists()
+            })
+            .count())
+    }
+
     /// Finds a snapshot by name or alias.
     pub fn find_snapshot(
         &self,

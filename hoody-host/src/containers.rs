@@ -66,6 +66,9 @@ impl Host {
             &mut containers,
             q.include_proxy_permissions.unwrap_or(false),
         )?;
+        drop(r);
+        drop(store);
+        self.decorate(&mut containers, q)?;
         Ok(api::ContainerList {
             containers,
             pagination: pagination(&p, total),
@@ -351,6 +354,19 @@ impl Host {
             has_proxy_permissions: false,
             proxy_permissions_scope: "none".into(),
             proxy_permissions: None,
+            subserver_name: None,
+            ssh_hostname: None,
+            kvm_note: None,
+            prespawn: false,
+            volumes: Vec::new(),
+            server: None,
+            server_expired: false,
+            snapshot_count: 0,
+            last_used_snapshot: None,
+            warnings: Vec::new(),
+            pool_id: None,
+            proxy_domains: None,
+            runtime_info: None,
         };
         let busy = self.claim(&c.id)?;
         let (c, op) = self.insert_new(
@@ -614,6 +630,7 @@ impl Host {
             has_proxy_permissions: false,
             proxy_permissions_scope: "none".into(),
             proxy_permissions: None,
+            last_used_snapshot: None,
             ..src.clone()
         };
         let busy = self.claim(&c.id)?;

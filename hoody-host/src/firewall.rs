@@ -4,7 +4,8 @@
 //! The rules become one nftables table, `inet hoody_firewall`, in the container's own network
 //! namespace (which the host's user namespace owns: root inside has no `CAP_NET_ADMIN` over
 //! it). `ingress` is a chain on the input hook for what arrives on `eth0`, `egress` one on the
-//! output hook for what leaves through it; a rule becomes one nft rule with the verdict
+//! output hook for what leaves through it (before NAT, so that an egress network's redirect
+//! does not hide where a packet was going); a rule becomes one nft rule with the verdict
 //! `accept`, `reject` or `drop`, in order, and anything no rule matches passes. The Kit's
 //! ports, reached by the proxy from the gateway, are accepted first: the platform's own path
 //! is not the user's to cut (the Kit's guard keeps everyone else out).
@@ -206,13 +207,21 @@ pub fn script(fw: &Firewall, kit_ports: &[u16]) -> Result<String> {
         return Ok(out);
     }
     let _ = writeln!(out, "table inet {TABLE} {{");
-    for (dir, rules, hook, iface) in [
-        (Direction::Ingress, &fw.ingress, "input", "iifname"),
-        (Direction::Egress, &fw.egress, "output", "oifname"),
+    // Egress is filtered before NAT (priority -150, NAT is -100): the rules see where the
+    // program sent a packet even when an egress network steers it to its forwarder.
+    for (dir, rules, hook, priority, iface) in [
+        (
+            Direction::Ingress,
+            &fw.ingress,
+            "input",
+            "filter",
+            "iifname",
+        ),
+        (Direction::Egress, &fw.egress, "output", "-150", "oifname"),
     ] {
         let _ = writeln!(
             out,
-            "\tchain {} {{\n\t\ttype filter hook {hook} priority filter; policy accept;",
+            "\tchain {} {{\n\t\ttype filter hook {hook} priority {priority}; policy accept;",
             dir.as_str()
         );
         if dir == Direction::Ingress && !kit_ports.is_empty() {

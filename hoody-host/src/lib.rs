@@ -69,6 +69,7 @@ mod snapshots;
 pub mod store;
 mod tokens;
 mod validate;
+mod view;
 pub use access::Caller;
 pub use front_door::FrontDoor;
 
@@ -183,6 +184,8 @@ struct Inner {
     faults: fault::Faults,
     ramdisk: ramdisk::RamdiskPool,
     signing: claims::SigningKey,
+    /// `runtime_info` read lately, by container ([`view::RUNTIME_TTL`]).
+    runtime_cache: Mutex<HashMap<String, (std::time::Instant, api::RuntimeInfo)>>,
 }
 
 /// Holds a container's operation slot; released on drop.
@@ -326,6 +329,7 @@ impl Host {
                 busy: Mutex::new(HashMap::new()),
                 ramdisk,
                 signing,
+                runtime_cache: Mutex::new(HashMap::new()),
             }),
         };
         host.recover()?;
@@ -447,6 +451,19 @@ impl Host {
 
     /// This server.
     pub fn server(&self) -> Result<api::Server> {
+        Ok(api::Server {
+            id: self.inner.server_id.clone(),
+            name: self.inner.server_name.clone(),
+            status: "ready".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            specs: self.server_specs(),
+            container_count: self.store().read().count_containers(None)?,
+            is_local: true,
+        })
+    }
+
+    /// What this machine has: CPUs, memory, the pool's disk.
+    fn server_specs(&self) -> api::ServerSpecs {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let mem_kb: u64 = meminfo
             .lines()
@@ -455,21 +472,13 @@ impl Host {
             .unwrap_or(0);
         // Reported as 0 when the pool's file system cannot be asked (the server still is).
         let disk = hoody_sys::fs::size(self.inner.machines.pool().root()).map_or(0, |s| s.total);
-        Ok(api::Server {
-            id: self.inner.server_id.clone(),
-            name: self.inner.server_name.clone(),
-            status: "ready".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            specs: api::ServerSpecs {
-                cpu_cores: std::thread::available_parallelism()
-                    .map(|n| n.get() as u64)
-                    .unwrap_or(1),
-                ram_gb: (mem_kb as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
-                disk_gb: (disk as f64 / 1e9 * 10.0).round() / 10.0,
-            },
-            container_count: self.store().read().count_containers(None)?,
-            is_local: true,
-        })
+        api::ServerSpecs {
+            cpu_cores: std::thread::available_parallelism()
+                .map(|n| n.get() as u64)
+                .unwrap_or(1),
+            ram_gb: (mem_kb as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+            disk_gb: (disk as f64 / 1e9 * 10.0).round() / 10.0,
+        }
     }
 
     /// Every server (this one).

@@ -479,9 +479,13 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/containers/{id}",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Container", move || h.get_container(&id))
-            })
+            get(
+                |State(h): State<Host>,
+                 UrlPath(id): UrlPath<String>,
+                 q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                    run_query(q, 200, "Container", move |q| h.get_container_view(&id, &q)).await
+                },
+            )
             .put(update_container)
             .patch(update_container)
             .delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {

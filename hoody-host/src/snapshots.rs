@@ -153,6 +153,13 @@ impl Host {
         }
         m.pool().restore(id, snapshot)?;
         self.fault("restore:after-fs");
+        self.store().tx(|tx| {
+            if let Some(mut c) = tx.container(id)? {
+                c.last_used_snapshot = Some(snapshot.clone());
+                tx.put_container(&c)?;
+            }
+            Ok(())
+        })?;
         let outcome = if *was_running {
             self.boot(id).map(Some)
         } else {

@@ -161,6 +161,10 @@ impl fmt::Display for Kit {
     }
 }
 
+/// The services the Kit serves today (the others of [`Kit::ALL`] have reserved slugs and
+/// ports, and answer 404 until they are built).
+pub const SERVED: [Kit; 4] = [Kit::Terminal, Kit::Files, Kit::Exec, Kit::Sqlite];
+
 /// Request header carrying the instance number of the Kit service (`terminal-2` → `2`).
 pub const INSTANCE_HEADER: &str = "x-hoody-instance";
 

@@ -14,12 +14,7 @@ use crate::ports::{Kit as Service, kit_port};
 pub const BUILT: &str = concat!("hoody-kit ", env!("CARGO_PKG_VERSION"));
 
 /// The services this Kit serves.
-pub const SERVICES: [Service; 4] = [
-    Service::Terminal,
-    Service::Files,
-    Service::Exec,
-    Service::Sqlite,
-];
+pub const SERVICES: [Service; 4] = crate::ports::SERVED;
 
 /// The router of `service` (`None` for a service this Kit does not have yet).
 pub fn router(service: Service, ctx: Arc<Context>) -> Option<Router> {

@@ -111,12 +111,16 @@ pub enum ContainersCmd {
         /// Include containers being deleted.
         #[arg(long)]
         include_deleting: bool,
+        #[command(flatten)]
+        view: ViewArgs,
     },
     /// Show a container.
     #[command(visible_aliases = ["show", "describe"])]
     Get {
         /// The container (default: -c / HOODY_CONTAINER).
         id: Option<String>,
+        #[command(flatten)]
+        view: ViewArgs,
     },
     /// Change a container's settings (omitted ones are kept).
     #[command(visible_alias = "edit")]
@@ -348,6 +352,32 @@ pub struct WaitArgs {
     timeout: u64,
 }
 
+/// What the container objects carry besides their record.
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// Add runtime_info (running containers): `true`, or JSON such as '{"displays":true}'.
+    #[arg(long, value_name = "JSON", num_args = 0..=1, default_missing_value = "true")]
+    runtime: Option<String>,
+    /// Add proxy_domains (the URLs' host names).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    include_proxy_domains: Option<bool>,
+    /// Embed the container's and its project's permission documents.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    include_proxy_permissions: Option<bool>,
+    /// Only containers of this realm.
+    #[arg(long, value_name = "ID")]
+    realm_id: Option<String>,
+}
+
+impl ViewArgs {
+    fn apply(&self, q: &mut ListQuery) {
+        q.runtime = self.runtime.clone();
+        q.include_proxy_domains = self.include_proxy_domains;
+        q.include_proxy_permissions = self.include_proxy_permissions;
+        q.realm_id = self.realm_id.clone();
+    }
+}
+
 /// Paging and sorting of a list.
 #[derive(Args, Debug)]
 pub struct PageArgs {
@@ -372,9 +402,7 @@ impl PageArgs {
             limit: self.limit,
             sort_by: self.sort_by.clone(),
             sort_order: self.sort_order.clone(),
-            include_deleting: None,
-            realm_id: None,
-            include_proxy_permissions: None,
+            ..Default::default()
         }
     }
 }
@@ -711,9 +739,11 @@ pub fn containers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ContainersCmd) -> ExitCod
             project,
             page,
             include_deleting,
+            view,
         } => {
             let mut q = page.query();
             q.include_deleting = include_deleting.then_some(true);
+            view.apply(&mut q);
             let list = ctx
                 .client
                 .list_containers(project.as_deref(), &q)
@@ -724,11 +754,13 @@ pub fn containers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ContainersCmd) -> ExitCod
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        ContainersCmd::Get { id } => {
+        ContainersCmd::Get { id, view } => {
             let id = ctx.container(id.as_deref())?;
+            let mut q = ListQuery::default();
+            view.apply(&mut q);
             let c = ctx
                 .client
-                .get_container(&id)
+                .get_container_with(&id, &q)
                 .map_err(naming("container", &id))?;
             ctx.print(&c, || container_details(&c))?;
             Ok(ExitCode::SUCCESS)
@@ -1124,6 +1156,29 @@ fn container_details(c: &Container) {
     }
     if let Some(e) = &c.error {
         rows.push(("ERROR", e.clone()));
+    }
+    rows.push(("SNAPSHOTS", c.snapshot_count.to_string()));
+    if let Some(s) = &c.last_used_snapshot {
+        rows.push(("RESTORED FROM", s.clone()));
+    }
+    for w in &c.warnings {
+        rows.push(("WARNING", w.clone()));
+    }
+    for d in c.proxy_domains.iter().flatten() {
+        rows.push(("URL", format!("http://{d}/")));
+    }
+    if let Some(r) = &c.runtime_info {
+        for n in r.network_services.iter().flatten() {
+            let what = n
+                .kit
+                .clone()
+                .or_else(|| n.domain.clone())
+                .unwrap_or_default();
+            rows.push(("LISTENING", format!("{}:{} {what}", n.address, n.port)));
+        }
+        for t in r.terminals.iter().flatten() {
+            rows.push(("TERMINAL", t.to_string()));
+        }
     }
     rows.push(("CREATED", short_time(&c.created_at)));
     rows.push(("UPDATED", short_time(&c.updated_at)));

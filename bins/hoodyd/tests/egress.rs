@@ -189,6 +189,21 @@ fn egress_goes_through_the_users_proxy_or_nowhere() {
     d.op(&id, "restart");
     assert_eq!(fetch(&d, &id, &url), "0 egress-ok", "after a restart");
 
+    // The firewall still decides first: its egress rules see where the program sent the
+    // packet, not the forwarder it is steered to.
+    let fw = format!("/api/v1/containers/{id}/firewall");
+    let drop_rule = json!({"action": "drop", "protocol": "tcp",
+        "destination": host.ip.to_string(), "destination_port": port.to_string()});
+    d.api("POST", &format!("{fw}/egress"), Some(drop_rule), 201);
+    let seen = socks.log().len();
+    assert!(
+        fetch(&d, &id, &url).starts_with("28"),
+        "the firewall's drop holds"
+    );
+    assert_eq!(socks.log().len(), seen);
+    d.api("POST", &format!("{fw}/reset"), None, 200);
+    assert_eq!(fetch(&d, &id, &url), "0 egress-ok");
+
     // The CLI, in Hoody's spelling.
     let shown = d.hoody(&["network", "get", &id]);
     assert!(

@@ -602,6 +602,12 @@ impl Client {
         self.get(&container_path(id, "")?)
     }
 
+    /// `GET /api/v1/containers/{id}` with the list's `runtime` and `include_*` parameters
+    /// (paging fields of `q` are ignored by the server).
+    pub fn get_container_with(&self, id: &str, q: &ListQuery) -> Result<Container> {
+        self.get(&format!("{}{}", container_path(id, "")?, query_string(q)))
+    }
+
     /// `PUT /api/v1/containers/{id}`: omitted fields are kept.
     pub fn update_container(&self, id: &str, req: &UpdateContainer) -> Result<Container> {
         self.send_json("PUT", &container_path(id, "")?, req)
@@ -1230,6 +1236,18 @@ fn query_string(q: &ListQuery) -> String {
     }
     if let Some(p) = q.include_proxy_permissions {
         parts.push(format!("include_proxy_permissions={p}"));
+    }
+    if let Some(r) = &q.runtime {
+        parts.push(format!("runtime={}", encode(r)));
+    }
+    for (name, v) in [
+        ("include_proxy_domains", q.include_proxy_domains),
+        ("include_prespawn", q.include_prespawn),
+        ("include_expired", q.include_expired),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{name}={v}"));
+        }
     }
     if parts.is_empty() {
         String::new()

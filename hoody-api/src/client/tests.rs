@@ -188,8 +188,7 @@ fn bodies_queries_and_encoded_segments() {
         sort_by: Some("created_at".into()),
         sort_order: Some("a&b".into()),
         include_deleting: Some(true),
-        realm_id: None,
-        include_proxy_permissions: None,
+        ..Default::default()
     };
     c.list_containers(Some("p1"), &q).unwrap();
     let req = rx.recv().unwrap();
