@@ -66,7 +66,7 @@ impl Host {
             &mut containers,
             q.include_proxy_permissions.unwrap_or(false),
         )?;
-        drop(r);
+        // The state lock is not held while the machines are asked.
         drop(store);
         self.decorate(&mut containers, q)?;
         Ok(api::ContainerList {
