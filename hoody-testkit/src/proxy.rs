@@ -51,17 +51,16 @@ impl TestProxy {
         let stop = Arc::new(AtomicBool::new(false));
         let creds = creds.map(|(u, p)| (u.to_string(), p.to_string()));
         let (lg, st) = (log.clone(), stop.clone());
-        l.set_nonblocking(true).unwrap();
+        // A blocking accept (no polling delay in what it measures); drop wakes it with a
+        // connection of its own.
         std::thread::spawn(move || {
-            while !st.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((c, _)) => {
-                        c.set_nonblocking(false).unwrap();
-                        let (lg, creds, tls) = (lg.clone(), creds.clone(), tls.clone());
-                        std::thread::spawn(move || serve(kind, c, creds, tls, &lg));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            for c in l.incoming() {
+                if st.load(Ordering::Relaxed) {
+                    break;
                 }
+                let Ok(c) = c else { continue };
+                let (lg, creds, tls) = (lg.clone(), creds.clone(), tls.clone());
+                std::thread::spawn(move || serve(kind, c, creds, tls, &lg));
             }
         });
         TestProxy {
@@ -101,6 +100,7 @@ impl TestProxy {
 impl Drop for TestProxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
     }
 }
 
@@ -165,11 +165,29 @@ fn serve(
     }
     let Ok(up) = up else { return };
     let _ = raw.set_read_timeout(None);
-    relay(s, raw, up);
+    if kind == ProxyKind::Https {
+        relay(s, raw, up);
+    } else {
+        drop(s);
+        relay_plain(raw, up);
+    }
 }
 
-/// Both ways until both ends are done: one thread per direction, the client side shared
-/// behind a lock for TLS (reads poll with a short timeout so writes get their turn).
+/// Both ways at full speed: a thread per direction, each passing on the end of its stream.
+fn relay_plain(client: TcpStream, up: TcpStream) {
+    let (mut c2, mut u2) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+    let back = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut u2, &mut c2);
+        let _ = c2.shutdown(Shutdown::Write);
+    });
+    let (mut c, mut u) = (client, up);
+    let _ = std::io::copy(&mut c, &mut u);
+    let _ = u.shutdown(Shutdown::Write);
+    let _ = back.join();
+}
+
+/// For TLS: both ways until both ends are done, one thread per direction, the TLS side shared
+/// behind a lock (reads poll with a short timeout so writes get their turn).
 fn relay(s: Box<dyn Conn>, raw: TcpStream, up: TcpStream) {
     let _ = raw.set_read_timeout(Some(Duration::from_millis(20)));
     let s = Arc::new(Mutex::new(s));
