@@ -921,6 +921,38 @@ pub struct NetworkState {
     pub last_check: String,
 }
 
+/// `GET /api/v1/realms/` (reference §5.5): the realms of what the caller sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealmList {
+    /// The realm ids, sorted.
+    pub realm_ids: Vec<String>,
+    /// How many.
+    pub total: u64,
+    /// With `include_usage=true`: what carries each realm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<BTreeMap<String, RealmUsage>>,
+}
+
+/// What carries one realm.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealmUsage {
+    /// Projects.
+    pub projects: u64,
+    /// Containers.
+    pub containers: u64,
+    /// Servers (servers carry no realms here: 0).
+    pub servers: u64,
+    /// API tokens limited to it.
+    pub auth_tokens: u64,
+}
+
+/// `GET /api/v1/realms/`'s query.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealmQuery {
+    /// Add `usage`.
+    pub include_usage: Option<bool>,
+}
+
 /// A container list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerList {

@@ -160,6 +160,7 @@ pub fn rule(method: &str, route: &str) -> Option<Need> {
             | "/api/v1/auth/tokens/{id}/add-realm"
             | "/api/v1/auth/tokens/{id}/remove-realm",
         ) => need(Some(perm::CREATE_TOKENS), N),
+        ("GET", "/api/v1/realms") => need(Some(perm::REALMS), N),
         ("GET", "/api/v1/events/stream") => unscoped(perm::EVENTS),
         (_, r) if r.starts_with("/api/v1/proxy/aliases") => unscoped(perm::PROXY_ALIASES),
         ("GET", "/api/v1/proxy/state") => unscoped(perm::ADMIN_SYSTEM),

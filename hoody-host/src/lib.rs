@@ -63,6 +63,7 @@ mod members;
 pub mod metrics;
 mod projects;
 pub mod ramdisk;
+mod realms;
 mod recovery;
 pub mod server;
 mod snapshots;

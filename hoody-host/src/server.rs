@@ -58,6 +58,7 @@ endpoints! {
     "GET" "/api/v1/health" "Liveness: hoodyd answers";
     "GET" "/metrics" "Prometheus metrics: containers by status, operations in flight, API requests and latency";
     "GET" "/api/v1/servers" "List servers (this one)";
+    "GET" "/api/v1/realms" "The realms of what the caller sees (include_usage=true: counts)";
     "GET" "/api/v1/servers/{id}" "Get a server by id or name";
     "GET" "/api/v1/projects" "List projects";
     "POST" "/api/v1/projects" "Create a project";
@@ -342,15 +343,16 @@ fn debug_log() -> bool {
 
 /// Parses a list query, then [`run`]s `f` with it; a query that does not parse is the
 /// response (422).
-async fn run_query<T, F>(
-    q: Result<Query<api::ListQuery>, QueryRejection>,
+async fn run_query<Q, T, F>(
+    q: Result<Query<Q>, QueryRejection>,
     status: u16,
     message: &'static str,
     f: F,
 ) -> Response
 where
+    Q: Send + 'static,
     T: Serialize + Send + 'static,
-    F: FnOnce(api::ListQuery) -> Result<T, HostError> + Send + 'static,
+    F: FnOnce(Q) -> Result<T, HostError> + Send + 'static,
 {
     match q {
         Ok(Query(q)) => run(status, message, move || f(q)).await,
@@ -469,6 +471,12 @@ pub fn router(host: Host, require_token: bool) -> Router {
                     c.tag(&mut req.realm_ids);
                     h.create_container(&id, req)
                 }).await
+            }),
+        )
+        .route(
+            "/api/v1/realms",
+            get(|State(h): State<Host>, Extension(c): Extension<Caller>, q: Result<Query<api::RealmQuery>, QueryRejection>| async move {
+                run_query(q, 200, "Realms", move |q| h.list_realms(&c, &q)).await
             }),
         )
         .route(

@@ -748,6 +748,32 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Every realm some project, container or token carries, with how many of each.
+    pub fn realm_usage(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::api::RealmUsage>> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT j.value, 'p' FROM projects, json_each(projects.doc, '$.realm_ids') AS j
+             UNION ALL
+             SELECT j.value, 'c' FROM containers, json_each(containers.doc, '$.realm_ids') AS j
+             UNION ALL
+             SELECT j.value, 't' FROM tokens, json_each(tokens.doc, '$.realm_ids') AS j",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut usage: std::collections::BTreeMap<String, crate::api::RealmUsage> =
+            std::collections::BTreeMap::new();
+        for row in rows {
+            let (realm, kind) = row?;
+            let u = usage.entry(realm).or_default();
+            match kind.as_str() {
+                "p" => u.projects += 1,
+                "c" => u.containers += 1,
+                _ => u.auth_tokens += 1,
+            }
+        }
+        Ok(usage)
+    }
+
     /// A container's egress network, if it has one.
     pub fn egress(&self, id: &str) -> Result<Option<crate::egress::EgressRecord>> {
         let doc: Option<String> = self

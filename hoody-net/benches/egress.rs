@@ -38,10 +38,8 @@ fn in_ns<T: Send>(ns: &Path, f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
             // SAFETY: setns on this scoped thread with a valid namespace descriptor.
-            assert_eq!(
-                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
-                0
-            );
+            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0);
             f()
         })
         .join()

@@ -524,6 +524,38 @@ pub enum ServersCmd {
     },
 }
 
+/// `hoody realms ...`
+#[derive(Subcommand, Debug)]
+pub enum RealmsCmd {
+    /// The realms of what you see.
+    #[command(visible_alias = "ls")]
+    List {
+        /// Also count what carries each realm.
+        #[arg(long)]
+        include_usage: bool,
+    },
+}
+
+/// Runs `hoody realms`.
+pub fn realms(top: &TopApiOpt, sub: &ApiOpt, cmd: &RealmsCmd) -> ExitCode {
+    run(top, sub, |ctx| {
+        let RealmsCmd::List { include_usage } = cmd;
+        let list = ctx.client.realms(*include_usage)?;
+        ctx.print(&list, || {
+            for r in &list.realm_ids {
+                match list.usage.as_ref().and_then(|u| u.get(r)) {
+                    Some(u) => println!(
+                        "{r}  {} projects, {} containers, {} tokens",
+                        u.projects, u.containers, u.auth_tokens
+                    ),
+                    None => println!("{r}"),
+                }
+            }
+        })?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),

@@ -178,6 +178,14 @@ enum Command {
         #[command(subcommand)]
         cmd: network_cli::FirewallCmd,
     },
+    /// Realms: the 24-hex labels that scope the API (`{realm}.api.{domain}`).
+    #[command(visible_alias = "realm")]
+    Realms {
+        #[command(flatten)]
+        api: api_cli::ApiOpt,
+        #[command(subcommand)]
+        cmd: api_cli::RealmsCmd,
+    },
     /// The servers hoodyd manages (this one).
     #[command(visible_aliases = ["server", "srv"])]
     Servers {
@@ -403,6 +411,7 @@ fn main() -> ExitCode {
         Command::Db { api, cmd } => return kit_cli::db(&cli.api, api, cmd),
         Command::Servers { api, cmd } => return api_cli::servers(&cli.api, api, cmd),
         Command::Network { api, cmd } => return network_cli::network(&cli.api, api, cmd),
+        Command::Realms { api, cmd } => return api_cli::realms(&cli.api, api, cmd),
         Command::Firewall { api, cmd } => return network_cli::firewall(&cli.api, api, cmd),
         Command::Events { api } => return api_cli::events(&cli.api, api),
         Command::Completions { shell } => {

@@ -257,6 +257,40 @@ fn scoped_tokens_on_every_route() {
     );
     assert_eq!(v["error"], "INSUFFICIENT_PERMISSIONS");
 
+    // Realms: root sees every realm with what carries it; a dev_team token through a realm's
+    // host sees only that one; the customer's template has no `resources.realms`.
+    let all = d.api("GET", "/api/v1/realms/?include_usage=true", None, 200);
+    assert!(
+        all["realm_ids"].as_array().unwrap().contains(&json!(REALM)),
+        "{all}"
+    );
+    let u = &all["usage"][REALM];
+    assert_eq!(
+        (&u["projects"], &u["containers"]),
+        (&json!(1), &json!(2)),
+        "{all}"
+    );
+    assert!(u["auth_tokens"].as_u64().unwrap() >= 1, "{all}");
+    let (dev, _) = token(
+        &d,
+        json!({"alias": "hoodytest dev", "permission_template": "dev_team"}),
+    );
+    let v = tcp.want(200, &dev, Some(OTHER_REALM), "GET", "/api/v1/realms/", None);
+    assert_eq!(v["data"]["realm_ids"], json!([OTHER_REALM]));
+    let v = tcp.want(200, &dev, None, "GET", "/api/v1/realms", None);
+    assert!(
+        v["data"]["realm_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(REALM))
+    );
+    tcp.want(403, &cust, r, "GET", "/api/v1/realms/", None);
+    let listed = d.hoody(&["realms", "list", "--include-usage"]);
+    assert!(
+        listed.contains(&format!("{REALM}  1 projects, 2 containers")),
+        "{listed}"
+    );
+
     // Read-only: sees everything on the bare host, changes nothing.
     let (ro, _) = token(&d, json!({"permission_template": "read_only"}));
     let v = tcp.want(200, &ro, None, "GET", "/api/v1/containers", None);

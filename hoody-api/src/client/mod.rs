@@ -490,6 +490,15 @@ impl Client {
         self.get("/api/v1/servers")
     }
 
+    /// `GET /api/v1/realms/`: the realms of what the caller sees (with `usage`: counts).
+    pub fn realms(&self, usage: bool) -> Result<crate::RealmList> {
+        self.get(if usage {
+            "/api/v1/realms?include_usage=true"
+        } else {
+            "/api/v1/realms"
+        })
+    }
+
     /// `GET /api/v1/servers/{id}` (an id or a name).
     pub fn get_server(&self, id: &str) -> Result<Server> {
         self.get(&format!("/api/v1/servers/{}", segment("server", id)?))
