@@ -89,8 +89,21 @@ impl Pool {
 
     /// Takes a read-only snapshot of `container`.
     pub fn create_snapshot(&self, container: &str, opts: &SnapshotOptions) -> Result<SnapshotInfo> {
+        self.snapshot_of(container, container, opts)
+    }
+
+    /// Takes a read-only snapshot of `source`'s current file system and keeps it among
+    /// `container`'s snapshots (one copy-on-write snapshot on btrfs): what a copy is synced
+    /// to from its source, by restoring it.
+    pub fn snapshot_of(
+        &self,
+        container: &str,
+        source: &str,
+        opts: &SnapshotOptions,
+    ) -> Result<SnapshotInfo> {
         self.check_writable()?;
-        let live = self.container_path(container)?;
+        self.container_path(container)?;
+        let live = self.container_path(source)?;
         let now = time::now_secs();
         let dir = self.snapshots_dir(container);
         std::fs::create_dir_all(&dir).map_err(|e| FsError::io("create", &dir, e))?;

@@ -72,6 +72,7 @@ pub fn rule(method: &str, route: &str) -> Option<Need> {
             "/status-logs" | "/proxy/logs" => perm::CONTAINERS_LOGS,
             "/authorize" => perm::CONTAINERS_EXEC,
             "/copy" => perm::CONTAINERS_CREATE,
+            "/sync" => perm::CONTAINERS_UPDATE,
             "/kvm" => perm::FEATURE_KVM,
             r if r.starts_with("/snapshots") => {
                 if read {

@@ -154,6 +154,7 @@ endpoints! {
     "PUT" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}" "Replace a hook in place";
     "DELETE" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}" "Remove a hook";
     "PATCH" "/api/v1/containers/{id}/proxy/hooks/{service}/{hookId}/position" "Move a hook";
+    "POST" "/api/v1/containers/{id}/sync" "Pull the source's current file system into a copy (what it had is kept as a snapshot)";
     "GET" "/api/v1/containers/{id}/network" "The container's egress network (never its credentials)";
     "PUT" "/api/v1/containers/{id}/network" "Set and start the egress network (socks5|http|https|block)";
     "DELETE" "/api/v1/containers/{id}/network" "Remove the egress network: egress is direct";
@@ -643,6 +644,19 @@ pub fn router(host: Host, require_token: bool) -> Router {
                 get(
                     |State(h): State<Host>, UrlPath((id, service)): UrlPath<(String, String)>| {
                         run(200, "Proxy service", move || h.proxy_service(&id, &service))
+                    },
+                ),
+            )
+            .route(
+                "/api/v1/containers/{id}/sync",
+                post(
+                    |State(h): State<Host>,
+                     UrlPath(id): UrlPath<String>,
+                     b: Result<Bytes, BytesRejection>| async move {
+                        if let Err(e) = body::<serde_json::Value>(b, true) {
+                            return error_response(e);
+                        }
+                        run(200, "Container synced", move || h.sync_container(&id)).await
                     },
                 ),
             )

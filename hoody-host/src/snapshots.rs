@@ -123,6 +123,56 @@ impl Host {
         self.run_restore(&op, op_id, "api")
     }
 
+    /// `POST /api/v1/containers/{id}/sync` (reference §1.6): a copy pulls its source's
+    /// current file system. A snapshot of the source's live file system is taken into the
+    /// copy's snapshots (the sync point, `last_used_snapshot` afterwards), what the copy had
+    /// is kept as a snapshot aliased `before-sync-{point}` (nothing it changed is lost), and
+    /// the copy is restored to the point through the journalled restore (crash-safe; a
+    /// running copy is stopped and booted again). On one server a copy-on-write snapshot
+    /// costs only what changed; across servers (the cluster) it becomes an incremental send.
+    /// Returns when done.
+    pub fn sync_container(&self, id: &str) -> Result<Container> {
+        let _busy = self.claim(id)?;
+        let c = self.existing(id)?;
+        let Some(src) = c.source_container_id.clone() else {
+            return Err(ApiError::conflict(
+                "NOT_A_COPY",
+                format!("container {id} was not made by a copy: there is no source to sync from"),
+            )
+            .into());
+        };
+        if self.store().read().container(&src)?.is_none() {
+            return Err(ApiError::new(
+                404,
+                "SOURCE_NOT_FOUND",
+                format!("the source of container {id}, container {src}, no longer exists"),
+            )
+            .into());
+        }
+        let pool = self.inner.machines.pool();
+        let point = {
+            let _source_busy = self.claim(&src)?;
+            pool.snapshot_of(id, &src, &hoody_fs::SnapshotOptions::default())?
+        };
+        let keep = hoody_fs::SnapshotOptions {
+            alias: Some(format!("before-sync-{}", point.name)),
+            ..Default::default()
+        };
+        if let Err(e) = pool.create_snapshot(id, &keep) {
+            let _ = pool.delete_snapshot(id, &point.name);
+            return Err(e.into());
+        }
+        let c = self.refresh(c)?;
+        let op = Journal::Restore {
+            container: id.to_string(),
+            snapshot: point.name,
+            was_running: matches!(c.status, ContainerStatus::Running | ContainerStatus::Paused),
+            previous: c.status,
+        };
+        let op_id = self.store().tx(|tx| Ok(tx.begin_op(&op, &now())?))?;
+        self.run_restore(&op, op_id, "api")
+    }
+
     pub(crate) fn run_restore(&self, op: &Journal, op_id: i64, by: &str) -> Result<Container> {
         let Journal::Restore {
             container: id,

@@ -139,6 +139,12 @@ pub enum ContainersCmd {
         #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
         kvm: bool,
     },
+    /// Pull the source's current file system into a copy (what the copy had is kept as a
+    /// snapshot aliased before-sync-…).
+    Sync {
+        /// The copy (default: -c / HOODY_CONTAINER).
+        id: Option<String>,
+    },
     /// A signed one-hour claim for the container (verify it with GET /api/v1/meta/public-key).
     Authorize {
         /// The container (default: -c / HOODY_CONTAINER).
@@ -813,6 +819,15 @@ pub fn containers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ContainersCmd) -> ExitCod
                 .client
                 .set_kvm(&id, *kvm)
                 .map_err(naming("container", &id))?;
+            ctx.print(&c, || container_details(&c))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ContainersCmd::Sync { id } => {
+            let id = ctx.container(id.as_deref())?;
+            let c = with_spinner(format!("syncing container {id} from its source"), || {
+                ctx.client.sync_container(&id)
+            })
+            .map_err(naming("container", &id))?;
             ctx.print(&c, || container_details(&c))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -20,7 +20,6 @@ use hoody_testkit::daemon::Daemon;
 const NOT_YET: &[(&str, &str)] = &[
     // Hoody's marketing counters.
     ("GET", "/api/v1/meta/social-stats"),
-    ("POST", "/api/v1/containers/{id}/sync"),
     ("POST", "/api/v1/servers/{id}/rent"),
     ("GET", "/api/v1/rentals/{id}/runtime"),
     ("GET", "/api/v1/servers/{id}/runtime"),

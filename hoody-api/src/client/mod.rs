@@ -636,6 +636,12 @@ impl Client {
         )
     }
 
+    /// `POST /api/v1/containers/{id}/sync`: a copy pulls its source's current file system
+    /// (returns when done; what the copy had is kept as a snapshot).
+    pub fn sync_container(&self, id: &str) -> Result<Container> {
+        self.call("POST", &container_path(id, "/sync")?, Some(b"{}"))
+    }
+
     /// `POST /api/v1/containers/{id}/authorize`: a signed one-hour container claim
     /// (`{container_claim{kid, payload_b64, signature_hex}, expires_in, container_id,
     /// project_id}`).
