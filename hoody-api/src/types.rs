@@ -550,6 +550,13 @@ pub struct ProxyPermissions {
 /// A container's resource limits (beyond Hoody's API: it has no way to limit a container).
 /// Every field optional; absent means no limit (or the server's default at creation).
 /// `memory` takes bytes or a size such as `"256M"` / `"2G"`.
+///
+/// No disk limit yet. btrfs's classic quota groups would enforce one, but they account every
+/// shared extent by walking back references on each snapshot create and delete, which hoody
+/// does all the time (snapshots, copies, restores, syncs): not cheap. Simple quotas (kernel
+/// 6.7+) charge each extent to the subvolume that wrote it and cost almost nothing; they are
+/// the way, through their ioctls (the build machine's btrfs-progs 6.2 cannot enable them), and
+/// are left for a change of their own with its measurement.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
     /// Memory in bytes; above it the kernel reclaims and then kills inside the container.
