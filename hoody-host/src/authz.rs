@@ -5,9 +5,10 @@
 //! Every route has a rule ([`rule`]); a route without one is refused to every token (root
 //! only), so a new endpoint is closed until someone decides who may use it (a unit test
 //! checks that every endpoint of [`crate::server::ENDPOINTS`] has a rule). Through a realm,
-//! a container or project that does not carry the realm is 404, as if it did not exist; routes
-//! that cannot yet tell realms apart (the event stream, aliases, metrics, the proxy's state)
-//! are 403 `REALM_UNSUPPORTED` there rather than showing other realms' resources.
+//! a container or project that does not carry the realm is 404, as if it did not exist (an
+//! alias is seen with its container; lists and the event stream keep to the realm's); routes
+//! that cannot tell realms apart (metrics, the proxy's state: the server's own) are 403
+//! `REALM_UNSUPPORTED` there rather than showing other realms' resources.
 
 use hoody_api::tokens::{Perm, perm};
 
@@ -24,6 +25,8 @@ pub enum Target {
     Container,
     /// A project.
     Project,
+    /// A proxy alias (seen through a realm when its container is).
+    Alias,
 }
 
 /// What a route needs.
@@ -162,8 +165,11 @@ pub fn rule(method: &str, route: &str) -> Option<Need> {
             | "/api/v1/auth/tokens/{id}/remove-realm",
         ) => need(Some(perm::CREATE_TOKENS), N),
         ("GET", "/api/v1/realms") => need(Some(perm::REALMS), N),
-        ("GET", "/api/v1/events/stream") => unscoped(perm::EVENTS),
-        (_, r) if r.starts_with("/api/v1/proxy/aliases") => unscoped(perm::PROXY_ALIASES),
+        ("GET", "/api/v1/events/stream") => need(Some(perm::EVENTS), N),
+        (_, "/api/v1/proxy/aliases") => need(Some(perm::PROXY_ALIASES), N),
+        (_, r) if r.starts_with("/api/v1/proxy/aliases/{id}") => {
+            need(Some(perm::PROXY_ALIASES), Target::Alias)
+        }
         ("GET", "/api/v1/proxy/state") => unscoped(perm::ADMIN_SYSTEM),
         ("GET", "/metrics") => unscoped(perm::MONITORING),
         _ => None,
@@ -239,6 +245,19 @@ impl Host {
                 }
                 _ => Ok(()),
             },
+            Target::Alias => {
+                let hidden = match r.alias(id)? {
+                    Some(a) => !r
+                        .container(&a.container_id)?
+                        .is_some_and(|c| caller.sees(&c.realm_ids)),
+                    None => false,
+                };
+                if hidden {
+                    Err(ApiError::not_found("alias", id).into())
+                } else {
+                    Ok(())
+                }
+            }
         }
     }
 }

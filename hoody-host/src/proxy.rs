@@ -6,6 +6,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use super::{Host, HostError, Result, new_id, now, random_bytes};
+use crate::access::Caller;
 use crate::api::{self, Alias, ApiError};
 
 /// Checks an alias name (reference §2.7).
@@ -133,7 +134,15 @@ impl Host {
 
     /// Creates an alias for one service of one container.
     pub fn create_alias(&self, req: api::CreateAlias) -> Result<Alias> {
+        self.create_alias_for(&Caller::root(), req)
+    }
+
+    /// Creates an alias as `caller` (through a realm: for a container of the realm only).
+    pub fn create_alias_for(&self, caller: &Caller, req: api::CreateAlias) -> Result<Alias> {
         let c = self.get_container(&req.container_id)?;
+        if !caller.sees(&c.realm_ids) {
+            return Err(ApiError::not_found("container", &req.container_id).into());
+        }
         let alias = match req.alias {
             Some(a) => {
                 check_alias_name(&a)?;
@@ -192,12 +201,25 @@ impl Host {
 
     /// Aliases, filtered.
     pub fn list_aliases(&self, q: &api::AliasQuery) -> Result<api::AliasList> {
+        self.list_aliases_for(&Caller::root(), q)
+    }
+
+    /// The aliases `caller` sees (through a realm: those whose container carries it).
+    pub fn list_aliases_for(&self, caller: &Caller, q: &api::AliasQuery) -> Result<api::AliasList> {
         let t = now();
-        let aliases = self
-            .store()
-            .read()
+        let store = self.store();
+        let r = store.read();
+        let visible = |a: &Alias| -> bool {
+            caller.realm.is_none()
+                || r.container(&a.container_id)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|c| caller.sees(&c.realm_ids))
+        };
+        let aliases = r
             .aliases()?
             .into_iter()
+            .filter(|a| visible(a))
             .filter(|a| q.project_id.as_ref().is_none_or(|p| *p == a.project_id))
             .filter(|a| q.container_id.as_ref().is_none_or(|c| *c == a.container_id))
             .filter(|a| q.enabled.is_none_or(|e| e == a.enabled))

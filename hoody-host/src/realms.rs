@@ -5,7 +5,7 @@
 //! (servers carry no realms here).
 
 use crate::access::Caller;
-use crate::api::{RealmList, RealmQuery};
+use crate::api::{Event, RealmList, RealmQuery};
 
 use super::*;
 
@@ -25,5 +25,30 @@ impl Host {
             total: usage.len() as u64,
             usage: q.include_usage.unwrap_or(false).then_some(usage),
         })
+    }
+
+    /// Whether `caller` may see event `ev`: anything without a realm; through a realm, the
+    /// events of its containers and projects (a container already deleted is not seen).
+    pub fn event_visible(&self, caller: &Caller, ev: &Event) -> bool {
+        if caller.realm.is_none() {
+            return true;
+        }
+        let store = self.store();
+        let r = store.read();
+        if let Some(c) = ev.container_id.as_deref() {
+            return r
+                .container(c)
+                .ok()
+                .flatten()
+                .is_some_and(|c| caller.sees(&c.realm_ids));
+        }
+        if let Some(p) = ev.project_id.as_deref() {
+            return r
+                .project(p)
+                .ok()
+                .flatten()
+                .is_some_and(|p| caller.sees(&p.realm_ids));
+        }
+        false
     }
 }

@@ -407,10 +407,7 @@ pub fn router(host: Host, require_token: bool) -> Router {
             get(|State(h): State<Host>| async move {
                 let m = scrape.clone();
                 match tokio::task::spawn_blocking(move || m.render(&h)).await {
-                    Ok(Ok(text)) => (
-                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        text,
-                    )
+                    Ok(Ok(text)) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
                         .into_response(),
                     Ok(Err(e)) => error_response(ApiError::from(e)),
                     Err(e) => error_response(ApiError::internal(format!("metrics: {e}"))),
@@ -440,15 +437,29 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/projects",
-            get(|State(h): State<Host>, Extension(c): Extension<Caller>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Projects", move |q| h.list_projects_for(&c, &q)).await
-            })
-            .post(|State(h): State<Host>, Extension(c): Extension<Caller>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 201, "Project created successfully", move |mut req: api::CreateProject| {
-                    c.tag(&mut req.realm_ids);
-                    h.create_project(req)
-                }).await
-            }),
+            get(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                    run_query(q, 200, "Projects", move |q| h.list_projects_for(&c, &q)).await
+                },
+            )
+            .post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(
+                        b,
+                        201,
+                        "Project created successfully",
+                        move |mut req: api::CreateProject| {
+                            c.tag(&mut req.realm_ids);
+                            h.create_project(req)
+                        },
+                    )
+                    .await
+                },
+            ),
         )
         .route(
             "/api/v1/projects/{id}",
@@ -458,33 +469,65 @@ pub fn router(host: Host, require_token: bool) -> Router {
             .put(update_project)
             .patch(update_project)
             .delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Project deleted successfully", move || h.delete_project(&id))
+                run(200, "Project deleted successfully", move || {
+                    h.delete_project(&id)
+                })
             }),
         )
         .route(
             "/api/v1/projects/{id}/containers",
-            get(|State(h): State<Host>, Extension(c): Extension<Caller>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Containers", move |q| h.list_containers_for(&c, Some(&id), &q)).await
-            })
-            .post(|State(h): State<Host>, Extension(c): Extension<Caller>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 201, "Container created successfully", move |mut req: api::CreateContainer| {
-                    c.check_features(&mut req)?;
-                    c.tag(&mut req.realm_ids);
-                    h.create_container(&id, req)
-                }).await
-            }),
+            get(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>,
+                 q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                    run_query(q, 200, "Containers", move |q| {
+                        h.list_containers_for(&c, Some(&id), &q)
+                    })
+                    .await
+                },
+            )
+            .post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(
+                        b,
+                        201,
+                        "Container created successfully",
+                        move |mut req: api::CreateContainer| {
+                            c.check_features(&mut req)?;
+                            c.tag(&mut req.realm_ids);
+                            h.create_container(&id, req)
+                        },
+                    )
+                    .await
+                },
+            ),
         )
         .route(
             "/api/v1/realms",
-            get(|State(h): State<Host>, Extension(c): Extension<Caller>, q: Result<Query<api::RealmQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Realms", move |q| h.list_realms(&c, &q)).await
-            }),
+            get(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 q: Result<Query<api::RealmQuery>, QueryRejection>| async move {
+                    run_query(q, 200, "Realms", move |q| h.list_realms(&c, &q)).await
+                },
+            ),
         )
         .route(
             "/api/v1/containers",
-            get(|State(h): State<Host>, Extension(c): Extension<Caller>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Containers", move |q| h.list_containers_for(&c, None, &q)).await
-            }),
+            get(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                    run_query(q, 200, "Containers", move |q| {
+                        h.list_containers_for(&c, None, &q)
+                    })
+                    .await
+                },
+            ),
         )
         .route(
             "/api/v1/containers/{id}",
@@ -498,7 +541,9 @@ pub fn router(host: Host, require_token: bool) -> Router {
             .put(update_container)
             .patch(update_container)
             .delete(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
-                run(200, "Container deleted successfully", move || h.delete_container(&id))
+                run(200, "Container deleted successfully", move || {
+                    h.delete_container(&id)
+                })
             }),
         )
         .route(
@@ -509,44 +554,78 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/containers/{id}/status-logs",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<api::ListQuery>, QueryRejection>| async move {
-                run_query(q, 200, "Status logs", move |q| h.status_logs(&id, &q)).await
-            }),
+            get(
+                |State(h): State<Host>,
+                 UrlPath(id): UrlPath<String>,
+                 q: Result<Query<api::ListQuery>, QueryRejection>| async move {
+                    run_query(q, 200, "Status logs", move |q| h.status_logs(&id, &q)).await
+                },
+            ),
         )
         .route(
             "/api/v1/containers/{id}/env",
             get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
                 run(200, "Environment variables", move || h.get_env(&id))
             })
-            .put(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                run_with::<BTreeMap<String, String>, _, _>(b, 200, "Environment variables updated", move |vars| h.set_env(&id, vars)).await
-            }),
+            .put(
+                |State(h): State<Host>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with::<BTreeMap<String, String>, _, _>(
+                        b,
+                        200,
+                        "Environment variables updated",
+                        move |vars| h.set_env(&id, vars),
+                    )
+                    .await
+                },
+            ),
         )
         .route(
             "/api/v1/containers/{id}/env/{key}",
-            put(|State(h): State<Host>, UrlPath((id, key)): UrlPath<(String, String)>, b: Result<Bytes, BytesRejection>| async move {
-                run_with::<api::EnvValue, _, _>(b, 200, "Environment variable set", move |v| h.set_env_var(&id, &key, v.value)).await
-            })
-            .delete(|State(h): State<Host>, UrlPath((id, key)): UrlPath<(String, String)>| {
-                run(200, "Environment variable deleted", move || h.delete_env_var(&id, &key))
-            }),
+            put(
+                |State(h): State<Host>,
+                 UrlPath((id, key)): UrlPath<(String, String)>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with::<api::EnvValue, _, _>(b, 200, "Environment variable set", move |v| {
+                        h.set_env_var(&id, &key, v.value)
+                    })
+                    .await
+                },
+            )
+            .delete(
+                |State(h): State<Host>, UrlPath((id, key)): UrlPath<(String, String)>| {
+                    run(200, "Environment variable deleted", move || {
+                        h.delete_env_var(&id, &key)
+                    })
+                },
+            ),
         )
         .route(
             "/api/v1/containers/{id}/snapshots",
             get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
                 run(200, "Snapshots", move || h.list_snapshots(&id))
             })
-            .post(|State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 201, "Snapshot created successfully", move |req| h.create_snapshot(&id, req)).await
-            }),
+            .post(
+                |State(h): State<Host>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(b, 201, "Snapshot created successfully", move |req| {
+                        h.create_snapshot(&id, req)
+                    })
+                    .await
+                },
+            ),
         )
         .route(
             "/api/v1/containers/{id}/snapshots/{name}",
-            put(restore_snapshot)
-                .patch(restore_snapshot)
-                .delete(|State(h): State<Host>, UrlPath((id, name)): UrlPath<(String, String)>| {
-                    run(200, "Snapshot deleted successfully", move || h.delete_snapshot(&id, &name))
-                }),
+            put(restore_snapshot).patch(restore_snapshot).delete(
+                |State(h): State<Host>, UrlPath((id, name)): UrlPath<(String, String)>| {
+                    run(200, "Snapshot deleted successfully", move || {
+                        h.delete_snapshot(&id, &name)
+                    })
+                },
+            ),
         )
         .route(
             "/api/v1/containers/{id}/snapshots/{name}/alias",
@@ -554,26 +633,50 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/containers/{id}/copy",
-            post(|State(h): State<Host>, Extension(c): Extension<Caller>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 202, "Container copy started", move |req: api::CopyContainer| {
-                    h.authorize(&c, "POST", "/api/v1/projects/{id}/containers", Some(&req.target_project_id))?;
-                    h.copy_container(&id, req)
-                }).await
-            }),
+            post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(
+                        b,
+                        202,
+                        "Container copy started",
+                        move |req: api::CopyContainer| {
+                            h.authorize(
+                                &c,
+                                "POST",
+                                "/api/v1/projects/{id}/containers",
+                                Some(&req.target_project_id),
+                            )?;
+                            h.copy_container(&id, req)
+                        },
+                    )
+                    .await
+                },
+            ),
         )
         .merge(token_routes())
         .route("/api/v1/events/stream", get(events))
         .route(
             "/api/v1/proxy/aliases",
-            get(|State(h): State<Host>, q: Result<Query<api::AliasQuery>, QueryRejection>| async move {
-                match q {
-                    Ok(Query(q)) => run(200, "Aliases", move || h.list_aliases(&q)).await,
-                    Err(e) => error_response(ApiError::validation("query", e.body_text())),
-                }
-            })
-            .post(|State(h): State<Host>, b: Result<Bytes, BytesRejection>| async move {
-                run_with(b, 201, "Alias created", move |req| h.create_alias(req)).await
-            }),
+            get(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 q: Result<Query<api::AliasQuery>, QueryRejection>| async move {
+                    run_query(q, 200, "Aliases", move |q| h.list_aliases_for(&c, &q)).await
+                },
+            )
+            .post(
+                |State(h): State<Host>,
+                 Extension(c): Extension<Caller>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(b, 201, "Alias created", move |req| {
+                        h.create_alias_for(&c, req)
+                    })
+                    .await
+                },
+            ),
         )
         .route(
             "/api/v1/proxy/aliases/{id}",
@@ -589,10 +692,15 @@ pub fn router(host: Host, require_token: bool) -> Router {
         .route(
             "/api/v1/proxy/aliases/{id}/state",
             axum::routing::patch(
-                |State(h): State<Host>, UrlPath(id): UrlPath<String>, b: Result<Bytes, BytesRejection>| async move {
-                    run_with(b, 200, "Alias state updated", move |req: api::AliasState| {
-                        h.set_alias_state(&id, req.enabled)
-                    })
+                |State(h): State<Host>,
+                 UrlPath(id): UrlPath<String>,
+                 b: Result<Bytes, BytesRejection>| async move {
+                    run_with(
+                        b,
+                        200,
+                        "Alias state updated",
+                        move |req: api::AliasState| h.set_alias_state(&id, req.enabled),
+                    )
                     .await
                 },
             ),
@@ -603,12 +711,21 @@ pub fn router(host: Host, require_token: bool) -> Router {
         )
         .route(
             "/api/v1/containers/{id}/proxy/logs",
-            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>, q: Result<Query<LogQuery>, QueryRejection>| async move {
-                match q {
-                    Ok(Query(q)) => run(200, "Proxy access log", move || h.access_log(&id, q.limit.unwrap_or(100))).await,
-                    Err(e) => error_response(ApiError::validation("query", e.body_text())),
-                }
-            }),
+            get(
+                |State(h): State<Host>,
+                 UrlPath(id): UrlPath<String>,
+                 q: Result<Query<LogQuery>, QueryRejection>| async move {
+                    match q {
+                        Ok(Query(q)) => {
+                            run(200, "Proxy access log", move || {
+                                h.access_log(&id, q.limit.unwrap_or(100))
+                            })
+                            .await
+                        }
+                        Err(e) => error_response(ApiError::validation("query", e.body_text())),
+                    }
+                },
+            ),
         )
         .route(
             "/api/v1/openapi.json",
@@ -1161,11 +1278,13 @@ async fn snapshot_alias(
 }
 
 /// `GET /api/v1/events/stream`: server-sent events, a keep-alive comment every 15 s.
-async fn events(State(h): State<Host>) -> Response {
+async fn events(State(h): State<Host>, Extension(caller): Extension<Caller>) -> Response {
     let rx = h.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    let stream = futures_util::stream::unfold((rx, h, caller), |(mut rx, h, caller)| async move {
         let chunk = match tokio::time::timeout(Duration::from_secs(15), rx.recv()).await {
             Err(_) => Bytes::from_static(b": keepalive\n\n"),
+            // Through a realm, only its containers' and projects' events.
+            Ok(Ok(ev)) if !h.event_visible(&caller, &ev) => Bytes::new(),
             Ok(Ok(ev)) => {
                 let data = String::from_utf8_lossy(&json_bytes(&ev)).into_owned();
                 Bytes::from(format!(
@@ -1179,7 +1298,7 @@ async fn events(State(h): State<Host>) -> Response {
             }
             Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
         };
-        Some((Ok::<_, std::io::Error>(chunk), rx))
+        Some((Ok::<_, std::io::Error>(chunk), (rx, h, caller)))
     });
     let mut r = Body::from_stream(stream).into_response();
     r.headers_mut().insert(

@@ -291,6 +291,97 @@ fn scoped_tokens_on_every_route() {
         "{listed}"
     );
 
+    // Aliases through a realm: those of its containers only.
+    let alias = |c: &str, name: &str| json!({"container_id": c, "program": "http", "port": 8080, "alias": name});
+    let mine = tcp.want(
+        201,
+        &dev,
+        r,
+        "POST",
+        "/api/v1/proxy/aliases",
+        Some(alias(&a1, "hoodytest-tok-mine")),
+    );
+    tcp.want(
+        404,
+        &dev,
+        r,
+        "POST",
+        "/api/v1/proxy/aliases",
+        Some(alias(&b1, "hoodytest-tok-x")),
+    );
+    let theirs = d.api(
+        "POST",
+        "/api/v1/proxy/aliases",
+        Some(alias(&b1, "hoodytest-tok-theirs")),
+        201,
+    );
+    let seen = tcp.want(200, &dev, r, "GET", "/api/v1/proxy/aliases/", None);
+    let names: Vec<&str> = seen["data"]["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hoodytest-tok-mine"], "{seen}");
+    let theirs_id = theirs["id"].as_str().unwrap();
+    for m in ["GET", "DELETE"] {
+        let v = tcp.want(
+            404,
+            &dev,
+            r,
+            m,
+            &format!("/api/v1/proxy/aliases/{theirs_id}"),
+            None,
+        );
+        assert_eq!(v["error"], "ALIAS_NOT_FOUND", "{v}");
+    }
+    let mine_id = mine["data"]["id"].as_str().unwrap();
+    tcp.want(
+        200,
+        &dev,
+        r,
+        "GET",
+        &format!("/api/v1/proxy/aliases/{mine_id}"),
+        None,
+    );
+    assert_eq!(
+        d.api("GET", "/api/v1/proxy/aliases", None, 200)["aliases"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The event stream through a realm: its containers' events only.
+    let stream = {
+        let (addr, dev) = (tcp.addr.clone(), dev.clone());
+        std::thread::spawn(move || {
+            let out = Command::new("curl")
+                .args(["-s", "-N", "-m", "4"])
+                .args(["-H", &format!("Host: {REALM}.api.localhost")])
+                .args(["-H", &format!("Authorization: Bearer {dev}")])
+                .arg(format!("http://{addr}/api/v1/events/stream"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for c in [&a1, &b1] {
+        d.api(
+            "PUT",
+            &format!("/api/v1/containers/{c}"),
+            Some(json!({"comment": "touched"})),
+            200,
+        );
+    }
+    let events = stream.join().unwrap();
+    assert!(events.contains(a1.as_str()), "{events}");
+    assert!(
+        !events.contains(b1.as_str()),
+        "another realm's event leaked: {events}"
+    );
+
     // Read-only: sees everything on the bare host, changes nothing.
     let (ro, _) = token(&d, json!({"permission_template": "read_only"}));
     let v = tcp.want(200, &ro, None, "GET", "/api/v1/containers", None);
