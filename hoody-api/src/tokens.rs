@@ -281,6 +281,8 @@ pub mod perm {
         CREATE_TOKENS = "resources.create_tokens" => |p| p.resources.create_tokens;
         READ_ACCOUNT = "resources.read_account" => |p| p.resources.read_account;
         VAULT = "resources.vault" => |p| p.resources.vault;
+        VIEW_MARKETPLACE = "financial.server_rental.view_marketplace" => |p| p.financial.server_rental.view_marketplace;
+        RENT_SERVERS = "financial.server_rental.rent_servers" => |p| p.financial.server_rental.rent_servers;
         MONITORING = "admin.monitoring" => |p| p.admin.monitoring;
         ADMIN_SYSTEM = "admin.system" => |p| p.admin.system;
     }

@@ -147,6 +147,17 @@ pub fn rule(method: &str, route: &str) -> Option<Need> {
             need(None, N)
         }
         ("GET", "/api/v1/servers" | "/api/v1/servers/{id}") => need(None, N),
+        ("GET", "/api/v1/servers/{id}/runtime" | "/api/v1/rentals/{id}/runtime") => need(None, N),
+        (
+            "GET",
+            "/api/v1/servers/available"
+            | "/api/v1/offers"
+            | "/api/v1/reservations"
+            | "/api/v1/reservations/{id}",
+        ) => need(Some(perm::VIEW_MARKETPLACE), N),
+        ("POST", "/api/v1/servers/{id}/rent" | "/api/v1/offers/{id}/reserve") => {
+            need(Some(perm::RENT_SERVERS), N)
+        }
         ("GET", "/api/v1/projects") => need(Some(perm::PROJECTS_READ), N),
         ("POST", "/api/v1/projects") => need(Some(perm::PROJECTS_CREATE), N),
         ("GET", "/api/v1/containers") => need(Some(perm::CONTAINERS_READ), N),

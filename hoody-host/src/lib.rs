@@ -66,6 +66,7 @@ pub mod ramdisk;
 mod realms;
 mod recovery;
 pub mod server;
+mod servers;
 mod snapshots;
 pub mod store;
 mod tokens;

@@ -59,6 +59,14 @@ endpoints! {
     "GET" "/metrics" "Prometheus metrics: containers by status, operations in flight, API requests and latency";
     "GET" "/api/v1/servers" "List servers (this one)";
     "GET" "/api/v1/realms" "The realms of what the caller sees (include_usage=true: counts)";
+    "GET" "/api/v1/servers/{id}/runtime" "This server live: uptime, load, memory, disk, containers";
+    "GET" "/api/v1/rentals/{id}/runtime" "The same as /servers/{id}/runtime";
+    "POST" "/api/v1/servers/{id}/rent" "Refused: a self-hosted server is not for rent";
+    "GET" "/api/v1/servers/available" "The rental marketplace: none on a self-hosted server";
+    "GET" "/api/v1/offers" "The marketplace's offers: none on a self-hosted server";
+    "POST" "/api/v1/offers/{id}/reserve" "Refused: no offers";
+    "GET" "/api/v1/reservations" "Reservations: none";
+    "GET" "/api/v1/reservations/{id}" "Refused: no reservations";
     "GET" "/api/v1/servers/{id}" "Get a server by id or name";
     "GET" "/api/v1/projects" "List projects";
     "POST" "/api/v1/projects" "Create a project";
@@ -433,6 +441,52 @@ pub fn router(host: Host, require_token: bool) -> Router {
                         Err(ApiError::not_found("server", &id).into())
                     }
                 })
+            }),
+        )
+        .route(
+            "/api/v1/servers/{id}/runtime",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Server runtime", move || h.server_runtime(&id))
+            }),
+        )
+        .route(
+            "/api/v1/rentals/{id}/runtime",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Server runtime", move || h.server_runtime(&id))
+            }),
+        )
+        .route(
+            "/api/v1/servers/{id}/rent",
+            post(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Server rented", move || h.rent_server(&id))
+            }),
+        )
+        .route(
+            "/api/v1/servers/available",
+            get(|State(h): State<Host>| async move {
+                envelope(200, "Available servers", h.list_marketplace())
+            }),
+        )
+        .route(
+            "/api/v1/offers",
+            get(|State(h): State<Host>| async move { envelope(200, "Offers", h.list_offers()) }),
+        )
+        .route(
+            "/api/v1/offers/{id}/reserve",
+            post(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Offer reserved", move || h.reserve_offer(&id))
+            }),
+        )
+        .route(
+            "/api/v1/reservations",
+            get(|State(h): State<Host>| async move {
+                envelope(200, "Reservations", h.list_reservations())
+            }),
+        )
+        .route(
+            "/api/v1/reservations/{id}",
+            get(|State(h): State<Host>, UrlPath(id): UrlPath<String>| {
+                run(200, "Reservation", move || h.get_reservation(&id))
             }),
         )
         .route(

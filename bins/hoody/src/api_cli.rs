@@ -528,6 +528,19 @@ pub enum ServersCmd {
         /// Its id or name.
         id: String,
     },
+    /// A server live: uptime, load, memory, disk, containers.
+    Runtime {
+        /// Its id or name.
+        id: String,
+    },
+    /// The rental marketplace (a self-hosted server has none).
+    #[command(visible_alias = "browse")]
+    Marketplace,
+    /// Rent a server (a self-hosted server is refused: it is yours).
+    Rent {
+        /// Its id.
+        id: String,
+    },
 }
 
 /// `hoody realms ...`
@@ -1342,6 +1355,26 @@ fn project_details(p: &Project) {
 /// Runs `hoody servers`.
 pub fn servers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ServersCmd) -> ExitCode {
     run(top, sub, |ctx| {
+        let raw = match cmd {
+            ServersCmd::Runtime { id } => Some(
+                ctx.client
+                    .server_runtime(id)
+                    .map_err(naming("server", id))?,
+            ),
+            ServersCmd::Marketplace => Some(ctx.client.server_marketplace()?),
+            ServersCmd::Rent { id } => {
+                Some(ctx.client.rent_server(id).map_err(naming("server", id))?)
+            }
+            _ => None,
+        };
+        if let Some(v) = raw {
+            // Shapes for machines: JSON (or YAML) either way.
+            match ctx.output {
+                OutputFormat::Yaml => print!("{}", crate::yaml::to_yaml(&v)),
+                _ => println!("{}", serde_json::to_string_pretty(&v)?),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         let list = match cmd {
             ServersCmd::List => {
                 let list = ctx.client.servers()?;
@@ -1352,6 +1385,9 @@ pub fn servers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ServersCmd) -> ExitCode {
                 let s = ctx.client.get_server(id).map_err(naming("server", id))?;
                 ctx.print(&s, || ())?;
                 vec![s]
+            }
+            ServersCmd::Runtime { .. } | ServersCmd::Marketplace | ServersCmd::Rent { .. } => {
+                return Ok(ExitCode::SUCCESS);
             }
         };
         if !ctx.json() {

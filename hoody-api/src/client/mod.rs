@@ -490,6 +490,25 @@ impl Client {
         self.get("/api/v1/servers")
     }
 
+    /// `GET /api/v1/servers/{id}/runtime`: the server live.
+    pub fn server_runtime(&self, id: &str) -> Result<serde_json::Value> {
+        self.get(&format!(
+            "/api/v1/servers/{}/runtime",
+            segment("server", id)?
+        ))
+    }
+
+    /// `GET /api/v1/servers/available`: the rental marketplace.
+    pub fn server_marketplace(&self) -> Result<serde_json::Value> {
+        self.get("/api/v1/servers/available")
+    }
+
+    /// `POST /api/v1/servers/{id}/rent`.
+    pub fn rent_server(&self, id: &str) -> Result<serde_json::Value> {
+        let path = format!("/api/v1/servers/{}/rent", segment("server", id)?);
+        self.call("POST", &path, Some(b"{}"))
+    }
+
     /// `GET /api/v1/realms/`: the realms of what the caller sees (with `usage`: counts).
     pub fn realms(&self, usage: bool) -> Result<crate::RealmList> {
         self.get(if usage {
