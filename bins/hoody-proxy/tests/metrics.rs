@@ -101,7 +101,28 @@ fn metrics_count_every_workers_requests() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (_, before) = scrape(metrics);
+    // A request is counted when its response has been sent, a moment after the client has it:
+    // the counts are read once they stop moving.
+    let settled = || {
+        let mut last = scrape(metrics);
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = scrape(metrics);
+            let strip = |t: &str| {
+                t.lines()
+                    .filter(|l| !l.contains("_sum{"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            if strip(&now.0) == strip(&last.0) {
+                return now;
+            }
+            last = now;
+        }
+        last
+    };
+    let (_, before) = settled();
     let base =
         |s: &Scrape, labels: &[(&str, &str)]| counter(s, "hoody_proxy_requests_total", labels);
     let (api0, svc0) = (
@@ -121,7 +142,7 @@ fn metrics_count_every_workers_requests() {
         assert_eq!(get(http, "nowhere.example", "/"), 404);
     }
 
-    let (text, s) = scrape(metrics);
+    let (text, s) = settled();
     assert_eq!(
         base(&s, &[("service", "api"), ("code", "4xx")]) - api0,
         6.0,
@@ -136,12 +157,16 @@ fn metrics_count_every_workers_requests() {
         base(&s, &[("service", "unknown"), ("code", "4xx")]) >= 2.0,
         "{text}"
     );
-    let errors = counter(
-        &s,
-        "hoody_proxy_upstream_errors_total",
-        &[("service", "http"), ("kind", "unreachable")],
-    );
-    assert_eq!(errors - svc0, 4.0, "{text}");
+    // (The wait above may have met a 503 before the route arrived: not an upstream error, so
+    // the baseline is the errors' own.)
+    let unreachable = |s: &Scrape| {
+        counter(
+            s,
+            "hoody_proxy_upstream_errors_total",
+            &[("service", "http"), ("kind", "unreachable")],
+        )
+    };
+    assert_eq!(unreachable(&s) - unreachable(&before), 4.0, "{text}");
     assert!(
         counter(
             &s,
