@@ -357,7 +357,7 @@ fn scoped_tokens_on_every_route() {
         let (addr, dev) = (tcp.addr.clone(), dev.clone());
         std::thread::spawn(move || {
             let out = Command::new("curl")
-                .args(["-s", "-N", "-m", "4"])
+                .args(["-s", "-N", "-m", "8"])
                 .args(["-H", &format!("Host: {REALM}.api.localhost")])
                 .args(["-H", &format!("Authorization: Bearer {dev}")])
                 .arg(format!("http://{addr}/api/v1/events/stream"))
@@ -366,14 +366,17 @@ fn scoped_tokens_on_every_route() {
             String::from_utf8_lossy(&out.stdout).into_owned()
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    for c in [&a1, &b1] {
-        d.api(
-            "PUT",
-            &format!("/api/v1/containers/{c}"),
-            Some(json!({"comment": "touched"})),
-            200,
-        );
+    // Two rounds of changes, in case the stream took long to open on a busy machine.
+    for wait in [1500, 2500] {
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        for c in [&a1, &b1] {
+            d.api(
+                "PUT",
+                &format!("/api/v1/containers/{c}"),
+                Some(json!({"comment": format!("touched after {wait} ms")})),
+                200,
+            );
+        }
     }
     let events = stream.join().unwrap();
     assert!(events.contains(a1.as_str()), "{events}");
