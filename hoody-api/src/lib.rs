@@ -25,12 +25,16 @@ pub mod error;
 pub mod hooks;
 pub mod id;
 pub mod kit;
+pub mod network;
 pub mod permissions;
+pub mod server_runtime;
 pub mod tokens;
 pub mod types;
 pub mod url;
 
 pub use error::{ApiError, ValidationIssue};
+pub use network::*;
+pub use server_runtime::*;
 pub use tokens::{
     CopyToken, CreateToken, CreatedToken, CurrentToken, Expiry, IpList, Permissions, PublicProfile,
     Token, TokenRealm, TokenRestrictions, TokenTemplate, UpdatePublicProfile, UpdateToken,

@@ -1,5 +1,5 @@
 //! The commands that drive hoodyd over its API: `hoody containers`, `snapshots`, `projects`,
-//! `tokens`, `servers`, `events` and `completions`. They parse, call
+//! `tokens`, `events` and `completions` (`servers` and `realms`: servers_cli.rs). They parse, call
 //! [`hoody::client::Client`] and print; everything an embedder needs lives in the client.
 //!
 //! Where: `--api-url` (`http://HOST:PORT` or `unix:/PATH`), else `--socket`, else the
@@ -516,65 +516,6 @@ pub enum ProjectsCmd {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(Option<u64>);
 
-/// `hoody servers ...`
-#[derive(Subcommand, Debug)]
-pub enum ServersCmd {
-    /// List servers (this one, until clusters arrive).
-    #[command(visible_alias = "ls")]
-    List,
-    /// Show a server.
-    #[command(visible_aliases = ["show", "describe"])]
-    Get {
-        /// Its id or name.
-        id: String,
-    },
-    /// A server live: uptime, load, memory, disk, containers.
-    Runtime {
-        /// Its id or name.
-        id: String,
-    },
-    /// The rental marketplace (a self-hosted server has none).
-    #[command(visible_alias = "browse")]
-    Marketplace,
-    /// Rent a server (a self-hosted server is refused: it is yours).
-    Rent {
-        /// Its id.
-        id: String,
-    },
-}
-
-/// `hoody realms ...`
-#[derive(Subcommand, Debug)]
-pub enum RealmsCmd {
-    /// The realms of what you see.
-    #[command(visible_alias = "ls")]
-    List {
-        /// Also count what carries each realm.
-        #[arg(long)]
-        include_usage: bool,
-    },
-}
-
-/// Runs `hoody realms`.
-pub fn realms(top: &TopApiOpt, sub: &ApiOpt, cmd: &RealmsCmd) -> ExitCode {
-    run(top, sub, |ctx| {
-        let RealmsCmd::List { include_usage } = cmd;
-        let list = ctx.client.realms(*include_usage)?;
-        ctx.print(&list, || {
-            for r in &list.realm_ids {
-                match list.usage.as_ref().and_then(|u| u.get(r)) {
-                    Some(u) => println!(
-                        "{r}  {} projects, {} containers, {} tokens",
-                        u.projects, u.containers, u.auth_tokens
-                    ),
-                    None => println!("{r}"),
-                }
-            }
-        })?;
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
@@ -724,6 +665,11 @@ impl Ctx {
                     "no container given: pass its ID, or -c/--container ID, or set HOODY_CONTAINER",
                 )
             })
+    }
+
+    /// The output format asked for.
+    pub(crate) fn output(&self) -> OutputFormat {
+        self.output
     }
 
     /// Whether the output is for programs (json, yaml, raw): no notes for people on stdout.
@@ -1245,7 +1191,7 @@ fn container_details(c: &Container) {
     details(&rows);
 }
 
-// ---- projects, tokens, servers, events (snapshots: snapshots_cli.rs) --------------------------------------------
+// ---- projects, tokens, events (snapshots: snapshots_cli.rs; servers: servers_cli.rs) ------------
 
 /// Runs `hoody projects`.
 pub fn projects(top: &TopApiOpt, sub: &ApiOpt, cmd: &ProjectsCmd) -> ExitCode {
@@ -1350,80 +1296,6 @@ fn project_details(p: &Project) {
         ("CREATED", short_time(&p.created_at)),
         ("UPDATED", short_time(&p.updated_at)),
     ]);
-}
-
-/// Runs `hoody servers`.
-pub fn servers(top: &TopApiOpt, sub: &ApiOpt, cmd: &ServersCmd) -> ExitCode {
-    run(top, sub, |ctx| {
-        let raw = match cmd {
-            ServersCmd::Runtime { id } => Some(
-                ctx.client
-                    .server_runtime(id)
-                    .map_err(naming("server", id))?,
-            ),
-            ServersCmd::Marketplace => Some(ctx.client.server_marketplace()?),
-            ServersCmd::Rent { id } => {
-                Some(ctx.client.rent_server(id).map_err(naming("server", id))?)
-            }
-            _ => None,
-        };
-        if let Some(v) = raw {
-            // Shapes for machines: JSON (or YAML) either way.
-            match ctx.output {
-                OutputFormat::Yaml => print!("{}", crate::yaml::to_yaml(&v)),
-                _ => println!("{}", serde_json::to_string_pretty(&v)?),
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        let list = match cmd {
-            ServersCmd::List => {
-                let list = ctx.client.servers()?;
-                ctx.print(&list, || ())?;
-                list.servers
-            }
-            ServersCmd::Get { id } => {
-                let s = ctx.client.get_server(id).map_err(naming("server", id))?;
-                ctx.print(&s, || ())?;
-                vec![s]
-            }
-            ServersCmd::Runtime { .. } | ServersCmd::Marketplace | ServersCmd::Rent { .. } => {
-                return Ok(ExitCode::SUCCESS);
-            }
-        };
-        if !ctx.json() {
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|s| {
-                    vec![
-                        s.id.clone(),
-                        s.name.clone(),
-                        s.status.clone(),
-                        s.version.clone(),
-                        s.specs.cpu_cores.to_string(),
-                        format!("{:.1} GB", s.specs.ram_gb),
-                        format!("{:.1} GB", s.specs.disk_gb),
-                        s.container_count.to_string(),
-                        if s.is_local { "yes" } else { "no" }.to_string(),
-                    ]
-                })
-                .collect();
-            table(
-                &[
-                    "ID",
-                    "NAME",
-                    "STATUS",
-                    "VERSION",
-                    "CPUS",
-                    "RAM",
-                    "DISK",
-                    "CONTAINERS",
-                    "LOCAL",
-                ],
-                &rows,
-            );
-        }
-        Ok(ExitCode::SUCCESS)
-    })
 }
 
 /// Runs `hoody events`: prints state changes as they happen (one JSON object a line with

@@ -8,6 +8,7 @@ mod net;
 mod network_cli;
 mod permissions_cli;
 mod proxy_cli;
+mod servers_cli;
 mod snapshots_cli;
 mod storage;
 mod tokens_cli;
@@ -184,7 +185,7 @@ enum Command {
         #[command(flatten)]
         api: api_cli::ApiOpt,
         #[command(subcommand)]
-        cmd: api_cli::RealmsCmd,
+        cmd: servers_cli::RealmsCmd,
     },
     /// The servers hoodyd manages (this one).
     #[command(visible_aliases = ["server", "srv"])]
@@ -192,7 +193,7 @@ enum Command {
         #[command(flatten)]
         api: api_cli::ApiOpt,
         #[command(subcommand)]
-        cmd: api_cli::ServersCmd,
+        cmd: servers_cli::ServersCmd,
     },
     /// Follow hoodyd's state changes as they happen.
     Events {
@@ -409,9 +410,9 @@ fn main() -> ExitCode {
         Command::Terminal { api, cmd } => return kit_cli::terminal(&cli.api, api, cmd),
         Command::Files { api, cmd } => return kit_cli::files(&cli.api, api, cmd),
         Command::Db { api, cmd } => return kit_cli::db(&cli.api, api, cmd),
-        Command::Servers { api, cmd } => return api_cli::servers(&cli.api, api, cmd),
+        Command::Servers { api, cmd } => return servers_cli::servers(&cli.api, api, cmd),
         Command::Network { api, cmd } => return network_cli::network(&cli.api, api, cmd),
-        Command::Realms { api, cmd } => return api_cli::realms(&cli.api, api, cmd),
+        Command::Realms { api, cmd } => return servers_cli::realms(&cli.api, api, cmd),
         Command::Firewall { api, cmd } => return network_cli::firewall(&cli.api, api, cmd),
         Command::Events { api } => return api_cli::events(&cli.api, api),
         Command::Completions { shell } => {
