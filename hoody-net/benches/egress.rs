@@ -15,13 +15,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hoody_net::egress::{Egress, EgressConfig, EgressKind};
 use hoody_net::{NetConfig, Network};
+use hoody_testkit::in_netns as in_ns;
 use hoody_testkit::proxy::{ProxyKind, TestProxy};
 
 const BULK: usize = 64 << 20;
@@ -31,20 +31,6 @@ const PINGS: usize = 50;
 fn sh(cmd: &str) {
     let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
     assert!(st.success(), "{cmd}");
-}
-
-fn in_ns<T: Send>(ns: &Path, f: impl FnOnce() -> T + Send) -> T {
-    let file = std::fs::File::open(ns).unwrap();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: setns on this scoped thread with a valid namespace descriptor.
-            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(r, 0);
-            f()
-        })
-        .join()
-        .unwrap()
-    })
 }
 
 /// A server in `ns`: port `ping` answers one byte and closes, port `bulk` sends BULK bytes.

@@ -10,7 +10,8 @@
 //!   `/sys/fs/cgroup`; [`mounts_mentioning`] searches the host's mount table.
 //! * [`daemon::Daemon`]: a real hoodyd on a pool and network of its own, for end-to-end tests
 //!   of hoodyd, the CLI and the proxy.
-//! * [`proxy`]: SOCKS5, HTTP and HTTPS upstream proxies and a DNS server of the test's own.
+//! * [`proxy`]: SOCKS5, HTTP and HTTPS upstream proxies and a DNS server of the test's own;
+//!   [`in_netns`] runs code inside a network namespace.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod daemon;
@@ -263,4 +264,20 @@ impl Drop for NetSlot {
 /// Whether a process with this pid still exists (zombies count as existing).
 pub fn pid_exists(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Runs `f` on a thread that has entered the network namespace file `ns`.
+pub fn in_netns<T: Send>(ns: &Path, f: impl FnOnce() -> T + Send) -> T {
+    let file = std::fs::File::open(ns).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns on this scoped, short-lived thread with a valid namespace fd.
+            let r =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+            assert_eq!(r, 0, "setns into {}", ns.display());
+            f()
+        })
+        .join()
+        .unwrap()
+    })
 }

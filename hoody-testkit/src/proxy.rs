@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -327,7 +326,7 @@ impl DnsServer {
     pub fn start(ns: Option<&Path>, listen: SocketAddr, answer: Ipv4Addr) -> DnsServer {
         let bind = move || TcpListener::bind(listen).unwrap();
         let l = match ns {
-            Some(ns) => in_netns(ns, bind),
+            Some(ns) => crate::in_netns(ns, bind),
             None => bind(),
         };
         l.set_nonblocking(true).unwrap();
@@ -410,19 +409,4 @@ pub fn dns_query(name: &str) -> Vec<u8> {
     }
     q.extend_from_slice(&[0, 0, 1, 0, 1]);
     q
-}
-
-/// Runs `f` on a thread that has entered the network namespace file `ns`.
-pub fn in_netns<T: Send>(ns: &Path, f: impl FnOnce() -> T + Send) -> T {
-    let file = std::fs::File::open(ns).unwrap();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: setns on this scoped, short-lived thread with a valid namespace fd.
-            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(r, 0, "setns into {}", ns.display());
-            f()
-        })
-        .join()
-        .unwrap()
-    })
 }

@@ -89,16 +89,7 @@ impl Setup {
             .unwrap()
             .to_string();
         // B serves a page on 8080: the echo server, copied in and run as a transient unit.
-        let dst = d
-            .pool()
-            .join("containers")
-            .join(&b)
-            .join("usr/local/bin/hoody-echo");
-        std::fs::copy(bin("hoody-echo"), &dst).unwrap();
-        d.exec(
-            &b,
-            "systemd-run --unit hoody-echo /usr/local/bin/hoody-echo --listen 0.0.0.0:8080",
-        );
+        d.start_echo(&b);
         let s = Setup {
             _proxy: proxy,
             d,

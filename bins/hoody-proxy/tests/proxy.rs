@@ -30,24 +30,13 @@ impl Setup {
         let project = d.project("hoodytest-proxy");
         let id = d.create(&project, "web");
         assert_eq!(d.settle(&id)["status"], "running");
-        // The echo server, copied into the container (ids on disk are unshifted: root's file is
-        // root's inside) and run as a transient systemd service.
-        let dst = d
-            .pool()
-            .join("containers")
-            .join(&id)
-            .join("usr/local/bin/hoody-echo");
-        std::fs::copy(bin("hoody-echo"), &dst).unwrap();
         let s = Setup::start_proxy(d, id, project);
         s.start_echo();
         s
     }
 
     fn start_echo(&self) {
-        self.d.exec(
-            &self.id,
-            "systemd-run --unit hoody-echo /usr/local/bin/hoody-echo --listen 0.0.0.0:8080",
-        );
+        self.d.start_echo(&self.id);
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.get("http-8080", "/").0 != 200 {
             assert!(Instant::now() < deadline, "echo server not reachable");

@@ -5,7 +5,7 @@
 //! spellings, the documented 422 for a bad `runtime`, and the CLI's flags. As root.
 #![allow(clippy::unwrap_used)]
 
-use hoody_testkit::daemon::{Daemon, bin};
+use hoody_testkit::daemon::Daemon;
 use serde_json::{Value, json};
 
 const APEX: &str = "hoody.test";
@@ -85,16 +85,7 @@ fn the_container_object_carries_what_the_reference_lists() {
     );
 
     // Runtime: a server listening on 8080, a terminal session, the Kit's services.
-    let dst = d
-        .pool()
-        .join("containers")
-        .join(&id)
-        .join("usr/local/bin/hoody-echo");
-    std::fs::copy(bin("hoody-echo"), &dst).unwrap();
-    d.exec(
-        &id,
-        "systemd-run --unit hoody-echo /usr/local/bin/hoody-echo --listen 0.0.0.0:8080",
-    );
+    d.start_echo(&id);
     let out = d.hoody_out(&[
         "terminal",
         "sessions",

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use hoody_testkit::daemon::{Daemon, bin};
+use hoody_testkit::daemon::Daemon;
 use hoody_testkit::free_port;
 use serde_json::{Value, json};
 
@@ -100,16 +100,7 @@ fn rules_filter_in_order_survive_restarts_and_go_with_copies() {
     assert_eq!(reach(&d, &id, port), "0");
 
     // Ingress reject: the host's connection to the container's server is reset.
-    let dst = d
-        .pool()
-        .join("containers")
-        .join(&id)
-        .join("usr/local/bin/hoody-echo");
-    std::fs::copy(bin("hoody-echo"), &dst).unwrap();
-    d.exec(
-        &id,
-        "systemd-run --unit hoody-echo /usr/local/bin/hoody-echo --listen 0.0.0.0:8080",
-    );
+    d.start_echo(&id);
     let host_curl = || {
         let out = std::process::Command::new("sh")
             .arg("-c")

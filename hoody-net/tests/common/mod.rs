@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -72,20 +71,7 @@ pub fn sh_ok(cmd: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs `f` on a thread that has entered the network namespace at `ns`.
-pub fn in_ns<T: Send>(ns: &Path, f: impl FnOnce() -> T + Send) -> T {
-    let file = std::fs::File::open(ns).unwrap();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: setns on this (scoped, short-lived) thread with a valid namespace fd.
-            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(r, 0, "setns into {}", ns.display());
-            f()
-        })
-        .join()
-        .unwrap()
-    })
-}
+pub use hoody_testkit::in_netns as in_ns;
 
 /// A TCP server that answers every connection with the client's address as it sees it.
 pub struct EchoPeer {
