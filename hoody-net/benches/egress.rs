@@ -16,7 +16,6 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hoody_net::egress::{Egress, EgressConfig, EgressKind};
@@ -27,11 +26,6 @@ use hoody_testkit::proxy::{ProxyKind, TestProxy};
 const BULK: usize = 64 << 20;
 const ROUNDS: usize = 10;
 const PINGS: usize = 50;
-
-fn sh(cmd: &str) {
-    let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
-    assert!(st.success(), "{cmd}");
-}
 
 /// A server in `ns`: port `ping` answers one byte and closes, port `bulk` sends BULK bytes.
 fn servers(ns: &Path) -> (u16, u16) {
@@ -148,22 +142,15 @@ fn main() {
             .state_dir(state.path()),
     )
     .unwrap();
-    let out = format!("hoodybench-out{}", std::process::id());
-    let link = format!("hbo{}", std::process::id() % 100_000);
-    let (h, o) = (slot.outside_host_ip(), slot.outside_ip());
-    sh(&format!(
-        "ip netns add {out} && ip link add {link} type veth peer name eth0 netns {out} && \
-         ip addr add {h}/30 dev {link} && ip link set {link} up && \
-         ip -n {out} addr add {o}/30 dev eth0 && ip -n {out} link set eth0 up && \
-         ip -n {out} link set lo up"
-    ));
-    let out_ns = std::path::PathBuf::from(format!("/run/netns/{out}"));
+    let outside = hoody_testkit::Outside::new(&slot);
+    let out_ns = outside.ns.clone();
     let c = net
         .create(&format!("hoodybench-c{}", std::process::id()), None)
         .unwrap();
     let (ping_port, bulk_port) = servers(&out_ns);
     let proxy = TestProxy::start(ProxyKind::Socks5, None);
     let cfg = EgressConfig::new(EgressKind::Socks5, Some(&proxy.url(None)), &[]).unwrap();
+    let o = slot.outside_ip();
     let ping_to = SocketAddr::from((o, ping_port));
     let bulk_to = SocketAddr::from((o, bulk_port));
 
@@ -233,8 +220,7 @@ fn main() {
     );
 
     net.destroy(&c.id).unwrap();
-    let _ = Command::new("ip").args(["link", "del", &link]).status();
-    let _ = Command::new("ip").args(["netns", "del", &out]).status();
+    drop(outside);
     net.uninstall().unwrap();
     drop(slot);
 }

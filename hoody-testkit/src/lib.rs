@@ -261,6 +261,53 @@ impl Drop for NetSlot {
     }
 }
 
+/// The test's "outside" network: a namespace with a veth to the host, addresses from the
+/// slot's 198.51.100.x/30 (TEST-NET-2), removed on drop.
+#[derive(Debug)]
+pub struct Outside {
+    /// The namespace's file.
+    pub ns: PathBuf,
+    name: String,
+    link: String,
+}
+
+impl Outside {
+    /// Makes it for `slot`.
+    pub fn new(slot: &NetSlot) -> Outside {
+        let name = unique_name("out");
+        let link = format!("hto{}-{}", slot.n, std::process::id() % 10000);
+        let (h, o) = (slot.outside_host_ip(), slot.outside_ip());
+        let cmd = format!(
+            "ip netns add {name} && ip link add {link} type veth peer name eth0 netns {name} && \
+             ip addr add {h}/30 dev {link} && ip link set {link} up && \
+             ip -n {name} addr add {o}/30 dev eth0 && ip -n {name} link set eth0 up && \
+             ip -n {name} link set lo up"
+        );
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{cmd} failed");
+        Outside {
+            ns: PathBuf::from("/run/netns").join(&name),
+            name,
+            link,
+        }
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.link])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
 /// Whether a process with this pid still exists (zombies count as existing).
 pub fn pid_exists(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,40 +141,4 @@ pub fn connect_from(ns: Option<&Path>, ip: Ipv4Addr, port: u16) -> std::io::Resu
     }
 }
 
-/// The test's "outside" network: a namespace with a veth to the host, addresses from the
-/// slot's 198.51.100.x/30 (TEST-NET-2), removed on drop.
-pub struct Outside {
-    pub ns: PathBuf,
-    name: String,
-    link: String,
-}
-
-impl Outside {
-    pub fn new(slot: &Slot) -> Outside {
-        let name = hoody_testkit::unique_name("out");
-        let link = format!("hto{}-{}", slot.n, std::process::id() % 10000);
-        let (h, o) = (slot.outside_host_ip(), slot.outside_ip());
-        sh(&format!(
-            "ip netns add {name} && ip link add {link} type veth peer name eth0 netns {name} && \
-             ip addr add {h}/30 dev {link} && ip link set {link} up && \
-             ip -n {name} addr add {o}/30 dev eth0 && ip -n {name} link set eth0 up && \
-             ip -n {name} link set lo up"
-        ));
-        Outside {
-            ns: PathBuf::from("/run/netns").join(&name),
-            name,
-            link,
-        }
-    }
-}
-
-impl Drop for Outside {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.link])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
+pub use hoody_testkit::Outside;
